@@ -1,0 +1,39 @@
+"""snngen: a hardware generator for quantized, integer-state spiking neural networks.
+
+The one contract is the integer semantics of docs/semantics.md; :mod:`snngen.golden` executes it.
+"""
+
+from .errors import InputError, InputTypeError
+from .golden import BatchTrace, Orbit, Trace, find_orbit, simulate, simulate_batch
+from .network import (
+    Network,
+    NeuronModel,
+    Overflow,
+    Representation,
+    Reset,
+    StateFormat,
+    load_network,
+    save_network,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BatchTrace",
+    "InputError",
+    "InputTypeError",
+    "Network",
+    "NeuronModel",
+    "Orbit",
+    "Overflow",
+    "Representation",
+    "Reset",
+    "StateFormat",
+    "Trace",
+    "__version__",
+    "find_orbit",
+    "load_network",
+    "save_network",
+    "simulate",
+    "simulate_batch",
+]

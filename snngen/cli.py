@@ -1,0 +1,322 @@
+"""The ``snngen`` command line (``python -m snngen``).
+
+Every user error ends the same way: one line on stderr, ``snngen <command>: error: <what>``, naming
+the flag or field, the value and what is allowed; exit status 2; no traceback; no output file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import zipfile
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from . import __version__
+from ._files import atomic_write_bytes, npz_bytes
+from .errors import InputError
+from .generate import DEFAULTS, random_network
+from .golden import Trace, check_inputs, find_orbit, simulate
+from .network import Network, Overflow, Representation, Reset, load_network, save_network
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+# Field names in validation messages, as the flags a user typed them.
+_FLAG_NAMES = {
+    "state_bits": "--bits",
+    "weight_bits": "--weight-bits",
+    "leak_shift": "--leak-shift",
+    "threshold": "--threshold",
+    "reset_value": "--reset-value",
+    "neurons": "--neurons",
+    "inputs": "--inputs",
+    "density": "--density",
+    "seed": "--seed",
+    "steps": "--steps",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
+    return value
+
+
+def _leak_shift(text: str) -> int | str:
+    if text.lower() in ("none", "null", "off"):
+        return "none"
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer or 'none', not {text!r}") from None
+
+
+def _choices(kind: type) -> list[str]:
+    return [member.value for member in kind]
+
+
+def add_network_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that describe a random network; shared by every command that can make one."""
+    group = parser.add_argument_group("network (a seeded random network; see docs/network-format.md)")
+    group.add_argument("--neurons", type=_integer, default=DEFAULTS["neurons"], metavar="N",
+                       help="number of neurons N (default: %(default)s)")
+    group.add_argument("--inputs", type=_integer, default=DEFAULTS["inputs"], metavar="K",
+                       help="number of input channels K (default: %(default)s)")
+    group.add_argument("--bits", type=_integer, default=DEFAULTS["bits"], metavar="B",
+                       help="membrane state width B, 2..32 (default: %(default)s)")
+    group.add_argument("--weight-bits", type=_integer, default=None, metavar="Bw",
+                       help="signed weight width Bw, 1..32 (default: B, at most 16)")
+    group.add_argument("--density", type=_number, default=DEFAULTS["density"], metavar="P",
+                       help="fraction of non-zero recurrent weights, no self-loops "
+                            "(default: %(default)s)")
+    group.add_argument("--seed", type=_integer, default=DEFAULTS["seed"], metavar="S",
+                       help="random seed; the same flags always give the same network "
+                            "(default: %(default)s)")
+    group.add_argument("--leak-shift", type=_leak_shift, default=None, metavar="K|none",
+                       help="leak v − (v >> k), or 'none' for no leak (default: 4, or B−1 when B ≤ 4)")
+    group.add_argument("--threshold", type=_integer, default=None, metavar="θ",
+                       help="firing threshold, ≥ 1 and in the lattice "
+                            "(default: 2^(B−3) signed, 2^(B−2) unsigned)")
+    group.add_argument("--reset", choices=_choices(Reset), default=DEFAULTS["reset"].value,
+                       help="state after a spike: reset_value, v − θ, or unchanged "
+                            "(default: %(default)s)")
+    group.add_argument("--reset-value", type=_integer, default=DEFAULTS["reset_value"],
+                       metavar="R", help="state after a spike with --reset zero (default: %(default)s)")
+    group.add_argument("--overflow", choices=_choices(Overflow), default=DEFAULTS["overflow"].value,
+                       help="clamp to the lattice or wrap modulo 2^B (default: %(default)s)")
+    group.add_argument("--representation", choices=_choices(Representation),
+                       default=DEFAULTS["representation"].value,
+                       help="signed [−2^(B−1), 2^(B−1)−1] or unsigned [0, 2^B−1] "
+                            "(default: %(default)s)")
+
+
+def network_from_flags(args: argparse.Namespace) -> Network:
+    try:
+        return random_network(
+            neurons=args.neurons, inputs=args.inputs, bits=args.bits,
+            weight_bits=args.weight_bits, density=args.density, seed=args.seed,
+            leak_shift={None: "default", "none": None}.get(args.leak_shift, args.leak_shift),
+            threshold=args.threshold, reset=args.reset,
+            reset_value=args.reset_value, overflow=args.overflow,
+            representation=args.representation,
+        )
+    except InputError as error:
+        message = str(error)
+        field = message.split(" ", 1)[0]
+        if field in _FLAG_NAMES:
+            message = _FLAG_NAMES[field] + message[len(field):]
+        raise type(error)(message) from None
+
+
+def _check_output(path: str, flag: str = "--out") -> str:
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InputError(f"{flag} must be a file path, not the directory {path!r}")
+    if not os.path.isdir(folder):
+        raise InputError(f"{flag} must be in an existing directory, not {path!r}")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{flag} must be in a writable directory, not {path!r}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# snngen network
+
+
+def _cmd_network(args: argparse.Namespace) -> int:
+    _check_output(args.out)
+    network = network_from_flags(args)
+    save_network(network, args.out)
+    if args.json:
+        print(json.dumps(_network_summary(network), sort_keys=True))
+    else:
+        print(f"wrote {args.out}: {network.describe()}")
+    return 0
+
+
+def _network_summary(network: Network) -> dict:
+    return {
+        "neurons": network.neurons,
+        "inputs": network.inputs,
+        "state_bits": network.state.bits,
+        "weight_bits": network.weight_bits,
+        "representation": network.state.representation.value,
+        "overflow": network.state.overflow.value,
+        "leak_shift": network.neuron.leak_shift,
+        "threshold": network.neuron.threshold,
+        "reset": network.neuron.reset.value,
+        "synapses": network.synapses,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# snngen sim
+
+
+def load_stimulus(path: str, network: Network, steps: int) -> np.ndarray:
+    """Read STIM.npz (``inputs``: 0/1 of shape [≥T, K]) and validate it for `network`."""
+    try:
+        with open(path, "rb") as file:
+            magic = file.read(4)
+    except FileNotFoundError:
+        raise InputError(f"--input {path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"--input {path}: is a directory, not an .npz file") from None
+    except OSError as error:
+        raise InputError(f"--input {path}: cannot read: {error.strerror}") from None
+    if magic != b"PK\x03\x04":
+        raise InputError(f"--input {path}: must be an .npz archive (numpy.savez) holding 'inputs'")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+        raise InputError(f"--input {path}: not a readable .npz file ({error})") from None
+    with archive:
+        if "inputs" not in archive.files:
+            raise InputError(f"--input {path}: must hold an array named 'inputs', "
+                             f"not only {sorted(archive.files)}")
+        try:
+            inputs = archive["inputs"]
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+            raise InputError(f"--input {path}: 'inputs' cannot be read ({error})") from None
+    try:
+        return check_inputs(network, steps, inputs)
+    except InputError as error:
+        raise type(error)(f"--input {path}: {error}") from None
+
+
+def save_trace(trace: Trace, path: str) -> None:
+    """TRACE.npz: ``spikes`` uint8 [T, N] and ``state`` int64 [T, N]; row 0 is after step 1."""
+    atomic_write_bytes(path, npz_bytes({
+        "spikes": trace.spikes.astype(np.uint8),
+        "state": trace.state.astype(np.int64),
+    }))
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    if args.steps < 1:
+        raise InputError(f"--steps must be >= 1, not {args.steps}")
+    _check_output(args.out)
+    network = load_network(args.network)
+    inputs = None
+    if args.input is not None:
+        inputs = load_stimulus(args.input, network, args.steps)
+    trace = simulate(network, args.steps, inputs, method=args.method)
+    save_trace(trace, args.out)
+    summary = _trace_summary(network, trace, driven=inputs is not None and bool(inputs.any()))
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    else:
+        orbit = summary["orbit"]
+        if orbit is None:
+            orbit_text = ("not computed (driven by input spikes)" if summary["driven"]
+                          else f"no repeat of (v, s) within {trace.steps} steps")
+        else:
+            kind = "fixed point" if orbit["period"] == 1 else f"period {orbit['period']}"
+            orbit_text = f"{kind} after a transient of {orbit['transient']} steps"
+        print(f"wrote {args.out}: {trace.steps} steps × {network.neurons} neurons")
+        print(f"  spikes        {summary['spikes']}")
+        print(f"  firing rate   {summary['firing_rate']:.4f} spikes/neuron/step")
+        print(f"  active        {summary['active_neurons']}/{network.neurons} neurons spiked")
+        print(f"  orbit         {orbit_text}")
+    return 0
+
+
+def _trace_summary(network: Network, trace: Trace, driven: bool) -> dict:
+    orbit = None if driven else find_orbit(network.initial_state, trace.state, trace.spikes)
+    return {
+        "steps": trace.steps,
+        "neurons": network.neurons,
+        "spikes": int(trace.spikes.sum(dtype=np.int64)),
+        "firing_rate": trace.firing_rate,
+        "active_neurons": int(np.count_nonzero(trace.spikes.any(axis=0))),
+        "driven": driven,
+        "orbit": None if orbit is None else {"transient": orbit.transient, "period": orbit.period},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="snngen",
+        description="Hardware generator for quantized, integer-state spiking neural networks. "
+                    "The integer semantics are in docs/semantics.md.",
+    )
+    parser.add_argument("--version", action="version", version=f"snngen {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    network = commands.add_parser(
+        "network", help="write a seeded random network.json",
+        description="Write a seeded random network (network.json). Magnitudes scale with the bit "
+                    "widths so that the defaults give irregular activity for 1000 steps.",
+    )
+    add_network_flags(network)
+    network.add_argument("--out", required=True, metavar="NET.json",
+                         help="where to write the network (written atomically)")
+    network.add_argument("--json", action="store_true",
+                         help="print a JSON summary instead of the readable line")
+    network.set_defaults(handler=_cmd_network)
+
+    sim = commands.add_parser(
+        "sim", help="run the golden model and write TRACE.npz",
+        description="Run the golden model (the reference integer semantics) from v(0) = "
+                    "initial_state, s(0) = 0, and write the spikes and states of every step.",
+    )
+    sim.add_argument("network", metavar="NET.json", help="the network to run")
+    sim.add_argument("--steps", type=_integer, required=True, metavar="T",
+                     help="number of time steps T ≥ 1")
+    sim.add_argument("--input", metavar="STIM.npz",
+                     help="input spikes: an .npz with 'inputs', 0/1 of shape [T, K] "
+                          "(row 0 is x(1); extra rows are ignored). Default: no input spikes")
+    sim.add_argument("--out", required=True, metavar="TRACE.npz",
+                     help="where to write 'spikes' uint8 [T, N] and 'state' int64 [T, N] "
+                          "(row 0 is after step 1)")
+    sim.add_argument("--method", choices=["auto", "dense", "event"], default="auto",
+                     help="dense: a matrix-vector product a step; event: only the fan-out of "
+                          "spiking neurons; auto: event for sparse large networks. Identical "
+                          "results (default: %(default)s)")
+    sim.add_argument("--json", action="store_true",
+                     help="print the summary as JSON instead of a readable table")
+    sim.set_defaults(handler=_cmd_sim)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return handler(args)
+    except InputError as error:
+        print(f"snngen {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"snngen {args.command}: interrupted", file=sys.stderr)
+        return 130

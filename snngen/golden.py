@@ -1,0 +1,487 @@
+"""The golden model: the executable form of the reference integer semantics (docs/semantics.md).
+
+One step, for every neuron i at once::
+
+    I_i  = Σ_j W[i, j]·s_j(t−1) + Σ_c Win[i, c]·x_c(t) + bias_i     exact integer sum
+    u_i  = v_i(t−1) − (v_i(t−1) >> k)                                 arithmetic shift; u = v if no leak
+    v'_i = OVF(u_i + I_i)                                             saturate or wrap into the lattice
+    s_i(t) = [v'_i ≥ θ]
+    v_i(t) = reset_value | v'_i − θ | v'_i                            zero | subtract | none, if s_i(t)
+
+Three executions of the same semantics, all bit-exact with one another:
+
+* :func:`simulate` with ``method="dense"``: one matrix-vector product a step. Sums are computed in
+  float32 or float64 only when every partial sum of the network is provably below 2**24 or 2**53
+  (integers are exact there in any summation order); otherwise in int64.
+* :func:`simulate` with ``method="event"``: only the fan-out of the neurons that spiked is touched,
+  so the cost follows the spike count (plus O(N) for the neuron update).
+* :func:`simulate_batch`: many networks (of any sizes, widths and options) stepped at once, for sweeps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from .errors import InputError, InputTypeError
+from .network import Network, Overflow, Reset
+
+__all__ = [
+    "BatchTrace",
+    "Orbit",
+    "Trace",
+    "check_inputs",
+    "find_orbit",
+    "neuron_update",
+    "overflow_events",
+    "simulate",
+    "simulate_batch",
+    "synaptic_current",
+]
+
+_FLOAT32_EXACT = 1 << 24
+_FLOAT64_EXACT = 1 << 53
+
+
+@dataclasses.dataclass(frozen=True)
+class Orbit:
+    """An exactly detected orbit of the full state (v, s).
+
+    Members
+    -------
+    transient : int
+        μ: the number of steps before the state first enters the cycle (0: the initial state is on it).
+    period : int
+        λ ≥ 1: the cycle length; λ = 1 is a fixed point.
+    """
+
+    transient: int
+    period: int
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Trace:
+    """What one run produced.
+
+    Members
+    -------
+    spikes : ndarray of uint8, shape (T, N)
+        ``spikes[t - 1]`` is s(t).
+    state : ndarray of int64, shape (T, N)
+        ``state[t - 1]`` is v(t), after reset.
+    """
+
+    spikes: np.ndarray
+    state: np.ndarray
+
+    @property
+    def steps(self) -> int:
+        return self.spikes.shape[0]
+
+    @property
+    def firing_rate(self) -> float:
+        """Spikes per neuron per step."""
+        return float(self.spikes.mean()) if self.spikes.size else 0.0
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BatchTrace:
+    """What a batch of runs produced, padded to the largest network.
+
+    Members
+    -------
+    spikes : ndarray of uint8, shape (B, T, Nmax)
+    state : ndarray of int, shape (B, T, Nmax), or None when not recorded
+        The smallest integer dtype that holds every network's lattice.
+    neurons : ndarray of int, shape (B,)
+        The real size of each network; columns past it are padding (always 0).
+    """
+
+    spikes: np.ndarray
+    state: np.ndarray | None
+    neurons: np.ndarray
+
+    def trace(self, index: int) -> Trace:
+        """The :class:`Trace` of network `index`, unpadded, with an int64 state."""
+        n = int(self.neurons[index])
+        if self.state is None:
+            raise ValueError("this batch was run with record_state=False")
+        return Trace(
+            spikes=self.spikes[index, :, :n].copy(),
+            state=self.state[index, :, :n].astype(np.int64),
+        )
+
+
+def check_inputs(network: Network, steps: int, inputs: object | None) -> np.ndarray:
+    """Validate an input-spike array for `steps` steps; returns it as uint8 of shape (steps, K).
+
+    ``inputs[t - 1]`` is x(t). More rows than `steps` are allowed (the first `steps` are used).
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer):
+        raise InputTypeError(f"steps must be an integer, not {steps!r}")
+    if steps < 1:
+        raise InputError(f"steps must be >= 1, not {steps}")
+    k = network.inputs
+    if inputs is None:
+        return np.zeros((steps, k), dtype=np.uint8)
+    array = np.asarray(inputs)
+    if array.dtype.kind not in "biu":
+        raise InputTypeError(f"inputs must hold 0/1 integers, not {array.dtype} values")
+    if array.ndim != 2 or array.shape[1] != k:
+        raise InputError(
+            f"inputs must have shape (steps, {k}) for a network with {k} inputs, "
+            f"not {array.shape}"
+        )
+    if array.shape[0] < steps:
+        raise InputError(f"inputs has {array.shape[0]} rows (steps), fewer than the {steps} asked for")
+    array = array[:steps]
+    bad = (array != 0) & (array != 1)
+    if bad.any():
+        t, c = np.argwhere(bad)[0]
+        raise InputError(f"inputs[{t}][{c}] must be 0 or 1, not {array[t, c]}")
+    return array.astype(np.uint8)
+
+
+def _current_bound(network: Network) -> int:
+    """The largest |partial sum| any synaptic sum of this network can reach, plus the state."""
+    weights = np.abs(network.weights).sum(axis=1, dtype=object)
+    inputs = np.abs(network.input_weights).sum(axis=1, dtype=object)
+    bound = max(int(w + x + abs(int(b))) for w, x, b in zip(weights, inputs, network.bias, strict=True))
+    return bound + (1 << network.state.bits)
+
+
+def _sum_dtype(bound: int) -> type:
+    if bound < _FLOAT32_EXACT:
+        return np.float32
+    if bound < _FLOAT64_EXACT:
+        return np.float64
+    return np.int64
+
+
+def neuron_update(
+    network: Network, state: np.ndarray, current: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One neuron update: leak, add `current`, overflow, threshold, reset.
+
+    Parameters
+    ----------
+    state : ndarray of int
+        v(t−1), any shape, in the lattice.
+    current : ndarray of int
+        I, the exact synaptic sum, broadcastable to `state`.
+
+    Returns
+    -------
+    (v(t), s(t)) : int64 array, bool array
+    """
+    v = np.asarray(state, dtype=np.int64)
+    fmt, neuron = network.state, network.neuron
+    u = v if neuron.leak_shift is None else v - (v >> neuron.leak_shift)
+    x = u + np.asarray(current, dtype=np.int64)
+    if fmt.overflow is Overflow.SATURATE:
+        x = np.clip(x, fmt.min, fmt.max)
+    else:
+        x = ((x - fmt.min) & (fmt.modulus - 1)) + fmt.min
+    spikes = x >= neuron.threshold
+    if neuron.reset is Reset.ZERO:
+        x = np.where(spikes, neuron.reset_value, x)
+    elif neuron.reset is Reset.SUBTRACT:
+        x = np.where(spikes, x - neuron.threshold, x)
+    return x, spikes
+
+
+def synaptic_current(network: Network, spikes: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """I for many steps at once: ``spikes`` (…, N) are s(t−1), ``inputs`` (…, K) are x(t)."""
+    s = np.asarray(spikes, dtype=np.int64)
+    x = np.asarray(inputs, dtype=np.int64)
+    return s @ network.weights.T + x @ network.input_weights.T + network.bias
+
+
+def overflow_events(network: Network, trace: Trace, inputs: np.ndarray | None = None) -> np.ndarray:
+    """How many neurons left the lattice (and were clamped or wrapped) at each step.
+
+    Computed after the run, all steps at once, from the trace itself. Returns int64 of shape (T,).
+    """
+    steps = trace.steps
+    x = check_inputs(network, steps, inputs)
+    previous_v = np.vstack([network.initial_state[None, :], trace.state[:-1]])
+    previous_s = np.vstack([np.zeros((1, network.neurons), np.uint8), trace.spikes[:-1]])
+    k = network.neuron.leak_shift
+    u = previous_v if k is None else previous_v - (previous_v >> k)
+    raw = u + synaptic_current(network, previous_s, x)
+    outside = (raw < network.state.min) | (raw > network.state.max)
+    return outside.sum(axis=1).astype(np.int64)
+
+
+def simulate(
+    network: Network,
+    steps: int,
+    inputs: np.ndarray | None = None,
+    *,
+    method: Literal["auto", "dense", "event"] = "auto",
+) -> Trace:
+    """Run `network` for `steps` steps from v(0) = initial_state, s(0) = 0.
+
+    Parameters
+    ----------
+    network : Network
+    steps : int
+        T ≥ 1.
+    inputs : array-like of 0/1, shape (≥T, K), optional
+        ``inputs[t - 1]`` is x(t). No input spikes when omitted.
+    method : {"auto", "dense", "event"}
+        ``dense``: one matrix-vector product a step; ``event``: touches only the fan-out of the
+        neurons that spiked; ``auto`` picks ``event`` for sparse weight matrices (≤ 5% non-zero,
+        N ≥ 256), else ``dense``. All three give identical traces.
+    """
+    x_in = check_inputs(network, steps, inputs)
+    if method == "auto":
+        sparse = np.count_nonzero(network.weights) <= 0.05 * network.weights.size
+        method = "event" if sparse and network.neurons >= 256 else "dense"
+    if method == "dense":
+        return _simulate_dense(network, steps, x_in)
+    if method == "event":
+        return _simulate_event(network, steps, x_in)
+    raise ValueError(f"method must be 'auto', 'dense' or 'event', not {method!r}")
+
+
+class _Update:
+    """The in-place neuron update of one network, with the mode branches resolved once."""
+
+    def __init__(self, network: Network):
+        fmt, neuron = network.state, network.neuron
+        self.leak = neuron.leak_shift
+        self.saturate = fmt.overflow is Overflow.SATURATE
+        self.lo, self.hi = fmt.min, fmt.max
+        self.mask = fmt.modulus - 1
+        self.threshold = neuron.threshold
+        self.reset = neuron.reset
+        self.reset_value = neuron.reset_value
+        n = network.neurons
+        self.scratch = np.empty(n, dtype=np.int64)
+
+    def __call__(self, v: np.ndarray, current: np.ndarray, out: np.ndarray, spikes: np.ndarray):
+        """v(t−1), I → `out` = v(t), `spikes` = s(t) (bool). `out` may not alias `v`."""
+        if self.leak is not None:
+            np.right_shift(v, self.leak, out=self.scratch)
+            np.subtract(v, self.scratch, out=self.scratch)
+            np.add(self.scratch, current, out=out, casting="unsafe")
+        else:
+            np.add(v, current, out=out, casting="unsafe")
+        if self.saturate:
+            np.minimum(out, self.hi, out=out)
+            np.maximum(out, self.lo, out=out)
+        elif self.lo == 0:
+            np.bitwise_and(out, self.mask, out=out)
+        else:
+            np.subtract(out, self.lo, out=out)
+            np.bitwise_and(out, self.mask, out=out)
+            np.add(out, self.lo, out=out)
+        np.greater_equal(out, self.threshold, out=spikes)
+        if self.reset is Reset.ZERO:
+            np.copyto(out, self.reset_value, where=spikes)
+        elif self.reset is Reset.SUBTRACT:
+            np.subtract(out, self.threshold, out=out, where=spikes)
+
+
+def _simulate_dense(network: Network, steps: int, x_in: np.ndarray) -> Trace:
+    n, k = network.neurons, network.inputs
+    dtype = _sum_dtype(_current_bound(network))
+    # One product gives the whole current: [W | Win | bias] · [s(t−1); x(t); 1].
+    matrix = np.empty((n, n + k + 1), dtype=dtype)
+    matrix[:, :n] = network.weights
+    matrix[:, n:n + k] = network.input_weights
+    matrix[:, n + k] = network.bias
+    drive = np.zeros(n + k + 1, dtype=dtype)
+    drive[n + k] = 1
+    inputs = x_in.astype(dtype)
+    current = np.empty(n, dtype=dtype)
+    state = np.empty((steps, n), dtype=np.int64)
+    spikes = np.empty((steps, n), dtype=np.bool_)
+    update = _Update(network)
+    v = network.initial_state
+    recurrent = drive[:n]
+    for t in range(steps):
+        if k:
+            drive[n:n + k] = inputs[t]
+        np.dot(matrix, drive, out=current)
+        update(v, current, state[t], spikes[t])
+        recurrent[:] = spikes[t]
+        v = state[t]
+    return Trace(spikes=spikes.view(np.uint8), state=state)
+
+
+def _simulate_event(network: Network, steps: int, x_in: np.ndarray) -> Trace:
+    n = network.neurons
+    # Fan-out lists (compressed sparse columns): column j holds neuron j's non-zero synapses.
+    columns = network.weights.T
+    counts = np.count_nonzero(columns, axis=1)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    targets = np.nonzero(columns)[1].astype(np.intp)
+    values = columns[columns != 0].astype(np.int64)
+    exact_in_float = _current_bound(network) < _FLOAT64_EXACT
+    input_current = x_in.astype(np.int64) @ network.input_weights.T + network.bias
+    state = np.empty((steps, n), dtype=np.int64)
+    spikes = np.empty((steps, n), dtype=np.bool_)
+    update = _Update(network)
+    v = network.initial_state
+    active = np.empty(0, dtype=np.intp)
+    current = np.empty(n, dtype=np.int64)
+    for t in range(steps):
+        current[:] = input_current[t]
+        if active.size:
+            lengths = counts[active]
+            total = int(lengths.sum())
+            if total:
+                # Positions of every synapse of every active neuron, without a Python loop.
+                offsets = np.repeat(starts[active] - np.cumsum(lengths) + lengths, lengths)
+                positions = offsets + np.arange(total)
+                if exact_in_float:
+                    current += np.bincount(
+                        targets[positions], weights=values[positions], minlength=n
+                    ).astype(np.int64)
+                else:
+                    np.add.at(current, targets[positions], values[positions])
+        update(v, current, state[t], spikes[t])
+        active = np.flatnonzero(spikes[t])
+        v = state[t]
+    return Trace(spikes=spikes.view(np.uint8), state=state)
+
+
+def simulate_batch(
+    networks: Sequence[Network],
+    steps: int,
+    inputs: Sequence[np.ndarray | None] | None = None,
+    *,
+    record_state: bool = True,
+) -> BatchTrace:
+    """Step many networks at once; each gets exactly the trace :func:`simulate` would give it.
+
+    Networks may differ in every field. They are padded to the largest N and K with inert neurons
+    (no synapses, state 0, never spiking since θ ≥ 1).
+
+    Parameters
+    ----------
+    networks : sequence of Network
+    steps : int
+    inputs : sequence of (array or None), optional
+        One input array per network, as for :func:`simulate`.
+    record_state : bool
+        Record v(t) (in the smallest dtype that holds every lattice). Spikes are always recorded.
+    """
+    if not networks:
+        raise InputError("networks must hold at least one network, not 0")
+    batch = len(networks)
+    if inputs is None:
+        inputs = [None] * batch
+    if len(inputs) != batch:
+        raise InputError(f"inputs must hold one entry per network ({batch}), not {len(inputs)}")
+    x_list = [check_inputs(net, steps, x) for net, x in zip(networks, inputs, strict=True)]
+    n_max = max(net.neurons for net in networks)
+    k_max = max(net.inputs for net in networks)
+    dtype = _sum_dtype(max(_current_bound(net) for net in networks))
+    width = n_max + k_max + 1
+    matrix = np.zeros((batch, n_max, width), dtype=dtype)
+    drive = np.zeros((batch, width, 1), dtype=dtype)
+    drive[:, width - 1] = 1
+    x_all = np.zeros((steps, batch, k_max), dtype=dtype)
+    v = np.zeros((batch, n_max), dtype=np.int64)
+
+    def column(values: list[int]) -> np.ndarray:
+        return np.array(values, dtype=np.int64)[:, None]
+
+    for b, net in enumerate(networks):
+        n, k = net.neurons, net.inputs
+        matrix[b, :n, :n] = net.weights
+        matrix[b, :n, n_max:n_max + k] = net.input_weights
+        matrix[b, :n, width - 1] = net.bias
+        x_all[:, b, :k] = x_list[b]
+        v[b, :n] = net.initial_state
+    lo = column([net.state.min for net in networks])
+    hi = column([net.state.max for net in networks])
+    mask = column([net.state.modulus - 1 for net in networks])
+    wrap = column([net.state.overflow is Overflow.WRAP for net in networks]).astype(bool)
+    shift = column([net.neuron.leak_shift or 0 for net in networks])
+    leaky = column([net.neuron.leak_shift is not None for net in networks])
+    threshold = column([net.neuron.threshold for net in networks])
+    subtract = column([net.neuron.reset is Reset.SUBTRACT for net in networks]).astype(bool)
+    to_value = column([net.neuron.reset is Reset.ZERO for net in networks]).astype(bool)
+    reset_value = np.broadcast_to(column([net.neuron.reset_value for net in networks]), v.shape)
+    any_wrap, any_saturate = bool(wrap.any()), not bool(wrap.all())
+
+    spikes = np.zeros((batch, steps, n_max), dtype=np.bool_)
+    state = None
+    if record_state:
+        lo_all, hi_all = int(lo.min()), int(hi.max())
+        state_dtype = next(d for d in (np.int8, np.int16, np.int32, np.int64)
+                           if np.iinfo(d).min <= lo_all and hi_all <= np.iinfo(d).max)
+        state = np.zeros((batch, steps, n_max), dtype=state_dtype)
+    current = np.empty((batch, n_max, 1), dtype=dtype)
+    u = np.empty_like(v)
+    fired = np.empty(v.shape, dtype=np.bool_)
+    for t in range(steps):
+        if k_max:
+            drive[:, n_max:n_max + k_max, 0] = x_all[t]
+        np.matmul(matrix, drive, out=current)
+        np.right_shift(v, shift, out=u)
+        np.multiply(u, leaky, out=u)
+        np.subtract(v, u, out=u)
+        np.add(u, current[:, :, 0], out=v, casting="unsafe")
+        if any_wrap:
+            wrapped = ((v - lo) & mask) + lo
+        if any_saturate:
+            np.minimum(v, hi, out=v)
+            np.maximum(v, lo, out=v)
+        if any_wrap:
+            np.copyto(v, wrapped, where=wrap) if any_saturate else np.copyto(v, wrapped)
+        np.greater_equal(v, threshold, out=fired)
+        np.subtract(v, threshold, out=v, where=fired & subtract)
+        np.copyto(v, reset_value, where=fired & to_value)
+        spikes[:, t] = fired
+        drive[:, :n_max, 0] = fired
+        if state is not None:
+            state[:, t] = v
+    return BatchTrace(
+        spikes=spikes.view(np.uint8),
+        state=state,
+        neurons=np.array([net.neurons for net in networks], dtype=np.int64),
+    )
+
+
+def find_orbit(
+    initial_state: np.ndarray, state: np.ndarray, spikes: np.ndarray
+) -> Orbit | None:
+    """The first exact revisit of the full state (v, s) in a recorded autonomous run.
+
+    Parameters
+    ----------
+    initial_state : ndarray, shape (N,)
+        v(0); s(0) is 0.
+    state, spikes : ndarray, shape (T, N)
+        v(t) and s(t) for t = 1..T.
+
+    Returns
+    -------
+    Orbit or None
+        None when no state repeats within the T steps. Only meaningful when the inputs are
+        constant (e.g. none): with varying inputs a revisit does not imply periodicity.
+
+    States are compared as raw bytes in a dict (hash, then full equality), so the detection is
+    exact, never a hash-collision heuristic.
+    """
+    state = np.ascontiguousarray(state, dtype=np.int64)
+    spikes = np.ascontiguousarray(spikes, dtype=np.uint8)
+    first_seen: dict[bytes, int] = {
+        np.asarray(initial_state, dtype=np.int64).tobytes()
+        + bytes(spikes.shape[1]): 0
+    }
+    for t in range(state.shape[0]):
+        key = state[t].tobytes() + spikes[t].tobytes()
+        seen = first_seen.get(key)
+        if seen is not None:
+            return Orbit(transient=seen, period=t + 1 - seen)
+        first_seen[key] = t + 1
+    return None

@@ -1,0 +1,566 @@
+"""The network description: one frozen, validated dataclass tree, and its ``network.json`` form.
+
+Every part of snngen (the golden model, the RTL generator, the testbenches, the board tops) reads a
+:class:`Network`. It is validated once, when it is made, against the ranges of
+``docs/semantics.md``; after that every consumer may rely on it.
+
+The tree::
+
+    Network
+    ├── state: StateFormat        bits, representation, overflow  (the lattice)
+    ├── neuron: NeuronModel       threshold, leak_shift, reset, reset_value
+    ├── weight_bits               signed width of every synaptic weight
+    ├── weights[N, N]             weights[i, j]: synapse from neuron j to neuron i
+    ├── input_weights[N, K]       input_weights[i, c]: synapse from input channel c to neuron i
+    ├── bias[N], initial_state[N]
+    └── extra                     unknown keys of network.json, kept and written back
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import os
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from ._files import atomic_write_text
+from .errors import InputError, InputTypeError
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "MAX_NEURONS",
+    "MAX_STATE_BITS",
+    "MAX_WEIGHT_BITS",
+    "MIN_STATE_BITS",
+    "MIN_WEIGHT_BITS",
+    "Network",
+    "NeuronModel",
+    "Overflow",
+    "Representation",
+    "Reset",
+    "StateFormat",
+    "load_network",
+    "network_from_json",
+    "network_to_json",
+    "save_network",
+]
+
+FORMAT_NAME = "snngen-network"
+FORMAT_VERSION = 1
+
+MIN_STATE_BITS, MAX_STATE_BITS = 2, 32
+MIN_WEIGHT_BITS, MAX_WEIGHT_BITS = 1, 32
+# Keeps every synaptic sum exact in int64: (N + K + 1) * 2**32 < 2**63.
+MAX_NEURONS = MAX_INPUTS = 1 << 24
+
+
+class Representation(enum.StrEnum):
+    """How the B bits of a membrane state are read."""
+
+    SIGNED = "signed"
+    UNSIGNED = "unsigned"
+
+
+class Overflow(enum.StrEnum):
+    """What happens when ``u + I`` leaves the lattice."""
+
+    SATURATE = "saturate"
+    WRAP = "wrap"
+
+
+class Reset(enum.StrEnum):
+    """What a neuron's state becomes after it spikes."""
+
+    ZERO = "zero"
+    SUBTRACT = "subtract"
+    NONE = "none"
+
+
+def _enum(field: str, value: Any, kind: type[enum.StrEnum]) -> Any:
+    if isinstance(value, kind):
+        return value
+    choices = "|".join(member.value for member in kind)
+    if not isinstance(value, str):
+        raise InputTypeError(f"{field} must be one of {choices}, not {value!r}")
+    try:
+        return kind(value)
+    except ValueError:
+        raise InputError(f"{field} must be one of {choices}, not {value!r}") from None
+
+
+def _integer(field: str, value: Any, lo: int, hi: int | None, context: str = "") -> int:
+    """Check that `value` is an integer (not a bool, not a float) in ``lo..hi``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InputTypeError(f"{field} must be an integer, not {value!r}")
+    value = int(value)
+    if value < lo or (hi is not None and value > hi):
+        allowed = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        where = f" for {context}" if context else ""
+        raise InputError(f"{field} must be in {allowed}{where}, not {value}")
+    return value
+
+
+def _index(field: str, flat_index: int, shape: tuple[int, ...]) -> str:
+    return field + "".join(f"[{i}]" for i in np.unravel_index(flat_index, shape))
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "×".join(str(d) for d in shape) if len(shape) > 1 else f"length {shape[0]}"
+
+
+def _integer_array(
+    field: str, value: Any, shape: tuple[int, ...], dims: str, lo: int, hi: int, context: str
+) -> np.ndarray:
+    """Validate a vector or matrix of integers (nested lists or an integer ndarray).
+
+    Returns a read-only int64 array. Errors name the first offending element by its index.
+    """
+    what = "list" if len(shape) == 1 else "matrix"
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iu":
+            raise InputTypeError(f"{field} must hold integers, not {value.dtype} values")
+        if value.shape != shape:
+            raise InputError(
+                f"{field} must be a {_shape_text(shape)} {what} ({dims}), "
+                f"not shape {_shape_text(value.shape) if value.ndim else 'scalar'}"
+            )
+        flat = value.reshape(-1)
+        if flat.size and value.dtype.kind == "u" and flat.max() > np.iinfo(np.int64).max:
+            bad = int(np.argmax(flat > np.iinfo(np.int64).max))
+            raise InputError(
+                f"{_index(field, bad, shape)} must be in {lo}..{hi} for {context}, not {flat[bad]}"
+            )
+        array = value.astype(np.int64, copy=True)
+    else:
+        rows = _nested_rows(field, value, shape, dims, what)
+        flat_list = [element for row in rows for element in row]
+        for i, element in enumerate(flat_list):
+            if type(element) is not int:
+                if isinstance(element, np.integer):
+                    flat_list[i] = int(element)
+                else:
+                    raise InputTypeError(
+                        f"{_index(field, i, shape)} must be an integer, not {element!r}"
+                    )
+        try:
+            array = np.array(flat_list, dtype=np.int64).reshape(shape)
+        except OverflowError:
+            bad = next(i for i, e in enumerate(flat_list) if not lo <= e <= hi)
+            raise InputError(
+                f"{_index(field, bad, shape)} must be in {lo}..{hi} for {context}, "
+                f"not {flat_list[bad]}"
+            ) from None
+    out_of_range = (array < lo) | (array > hi)
+    if out_of_range.any():
+        bad = int(np.argmax(out_of_range.reshape(-1)))
+        raise InputError(
+            f"{_index(field, bad, shape)} must be in {lo}..{hi} for {context}, "
+            f"not {array.reshape(-1)[bad]}"
+        )
+    array.setflags(write=False)
+    return array
+
+
+def _nested_rows(field: str, value: Any, shape: tuple[int, ...], dims: str, what: str) -> list:
+    expected = f"{field} must be a {_shape_text(shape)} {what} of integers ({dims})"
+    if not isinstance(value, list | tuple):
+        raise InputTypeError(f"{expected}, not {type(value).__name__} {_short(value)}")
+    if len(value) != shape[0]:
+        count = "entries" if len(shape) == 1 else "rows"
+        raise InputError(f"{expected}, not {len(value)} {count}")
+    if len(shape) == 1:
+        return [value]
+    for i, row in enumerate(value):
+        if not isinstance(row, list | tuple):
+            raise InputTypeError(f"{expected}, but {field}[{i}] is {_short(row)}")
+        if len(row) != shape[1]:
+            raise InputError(f"{expected}, but {field}[{i}] has {len(row)} entries")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclasses.dataclass(frozen=True)
+class StateFormat:
+    """The lattice a membrane state lives on.
+
+    Parameters
+    ----------
+    bits : int
+        State width B, 2..32.
+    representation : Representation
+        ``signed``: [−2^(B−1), 2^(B−1)−1]; ``unsigned``: [0, 2^B−1].
+    overflow : Overflow
+        ``saturate`` clamps to the lattice; ``wrap`` reduces modulo 2^B into it.
+    """
+
+    bits: int
+    representation: Representation = Representation.SIGNED
+    overflow: Overflow = Overflow.SATURATE
+
+    def __post_init__(self) -> None:
+        bits = _integer("state_bits", self.bits, MIN_STATE_BITS, MAX_STATE_BITS)
+        object.__setattr__(self, "bits", bits)
+        object.__setattr__(
+            self, "representation", _enum("representation", self.representation, Representation)
+        )
+        object.__setattr__(self, "overflow", _enum("overflow", self.overflow, Overflow))
+
+    @property
+    def signed(self) -> bool:
+        return self.representation is Representation.SIGNED
+
+    @property
+    def min(self) -> int:
+        return -(1 << (self.bits - 1)) if self.signed else 0
+
+    @property
+    def max(self) -> int:
+        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+
+    @property
+    def modulus(self) -> int:
+        return 1 << self.bits
+
+    def describe(self) -> str:
+        """``"8-bit signed state"``: the phrase error messages use."""
+        return f"{self.bits}-bit {self.representation.value} state"
+
+
+@dataclasses.dataclass(frozen=True)
+class NeuronModel:
+    """Leak, threshold and reset, shared by every neuron of a network.
+
+    Parameters
+    ----------
+    threshold : int
+        θ: a neuron spikes when its pre-reset state v' ≥ θ. In the lattice and ≥ 1.
+    leak_shift : int or None
+        k: the leak is ``v − (v >> k)`` (arithmetic shift); ``None`` means no leak. 1 ≤ k < B.
+    reset : Reset
+        ``zero`` (to `reset_value`), ``subtract`` (θ) or ``none``.
+    reset_value : int
+        The state after a spike under ``reset = zero``; in the lattice.
+
+    The ranges depend on the state format, so :class:`Network` checks them.
+    """
+
+    threshold: int
+    leak_shift: int | None = None
+    reset: Reset = Reset.ZERO
+    reset_value: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reset", _enum("reset", self.reset, Reset))
+        object.__setattr__(self, "threshold", _integer("threshold", self.threshold, 1, None))
+        if self.leak_shift is not None:
+            object.__setattr__(self, "leak_shift", _integer("leak_shift", self.leak_shift, 1, None))
+        object.__setattr__(
+            self, "reset_value", _integer("reset_value", self.reset_value, -(1 << 62), None)
+        )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Network:
+    """A complete, validated integer-state SNN.
+
+    Parameters
+    ----------
+    state : StateFormat
+        The lattice of the membrane state.
+    neuron : NeuronModel
+        Leak, threshold and reset.
+    weight_bits : int
+        Bw, 1..32: every weight is a signed Bw-bit integer.
+    weights : array-like of int, shape (N, N)
+        ``weights[i][j]`` is the synapse from neuron j to neuron i.
+    input_weights : array-like of int, shape (N, K)
+        ``input_weights[i][c]`` is the synapse from input channel c to neuron i.
+    bias : array-like of int, shape (N,), optional
+        Added to every neuron's input current every step; in the lattice. Zeros when omitted.
+    initial_state : array-like of int, shape (N,), optional
+        v(0); in the lattice. Zeros when omitted.
+    extra : mapping, optional
+        Keys of network.json that snngen does not interpret (e.g. the generator's seed); kept.
+
+    Members
+    -------
+    neurons : int
+        N.
+    inputs : int
+        K.
+
+    All arrays are stored as read-only int64 arrays. Two networks are equal when every field is.
+    """
+
+    state: StateFormat
+    neuron: NeuronModel
+    weight_bits: int
+    weights: Any
+    input_weights: Any
+    bias: Any = None
+    initial_state: Any = None
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.state, StateFormat):
+            raise InputTypeError(f"state must be a StateFormat, not {self.state!r}")
+        if not isinstance(self.neuron, NeuronModel):
+            raise InputTypeError(f"neuron must be a NeuronModel, not {self.neuron!r}")
+        set_ = object.__setattr__
+        state = self.state
+        lattice = state.describe()
+        set_(self, "weight_bits", _integer("weight_bits", self.weight_bits,
+                                           MIN_WEIGHT_BITS, MAX_WEIGHT_BITS))
+        neuron = self.neuron
+        _integer("threshold", neuron.threshold, max(1, state.min), state.max, lattice)
+        if neuron.leak_shift is not None:
+            _integer("leak_shift", neuron.leak_shift, 1, state.bits - 1,
+                     f"{state.bits}-bit state (or null/none for no leak)")
+        _integer("reset_value", neuron.reset_value, state.min, state.max, lattice)
+
+        weights = self.weights
+        if isinstance(weights, np.ndarray) and weights.ndim == 2:
+            n = weights.shape[0]
+        elif isinstance(weights, list | tuple):
+            n = len(weights)
+        else:
+            raise InputTypeError(f"weights must be an N×N matrix of integers, not {_short(weights)}")
+        _integer("neurons", n, 1, MAX_NEURONS)
+        inputs = self.input_weights
+        if isinstance(inputs, np.ndarray) and inputs.ndim == 2:
+            k = inputs.shape[1]
+        elif isinstance(inputs, list | tuple) and inputs and isinstance(inputs[0], list | tuple):
+            k = len(inputs[0])
+        elif isinstance(inputs, list | tuple) and not inputs:
+            k = 0
+        else:
+            raise InputTypeError(
+                f"input_weights must be an N×K matrix of integers, not {_short(inputs)}"
+            )
+        _integer("inputs", k, 0, MAX_INPUTS)
+        wlo, whi = -(1 << (self.weight_bits - 1)), (1 << (self.weight_bits - 1)) - 1
+        wcontext = f"{self.weight_bits}-bit weights"
+        set_(self, "weights", _integer_array(
+            "weights", weights, (n, n), "neurons × neurons", wlo, whi, wcontext))
+        set_(self, "input_weights", _integer_array(
+            "input_weights", inputs, (n, k), "neurons × inputs", wlo, whi, wcontext))
+        for field in ("bias", "initial_state"):
+            value = getattr(self, field)
+            if value is None:
+                value = np.zeros(n, dtype=np.int64)
+            set_(self, field, _integer_array(
+                field, value, (n,), "one per neuron", state.min, state.max, lattice))
+        if not isinstance(self.extra, Mapping):
+            raise InputTypeError(f"extra must be a mapping, not {self.extra!r}")
+        set_(self, "extra", MappingProxyType(dict(self.extra)))
+
+    @property
+    def neurons(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def inputs(self) -> int:
+        return self.input_weights.shape[1]
+
+    @property
+    def weight_min(self) -> int:
+        return -(1 << (self.weight_bits - 1))
+
+    @property
+    def weight_max(self) -> int:
+        return (1 << (self.weight_bits - 1)) - 1
+
+    @property
+    def synapses(self) -> int:
+        """Number of non-zero recurrent and input synapses."""
+        return int(np.count_nonzero(self.weights) + np.count_nonzero(self.input_weights))
+
+    def replace(self, **changes: Any) -> Network:
+        """A copy with some fields changed, validated again."""
+        return dataclasses.replace(self, **changes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Network):
+            return NotImplemented
+        return (
+            self.state == other.state
+            and self.neuron == other.neuron
+            and self.weight_bits == other.weight_bits
+            and np.array_equal(self.weights, other.weights)
+            and np.array_equal(self.input_weights, other.input_weights)
+            and np.array_equal(self.bias, other.bias)
+            and np.array_equal(self.initial_state, other.initial_state)
+            and dict(self.extra) == dict(other.extra)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def describe(self) -> str:
+        leak = "no leak" if self.neuron.leak_shift is None else f"leak >>{self.neuron.leak_shift}"
+        return (
+            f"{self.neurons} neurons, {self.inputs} inputs, {self.state.describe()} "
+            f"({self.state.overflow.value}), {self.weight_bits}-bit weights, {leak}, "
+            f"threshold {self.neuron.threshold}, reset {self.neuron.reset.value}, "
+            f"{self.synapses} synapses"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# network.json
+
+_FIELDS = (
+    "format", "version", "neurons", "inputs", "state_bits", "weight_bits", "representation",
+    "overflow", "leak_shift", "threshold", "reset", "reset_value", "weights", "input_weights",
+    "bias", "initial_state",
+)
+_REQUIRED = tuple(f for f in _FIELDS if f not in ("reset_value", "bias", "initial_state"))
+
+
+def network_from_json(document: Any) -> Network:
+    """Build a :class:`Network` from the parsed JSON object of a network.json file."""
+    if not isinstance(document, dict):
+        raise InputTypeError(
+            f"a network must be a JSON object, not {type(document).__name__} {_short(document)}"
+        )
+    if document.get("format") != FORMAT_NAME:
+        raise InputError(f"format must be {FORMAT_NAME!r}, not {document.get('format')!r}")
+    version = document.get("version")
+    if isinstance(version, bool) or version != FORMAT_VERSION:
+        raise InputError(f"version must be {FORMAT_VERSION}, not {version!r}")
+    missing = [f for f in _REQUIRED if f not in document]
+    if missing:
+        raise InputError(f"field {missing[0]!r} is missing (required: {', '.join(_REQUIRED[2:])})")
+    neurons = _integer("neurons", document["neurons"], 1, MAX_NEURONS)
+    inputs = _integer("inputs", document["inputs"], 0, MAX_INPUTS)
+    state = StateFormat(
+        bits=document["state_bits"],
+        representation=document["representation"],
+        overflow=document["overflow"],
+    )
+    neuron = NeuronModel(
+        threshold=document["threshold"],
+        leak_shift=document["leak_shift"],
+        reset=document["reset"],
+        reset_value=document.get("reset_value", 0),
+    )
+    weight_bits = _integer("weight_bits", document["weight_bits"], MIN_WEIGHT_BITS, MAX_WEIGHT_BITS)
+    wlo, whi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
+    wcontext = f"{weight_bits}-bit weights"
+    weights = _integer_array("weights", document["weights"], (neurons, neurons),
+                             "neurons × neurons", wlo, whi, wcontext)
+    input_weights = document["input_weights"]
+    if inputs == 0 and input_weights == []:
+        input_weights = np.zeros((neurons, 0), dtype=np.int64)
+    input_weights = _integer_array("input_weights", input_weights, (neurons, inputs),
+                                   "neurons × inputs", wlo, whi, wcontext)
+    extra = {k: v for k, v in document.items() if k not in _FIELDS}
+    return Network(
+        state=state,
+        neuron=neuron,
+        weight_bits=weight_bits,
+        weights=weights,
+        input_weights=input_weights,
+        bias=document.get("bias"),
+        initial_state=document.get("initial_state"),
+        extra=extra,
+    )
+
+
+def network_to_json(network: Network) -> str:
+    """The network.json text of `network`: deterministic, one matrix row per line."""
+
+    def row(values: np.ndarray) -> str:
+        return "[" + ", ".join(str(int(v)) for v in values) + "]"
+
+    def matrix(values: np.ndarray) -> str:
+        if values.shape[0] == 0:
+            return "[]"
+        return "[\n    " + ",\n    ".join(row(r) for r in values) + "\n  ]"
+
+    scalars = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "neurons": network.neurons,
+        "inputs": network.inputs,
+        "state_bits": network.state.bits,
+        "weight_bits": network.weight_bits,
+        "representation": network.state.representation.value,
+        "overflow": network.state.overflow.value,
+        "leak_shift": network.neuron.leak_shift,
+        "threshold": network.neuron.threshold,
+        "reset": network.neuron.reset.value,
+        "reset_value": network.neuron.reset_value,
+    }
+    lines = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in scalars.items()]
+    lines.append(f'  "weights": {matrix(network.weights)}')
+    lines.append(f'  "input_weights": {matrix(network.input_weights)}')
+    lines.append(f'  "bias": {row(network.bias)}')
+    lines.append(f'  "initial_state": {row(network.initial_state)}')
+    for key in sorted(network.extra):
+        lines.append(f"  {json.dumps(key)}: {json.dumps(network.extra[key], sort_keys=True)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InputError(f"field {key!r} appears twice")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise InputError(f"{name} is not a valid JSON number")
+
+
+def load_network(path: str | os.PathLike) -> Network:
+    """Read and validate a network.json file.
+
+    Raises
+    ------
+    InputError
+        With the file name and the field at fault, for anything from unreadable files to
+        out-of-range weights.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a network.json file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 text file") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        document = json.loads(
+            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+        )
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except InputError as error:
+        raise InputError(f"{path}: {error}") from None
+    try:
+        return network_from_json(document)
+    except InputError as error:
+        raise type(error)(f"{path}: {error}") from None
+
+
+def save_network(network: Network, path: str | os.PathLike) -> None:
+    """Write `network` to `path` atomically (a temporary file renamed into place)."""
+    atomic_write_text(path, network_to_json(network))

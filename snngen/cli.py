@@ -179,28 +179,34 @@ def _network_summary(network: Network) -> dict:
 def load_stimulus(path: str, network: Network, steps: int) -> np.ndarray:
     """Read STIM.npz (``inputs``: 0/1 of shape [≥T, K]) and validate it for `network`."""
     try:
-        with open(path, "rb") as file:
-            magic = file.read(4)
+        file = open(path, "rb")  # noqa: SIM115 - closed below, also on every error path
     except FileNotFoundError:
         raise InputError(f"--input {path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"--input {path}: is a directory, not an .npz file") from None
     except OSError as error:
         raise InputError(f"--input {path}: cannot read: {error.strerror}") from None
-    if magic != b"PK\x03\x04":
-        raise InputError(f"--input {path}: must be an .npz archive (numpy.savez) holding 'inputs'")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
-        raise InputError(f"--input {path}: not a readable .npz file ({error})") from None
-    with archive:
-        if "inputs" not in archive.files:
-            raise InputError(f"--input {path}: must hold an array named 'inputs', "
-                             f"not only {sorted(archive.files)}")
+    with file:
+        if file.read(4) != b"PK\x03\x04":
+            raise InputError(
+                f"--input {path}: must be an .npz archive (numpy.savez) holding 'inputs'"
+            )
+        file.seek(0)
         try:
-            inputs = archive["inputs"]
+            with np.load(file, allow_pickle=False) as archive:
+                if "inputs" not in archive.files:
+                    raise InputError(f"--input {path}: must hold an array named 'inputs', "
+                                     f"not only {sorted(archive.files)}")
+                try:
+                    inputs = archive["inputs"]
+                except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+                    raise InputError(
+                        f"--input {path}: 'inputs' cannot be read ({error})"
+                    ) from None
+        except InputError:
+            raise
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
-            raise InputError(f"--input {path}: 'inputs' cannot be read ({error})") from None
+            raise InputError(f"--input {path}: not a readable .npz file ({error})") from None
     try:
         return check_inputs(network, steps, inputs)
     except InputError as error:
@@ -307,7 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        # --help, --version and usage errors: argparse already printed; report its status.
+        return exit_.code if isinstance(exit_.code, int) else 0
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -58,7 +58,7 @@ def random_network(
     weight_bits: int | None = None,
     density: float = DEFAULTS["density"],
     seed: int = DEFAULTS["seed"],
-    leak_shift: int | None | str = "default",
+    leak_shift: int | str | None = "default",
     threshold: int | None = None,
     reset: Reset | str = DEFAULTS["reset"],
     reset_value: int = DEFAULTS["reset_value"],

@@ -147,10 +147,10 @@ def check_inputs(network: Network, steps: int, inputs: object | None) -> np.ndar
 
 def _current_bound(network: Network) -> int:
     """The largest |partial sum| any synaptic sum of this network can reach, plus the state."""
-    weights = np.abs(network.weights).sum(axis=1, dtype=object)
-    inputs = np.abs(network.input_weights).sum(axis=1, dtype=object)
-    bound = max(int(w + x + abs(int(b))) for w, x, b in zip(weights, inputs, network.bias, strict=True))
-    return bound + (1 << network.state.bits)
+    # int64 holds these sums: N, K ≤ 2**24 and |w| ≤ 2**31 (network.MAX_NEURONS).
+    rows = (np.abs(network.weights).sum(axis=1) + np.abs(network.input_weights).sum(axis=1)
+            + np.abs(network.bias))
+    return int(rows.max()) + (1 << network.state.bits)
 
 
 def _sum_dtype(bound: int) -> type:

@@ -261,11 +261,15 @@ class NeuronModel:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reset", _enum("reset", self.reset, Reset))
-        object.__setattr__(self, "threshold", _integer("threshold", self.threshold, 1, None))
+        # Types only: the ranges depend on the state format, which Network checks them against.
+        unbounded = -(1 << 64)
+        object.__setattr__(self, "threshold", _integer("threshold", self.threshold, unbounded, None))
         if self.leak_shift is not None:
-            object.__setattr__(self, "leak_shift", _integer("leak_shift", self.leak_shift, 1, None))
+            object.__setattr__(
+                self, "leak_shift", _integer("leak_shift", self.leak_shift, unbounded, None)
+            )
         object.__setattr__(
-            self, "reset_value", _integer("reset_value", self.reset_value, -(1 << 62), None)
+            self, "reset_value", _integer("reset_value", self.reset_value, unbounded, None)
         )
 
 

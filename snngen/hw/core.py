@@ -1,0 +1,268 @@
+"""The top-level SNN core: groups, router, merger, queues and the step controller."""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal, unsigned
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .group import NeuronGroup, state_shape
+from .plan import HardwarePlan
+from .router import SpikeMerger, SpikeRouter, input_layout
+
+__all__ = [
+    "SNNCore",
+    "output_layout",
+    "read_request_layout",
+    "read_response_layout",
+    "reciprocal",
+    "write_request_layout",
+]
+
+STEP_COUNT_WIDTH = 32
+
+
+def output_layout(plan: HardwarePlan) -> data.StructLayout:
+    return data.StructLayout({"neuron": unsigned(plan.event_width), "end": unsigned(1)})
+
+
+def read_request_layout(plan: HardwarePlan) -> data.StructLayout:
+    return data.StructLayout({"neuron": unsigned(plan.neuron_id_width)})
+
+
+def read_response_layout(plan: HardwarePlan) -> data.StructLayout:
+    return data.StructLayout({"value": state_shape(plan)})
+
+
+def write_request_layout(plan: HardwarePlan) -> data.StructLayout:
+    return data.StructLayout({"neuron": unsigned(plan.neuron_id_width),
+                              "value": state_shape(plan)})
+
+
+def reciprocal(divisor: int, count: int) -> tuple[int, int]:
+    """(multiplier, shift) with ``(x * multiplier) >> shift == x // divisor`` for 0 ≤ x < count.
+
+    Division by a constant as one multiplication, checked exhaustively here at build time.
+    """
+    if divisor & (divisor - 1) == 0:
+        return 1, divisor.bit_length() - 1
+    shift = max(1, (count - 1).bit_length()) + divisor.bit_length()
+    while True:
+        multiplier = -(-(1 << shift) // divisor)
+        if all((x * multiplier) >> shift == x // divisor for x in range(count)):
+            return multiplier, shift
+        shift += 1
+
+
+class SNNCore(wiring.Component):
+    """A complete integer-state SNN: one time step per ``start`` pulse, bit-exact with the golden model.
+
+    A step runs three phases. **Accumulate**: the router delivers the previous step's spikes and
+    this step's input events to the groups, which add each event's non-zero synapses into their
+    accumulators (one synapse per cycle per group). **Sweep**: every group updates its Ng neurons,
+    one per cycle, while the merger streams the new spikes to the output and into the spike queue
+    for the next step. **End**: an end-of-step marker carrying the step's spike count.
+
+    Cycles per step (docs/architecture.md): about
+    ``max(E, max_g S_g) + max(Ng, spikes) + 14``, with E the events and S_g the synapses group g
+    visits; the plan's :meth:`~snngen.hw.plan.HardwarePlan.step_cycles` is the model.
+
+    After reset, an init sweep (Ng + 3 cycles) loads every initial state and clears the
+    accumulators; ``idle`` rises when it is done.
+
+    Parameters
+    ----------
+    plan : HardwarePlan
+
+    Members
+    -------
+    inputs : In(stream.Signature(input_layout))
+        Input channel ids for the next step; accepted only while ``idle`` (backpressure otherwise).
+        Send each active channel once per step; ids ≥ K are ignored.
+    spikes : Out(stream.Signature(output_layout))
+        ``end = 0``: a neuron that spiked this step. ``end = 1``: the step is over, and ``neuron``
+        holds its spike count. Backpressure stalls the core; nothing is dropped.
+    start : In(1)
+        Runs one step when high while ``idle``.
+    idle : Out(1)
+        Ready for ``start``, host reads and writes, and input events.
+    done : Out(1)
+        One-cycle pulse when a step ends (with the end marker accepted).
+    step_count : Out(32)
+        Steps completed since reset.
+    read_request, read_response
+        Read any neuron's membrane value while idle (2 cycles per read); 0 for ids ≥ N.
+    write_request
+        Overwrite a neuron's membrane value while idle (e.g. to load a new initial state).
+    """
+
+    def __init__(self, plan: HardwarePlan):
+        if not isinstance(plan, HardwarePlan):
+            raise TypeError(f"plan must be a HardwarePlan, not {plan!r}")
+        self._plan = plan
+        super().__init__({
+            "inputs": In(stream.Signature(input_layout(plan))),
+            "spikes": Out(stream.Signature(output_layout(plan))),
+            "start": In(1),
+            "idle": Out(1),
+            "done": Out(1),
+            "step_count": Out(STEP_COUNT_WIDTH),
+            "read_request": In(stream.Signature(read_request_layout(plan))),
+            "read_response": Out(stream.Signature(read_response_layout(plan))),
+            "write_request": In(stream.Signature(write_request_layout(plan))),
+        })
+        self.groups = [NeuronGroup(plan, g) for g in range(plan.groups)]
+        self.router = SpikeRouter(plan)
+        self.merger = SpikeMerger(plan)
+
+    @property
+    def plan(self) -> HardwarePlan:
+        return self._plan
+
+    def elaborate(self, platform):
+        plan = self._plan
+        n, k = plan.network.neurons, plan.network.inputs
+        m = Module()
+        for g, group in enumerate(self.groups):
+            m.submodules[f"group{g}"] = group
+        m.submodules.router = router = self.router
+        m.submodules.merger = merger = self.merger
+
+        # Queues: input events wait here until the step starts; spikes wait for the next step.
+        m.submodules.input_queue = input_queue = fifo.SyncFIFOBuffered(
+            width=plan.input_id_width, depth=max(2, k))
+        m.submodules.spike_queue = spike_queue = fifo.SyncFIFOBuffered(
+            width=plan.neuron_id_width, depth=max(2, n))
+
+        for g, group in enumerate(self.groups):
+            wiring.connect(m, router.groups[g], group.events)
+            wiring.connect(m, group.spikes, merger.groups[g])
+
+        m.d.comb += [
+            router.spikes.payload.neuron.eq(spike_queue.r_data),
+            router.spikes.valid.eq(spike_queue.r_rdy),
+            spike_queue.r_en.eq(router.spikes.ready),
+            router.inputs.payload.channel.eq(input_queue.r_data),
+            router.inputs.valid.eq(input_queue.r_rdy),
+            input_queue.r_en.eq(router.inputs.ready),
+        ]
+
+        idle = Signal()
+        m.d.comb += self.idle.eq(idle)
+        m.d.comb += [
+            input_queue.w_data.eq(self.inputs.payload.channel),
+            input_queue.w_en.eq(self.inputs.valid & idle),
+            self.inputs.ready.eq(input_queue.w_rdy & idle),
+        ]
+
+        accumulating = Signal()
+        sweeping = Signal()
+        m.d.comb += [
+            accumulating.eq(router.busy | (input_queue.level != 0) | (spike_queue.level != 0)
+                            | _any(g.accumulating for g in self.groups)),
+            sweeping.eq(merger.busy | _any(g.sweeping for g in self.groups)),
+        ]
+
+        step_spikes = Signal(plan.event_width)
+        with m.FSM(init="INIT"):
+            with m.State("INIT"):
+                m.d.comb += [g.init.eq(1) for g in self.groups]
+                m.next = "INIT-WAIT"
+            with m.State("INIT-WAIT"):
+                with m.If(~sweeping):
+                    m.next = "IDLE"
+            with m.State("IDLE"):
+                m.d.comb += idle.eq(1)
+                with m.If(self.start):
+                    m.d.sync += step_spikes.eq(0)
+                    m.next = "ACCUMULATE"
+            with m.State("ACCUMULATE"):
+                m.d.comb += router.enable.eq(1)
+                with m.If(~accumulating):
+                    m.next = "SWEEP-START"
+            with m.State("SWEEP-START"):
+                m.d.comb += [g.sweep.eq(1) for g in self.groups]
+                m.next = "SWEEP"
+            with m.State("SWEEP"):
+                # Each spike goes to the host and into the queue for the next step, together.
+                m.d.comb += [
+                    self.spikes.payload.neuron.eq(merger.merged.payload.neuron),
+                    self.spikes.payload.end.eq(0),
+                    self.spikes.valid.eq(merger.merged.valid & spike_queue.w_rdy),
+                    merger.merged.ready.eq(self.spikes.ready & spike_queue.w_rdy),
+                    spike_queue.w_data.eq(merger.merged.payload.neuron),
+                    spike_queue.w_en.eq(merger.merged.valid & self.spikes.ready),
+                ]
+                with m.If(merger.merged.valid & merger.merged.ready):
+                    m.d.sync += step_spikes.eq(step_spikes + 1)
+                with m.If(~sweeping):
+                    m.next = "END"
+            with m.State("END"):
+                m.d.comb += [
+                    self.spikes.payload.neuron.eq(step_spikes),
+                    self.spikes.payload.end.eq(1),
+                    self.spikes.valid.eq(1),
+                ]
+                with m.If(self.spikes.ready):
+                    m.d.comb += self.done.eq(1)
+                    m.d.sync += self.step_count.eq(self.step_count + 1)
+                    m.next = "IDLE"
+
+        self._elaborate_host_ports(m, idle)
+        return m
+
+    def _elaborate_host_ports(self, m: Module, idle: Signal) -> None:
+        plan = self._plan
+        n, groups = plan.network.neurons, plan.groups
+        multiplier, shift = reciprocal(groups, 1 << plan.neuron_id_width)
+
+        def split(neuron):
+            slot = (neuron * multiplier) >> shift
+            return slot, (neuron - slot * groups)[:max(1, (groups - 1).bit_length())]
+
+        # Reads: the request selects a group and slot; the group's state port answers a cycle later.
+        request, response = self.read_request, self.read_response
+        waiting = Signal()
+        waiting_group = Signal(range(groups))
+        waiting_in_range = Signal()
+        accept = Signal()
+        slot, group_index = split(request.payload.neuron)
+        m.d.comb += accept.eq(idle & request.valid & ~waiting
+                              & (~response.valid | response.ready))
+        m.d.comb += request.ready.eq(accept)
+        for g, group in enumerate(self.groups):
+            m.d.comb += [
+                group.read_addr.eq(slot),
+                group.read_en.eq(accept & (group_index == g)),
+            ]
+        m.d.sync += waiting.eq(accept)
+        with m.If(accept):
+            m.d.sync += [waiting_group.eq(group_index), waiting_in_range.eq(request.payload.neuron < n)]
+        with m.If(response.ready):
+            m.d.sync += response.valid.eq(0)
+        with m.If(waiting):
+            m.d.sync += response.valid.eq(1)
+            m.d.sync += response.payload.value.eq(0)
+            with m.If(waiting_in_range):
+                with m.Switch(waiting_group):
+                    for g, group in enumerate(self.groups):
+                        with m.Case(g):
+                            m.d.sync += response.payload.value.eq(group.read_data)
+
+        write = self.write_request
+        write_slot, write_group = split(write.payload.neuron)
+        m.d.comb += write.ready.eq(idle)
+        for g, group in enumerate(self.groups):
+            m.d.comb += [
+                group.write_addr.eq(write_slot),
+                group.write_data.eq(write.payload.value),
+                group.write_en.eq(idle & write.valid & (write_group == g)
+                                  & (write.payload.neuron < n)),
+            ]
+
+
+def _any(signals):
+    result = 0
+    for signal in signals:
+        result = result | signal
+    return result

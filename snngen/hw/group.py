@@ -1,0 +1,312 @@
+"""A neuron group: Ng time-multiplexed neurons with their synapses, accumulators and update pipeline."""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..network import Overflow, Reset
+from .plan import HardwarePlan
+
+__all__ = ["EVENT_FIFO_DEPTH", "NeuronGroup", "event_layout", "spike_layout", "state_shape"]
+
+# Deep enough that the router rarely waits on one group while another drains a long fan-out list.
+EVENT_FIFO_DEPTH = 8
+
+
+def state_shape(plan: HardwarePlan) -> Shape:
+    bits = plan.state_width
+    return signed(bits) if plan.state_signed else unsigned(bits)
+
+
+def event_layout(plan: HardwarePlan) -> data.StructLayout:
+    return data.StructLayout({"source": unsigned(plan.source_width)})
+
+
+def spike_layout(plan: HardwarePlan) -> data.StructLayout:
+    return data.StructLayout({"neuron": unsigned(plan.neuron_id_width)})
+
+
+def _pack(low: int, low_width: int, high: int, high_width: int) -> int:
+    return (low & ((1 << low_width) - 1)) | ((high & ((1 << high_width) - 1)) << low_width)
+
+
+class NeuronGroup(wiring.Component):
+    """Ng neurons of one group: sparse synapse tables, accumulators, membrane states, two pipelines.
+
+    **Accumulate pipeline** (one synapse per cycle once filled): an event's source id is looked up
+    in the pointer table (start, count); an address generator walks the ``count`` synapses of that
+    source in this group and moves to the next event without a bubble; each synapse
+    ``(slot, weight)`` is added to ``accumulator[slot]`` by a read-modify-write whose read port is
+    transparent to its write port, so back-to-back updates of the same slot need no stall.
+    Latency from an accepted event to its last accumulator write: count + 4 cycles.
+
+    **Sweep pipeline** (one neuron per cycle): reads state, accumulator and bias of slot l, computes
+    ``u + I + bias`` (stage 1, clearing the accumulator), then overflow, threshold and reset
+    (stage 2, writing the state back and queuing a spike). Ng + 3 cycles for the whole group.
+    An *init* sweep instead writes every slot's initial state and clears its accumulator.
+
+    Parameters
+    ----------
+    plan : HardwarePlan
+    index : int
+        The group number g; slot l holds neuron ``l·G + g``.
+
+    Members
+    -------
+    events : In(stream.Signature(event_layout))
+        Source ids whose synapses reach this group. Backpressure when the event queue is full.
+    spikes : Out(stream.Signature(spike_layout))
+        Neuron ids that spiked during the last sweep (a queue of Ng entries, never full).
+    sweep, init : In(1)
+        One-cycle pulses that start an update sweep or an init sweep (only while idle).
+    accumulating, sweeping : Out(1)
+        Whether either pipeline still holds work.
+    read_addr, read_en, read_data : port of the state memory, for the host, while idle
+        ``read_data`` is valid the cycle after ``read_en``.
+    write_addr, write_data, write_en : port of the state memory, for the host, while idle
+    """
+
+    def __init__(self, plan: HardwarePlan, index: int):
+        if not isinstance(plan, HardwarePlan):
+            raise TypeError(f"plan must be a HardwarePlan, not {plan!r}")
+        if not 0 <= index < plan.groups:
+            raise ValueError(f"index must be in 0..{plan.groups - 1}, not {index!r}")
+        self._plan = plan
+        self._index = index
+        slot = unsigned(plan.slot_width)
+        super().__init__({
+            "events": In(stream.Signature(event_layout(plan))),
+            "spikes": Out(stream.Signature(spike_layout(plan))),
+            "sweep": In(1),
+            "init": In(1),
+            "accumulating": Out(1),
+            "sweeping": Out(1),
+            "read_addr": In(slot),
+            "read_en": In(1),
+            "read_data": Out(state_shape(plan)),
+            "write_addr": In(slot),
+            "write_data": In(state_shape(plan)),
+            "write_en": In(1),
+        })
+        group = plan.group_plans[index]
+        net = plan.network
+        bits = plan.state_width
+        self.state_memory = memory.Memory(
+            shape=state_shape(plan), depth=plan.slots, init=[int(v) for v in group.initial_state])
+        self.accumulator_memory = memory.Memory(
+            shape=signed(plan.accumulator_width), depth=plan.slots, init=[])
+        self.constants_memory = memory.Memory(
+            shape=unsigned(2 * bits), depth=plan.slots,
+            init=[_pack(int(v), bits, int(b), bits)
+                  for v, b in zip(group.initial_state, group.bias, strict=True)])
+        self.pointer_memory = memory.Memory(
+            shape=unsigned(plan.synapse_address_width + plan.count_width), depth=plan.sources,
+            init=[_pack(int(s), plan.synapse_address_width, int(c), plan.count_width)
+                  for s, c in group.pointers])
+        self.synapse_memory = memory.Memory(
+            shape=unsigned(plan.slot_width + net.weight_bits),
+            depth=max(1, group.synapse_count),
+            init=[_pack(int(t), plan.slot_width, int(w), net.weight_bits)
+                  for t, w in group.synapses])
+
+    def elaborate(self, platform):
+        plan, net = self._plan, self._plan.network
+        m = Module()
+        m.submodules.state_memory = self.state_memory
+        m.submodules.accumulator_memory = self.accumulator_memory
+        m.submodules.constants_memory = self.constants_memory
+        m.submodules.pointer_memory = self.pointer_memory
+        m.submodules.synapse_memory = self.synapse_memory
+
+        state_write = self.state_memory.write_port()
+        state_read = self.state_memory.read_port()
+        acc_write = self.accumulator_memory.write_port()
+        # Transparent: a read of the slot being written this cycle sees the new sum.
+        acc_read = self.accumulator_memory.read_port(transparent_for=(acc_write,))
+        constants_read = self.constants_memory.read_port()
+        pointer_read = self.pointer_memory.read_port()
+        synapse_read = self.synapse_memory.read_port()
+
+        # ---- accumulate pipeline -------------------------------------------------------------
+        m.submodules.event_queue = event_queue = fifo.SyncFIFOBuffered(
+            width=plan.source_width, depth=EVENT_FIFO_DEPTH)
+        m.d.comb += [
+            event_queue.w_data.eq(self.events.payload.source),
+            event_queue.w_en.eq(self.events.valid),
+            self.events.ready.eq(event_queue.w_rdy),
+        ]
+
+        address_width = plan.synapse_address_width
+        pointer_valid = Signal()   # pointer_read.data holds a looked-up, unconsumed (start, count)
+        pointer_start = pointer_read.data[:address_width]
+        pointer_count = pointer_read.data[address_width:]
+        consume_pointer = Signal()
+        take_event = Signal()
+        m.d.comb += [
+            take_event.eq(event_queue.r_rdy & (~pointer_valid | consume_pointer)),
+            event_queue.r_en.eq(take_event),
+            pointer_read.addr.eq(event_queue.r_data),
+            pointer_read.en.eq(take_event),
+        ]
+        m.d.sync += pointer_valid.eq(take_event | (pointer_valid & ~consume_pointer))
+
+        walking = Signal()
+        next_address = Signal(address_width)
+        remaining = Signal(plan.count_width)
+        issue = Signal()
+        issue_address = Signal(address_width)
+        with m.If(walking):
+            m.d.comb += [issue.eq(1), issue_address.eq(next_address)]
+            with m.If(remaining == 1):
+                with m.If(pointer_valid):
+                    m.d.comb += consume_pointer.eq(1)
+                    m.d.sync += [next_address.eq(pointer_start), remaining.eq(pointer_count)]
+                with m.Else():
+                    m.d.sync += walking.eq(0)
+            with m.Else():
+                m.d.sync += [next_address.eq(next_address + 1), remaining.eq(remaining - 1)]
+        with m.Elif(pointer_valid):
+            m.d.comb += [issue.eq(1), issue_address.eq(pointer_start), consume_pointer.eq(1)]
+            m.d.sync += [
+                next_address.eq(pointer_start + 1),
+                remaining.eq(pointer_count - 1),
+                walking.eq(pointer_count > 1),
+            ]
+
+        synapse_valid = Signal()
+        m.d.comb += [synapse_read.addr.eq(issue_address), synapse_read.en.eq(1)]
+        m.d.sync += synapse_valid.eq(issue)
+        target = synapse_read.data[:plan.slot_width]
+        weight = synapse_read.data[plan.slot_width:].as_signed()
+
+        add_valid = Signal()
+        add_slot = Signal(plan.slot_width)
+        add_weight = Signal(signed(net.weight_bits))
+        m.d.sync += [add_valid.eq(synapse_valid), add_slot.eq(target), add_weight.eq(weight)]
+
+        # ---- sweep pipeline -------------------------------------------------------------------
+        sweep_active = Signal()
+        sweep_init = Signal()
+        sweep_slot = Signal(plan.slot_width)
+        id_width = max(plan.neuron_id_width, (plan.slots * plan.groups).bit_length())
+        sweep_id = Signal(id_width)
+        with m.If((self.sweep | self.init) & ~sweep_active):
+            m.d.sync += [
+                sweep_active.eq(1),
+                sweep_init.eq(self.init),
+                sweep_slot.eq(0),
+                sweep_id.eq(self._index),
+            ]
+        with m.Elif(sweep_active):
+            m.d.sync += [sweep_slot.eq(sweep_slot + 1), sweep_id.eq(sweep_id + plan.groups)]
+            with m.If(sweep_slot == plan.slots - 1):
+                m.d.sync += sweep_active.eq(0)
+
+        stage1_valid, stage1_init = Signal(), Signal()
+        stage1_slot = Signal(plan.slot_width)
+        stage1_id = Signal(id_width)
+        m.d.sync += [
+            stage1_valid.eq(sweep_active),
+            stage1_init.eq(sweep_init),
+            stage1_slot.eq(sweep_slot),
+            stage1_id.eq(sweep_id),
+        ]
+
+        # Accumulator port: the sweep reads and clears; otherwise synapses read-modify-write.
+        with m.If(sweep_active | stage1_valid):
+            m.d.comb += [acc_read.addr.eq(sweep_slot), acc_read.en.eq(1)]
+        with m.Else():
+            m.d.comb += [acc_read.addr.eq(target), acc_read.en.eq(1)]
+        with m.If(stage1_valid):
+            m.d.comb += [acc_write.addr.eq(stage1_slot), acc_write.data.eq(0), acc_write.en.eq(1)]
+        with m.Else():
+            m.d.comb += [
+                acc_write.addr.eq(add_slot),
+                acc_write.data.eq(acc_read.data + add_weight),
+                acc_write.en.eq(add_valid),
+            ]
+        m.d.comb += [constants_read.addr.eq(sweep_slot), constants_read.en.eq(1)]
+
+        bits = plan.state_width
+        shape = state_shape(plan)
+        previous = state_read.data
+        leak = net.neuron.leak_shift
+        leaked = previous if leak is None else previous - (previous >> leak)
+        initial_value = constants_read.data[:bits]
+        bias = constants_read.data[bits:]
+        if plan.state_signed:
+            initial_value, bias = initial_value.as_signed(), bias.as_signed()
+        total = Signal(signed(plan.sum_width))
+        stage2_valid, stage2_init = Signal(), Signal()
+        stage2_slot = Signal(plan.slot_width)
+        stage2_id = Signal(id_width)
+        m.d.sync += [
+            stage2_valid.eq(stage1_valid),
+            stage2_init.eq(stage1_init),
+            stage2_slot.eq(stage1_slot),
+            stage2_id.eq(stage1_id),
+            total.eq(Mux(stage1_init, initial_value, leaked + acc_read.data + bias)),
+        ]
+
+        lo, hi = net.state.min, net.state.max
+        bounded = Signal(shape)
+        if net.state.overflow is Overflow.SATURATE:
+            with m.If(total < lo):
+                m.d.comb += bounded.eq(lo)
+            with m.Elif(total > hi):
+                m.d.comb += bounded.eq(hi)
+            with m.Else():
+                m.d.comb += bounded.eq(total[:bits])
+        else:
+            m.d.comb += bounded.eq(total[:bits])
+        threshold = net.neuron.threshold
+        fired = Signal()
+        m.d.comb += fired.eq((bounded >= threshold) & ~stage2_init)
+        after_reset = Signal(shape)
+        if net.neuron.reset is Reset.ZERO:
+            m.d.comb += after_reset.eq(Mux(fired, net.neuron.reset_value, bounded))
+        elif net.neuron.reset is Reset.SUBTRACT:
+            m.d.comb += after_reset.eq(Mux(fired, bounded - threshold, bounded))
+        else:
+            m.d.comb += after_reset.eq(bounded)
+
+        # State port: the sweep owns it while active; the host reads and writes it while idle.
+        with m.If(sweep_active):
+            m.d.comb += [state_read.addr.eq(sweep_slot), state_read.en.eq(1)]
+        with m.Else():
+            m.d.comb += [state_read.addr.eq(self.read_addr), state_read.en.eq(self.read_en)]
+        m.d.comb += self.read_data.eq(state_read.data)
+        with m.If(stage2_valid):
+            m.d.comb += [
+                state_write.addr.eq(stage2_slot),
+                state_write.data.eq(after_reset),
+                state_write.en.eq(1),
+            ]
+        with m.Else():
+            m.d.comb += [
+                state_write.addr.eq(self.write_addr),
+                state_write.data.eq(self.write_data),
+                state_write.en.eq(self.write_en),
+            ]
+
+        # A sweep queues at most Ng spikes and the core drains the queue before the next sweep,
+        # so the queue is never full when a spike arrives.
+        m.submodules.spike_queue = spike_queue = fifo.SyncFIFOBuffered(
+            width=plan.neuron_id_width, depth=max(2, plan.slots))
+        m.d.comb += [
+            spike_queue.w_data.eq(stage2_id),
+            spike_queue.w_en.eq(stage2_valid & fired),
+            self.spikes.payload.neuron.eq(spike_queue.r_data),
+            self.spikes.valid.eq(spike_queue.r_rdy),
+            spike_queue.r_en.eq(self.spikes.ready),
+        ]
+
+        m.d.comb += [
+            self.accumulating.eq((event_queue.level != 0) | pointer_valid | walking
+                                 | synapse_valid | add_valid),
+            self.sweeping.eq(sweep_active | stage1_valid | stage2_valid
+                             | (spike_queue.level != 0)),
+        ]
+        return m

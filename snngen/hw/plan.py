@@ -1,0 +1,254 @@
+"""The hardware plan: everything the generator derives from a :class:`~snngen.network.Network`.
+
+A plan fixes the partition into neuron groups, the sparse synapse tables each group stores, every
+bit width, and the cycle-count model. The Amaranth components, the manifest and the testbenches all
+read the plan, so none of them recomputes a width on its own.
+
+Partition: neuron i lives in group ``i % G`` at local address ``i // G``. Every group holds
+``Ng = ceil(N / G)`` slots; slots past N are inert padding (state 0, no synapses, never spiking
+because θ ≥ 1).
+
+Sources: an event's source id is a neuron id ``j`` (0..N−1) or ``N + c`` for input channel c.
+For each group the synapses are stored by source (compressed sparse rows): ``pointers[src]`` gives
+``(start, count)`` into ``synapses``, whose entries are ``(local target, weight)``. Only non-zero
+synapses are stored, so weight memory follows the number of synapses, not N².
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ..errors import InputError
+from ..network import Network
+
+__all__ = ["GroupPlan", "HardwarePlan", "bits_for_range", "plan_hardware"]
+
+MAX_GROUPS = 1024
+
+
+def bits_for_range(lo: int, hi: int) -> tuple[int, bool]:
+    """(width, signed) of the smallest shape holding every integer in lo..hi."""
+    if lo >= 0:
+        return max(1, hi.bit_length()), False
+    return max((-lo - 1).bit_length(), hi.bit_length()) + 1, True
+
+
+def _width(count: int) -> int:
+    """Bits for an index 0..count−1 (at least 1)."""
+    return max(1, (count - 1).bit_length())
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GroupPlan:
+    """One neuron group's memories.
+
+    Members
+    -------
+    index : int
+        g.
+    pointers : ndarray, shape (N + K, 2)
+        ``(start, count)`` of each source's synapses in this group (count 0: none).
+    synapses : ndarray, shape (S_g, 2)
+        ``(local target, weight)``, sorted by source then target.
+    initial_state, bias : ndarray, shape (Ng,)
+        Per slot; padding slots are 0.
+    """
+
+    index: int
+    pointers: np.ndarray
+    synapses: np.ndarray
+    initial_state: np.ndarray
+    bias: np.ndarray
+
+    @property
+    def synapse_count(self) -> int:
+        return self.synapses.shape[0]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class HardwarePlan:
+    """Widths, memories and the cycle model of one network on G groups.
+
+    Members
+    -------
+    network : Network
+    groups : int
+        G.
+    slots : int
+        Ng = ceil(N / G), the depth of each group's state memory.
+    sources : int
+        N + K: event sources (neurons, then input channels).
+    neuron_id_width, input_id_width, source_width, slot_width : int
+        Index widths (≥ 1).
+    event_width : int
+        Width of the output stream's ``neuron`` field: a neuron id, or a step's spike count 0..N
+        in the end-of-step marker.
+    accumulator_width : int
+        Signed width that holds every partial synaptic sum without overflow.
+    sum_width : int
+        Signed width of ``u + I + bias`` before the overflow stage.
+    synapse_address_width, count_width : int
+        Widths of a group's synapse-table address and per-source synapse count (the largest group's).
+    group_plans : tuple of GroupPlan
+    masks : ndarray of int, shape (N + K,)
+        Bit g set when source has at least one synapse in group g (the router's table).
+    """
+
+    network: Network
+    groups: int
+    slots: int
+    sources: int
+    neuron_id_width: int
+    event_width: int
+    input_id_width: int
+    source_width: int
+    slot_width: int
+    accumulator_width: int
+    sum_width: int
+    synapse_address_width: int
+    count_width: int
+    group_plans: tuple[GroupPlan, ...]
+    masks: np.ndarray
+
+    # Pipeline constants of the cycle model (checked against simulation in the tests).
+    ACCUMULATE_LATENCY = 6
+    SWEEP_LATENCY = 4
+    STEP_OVERHEAD = 4
+
+    @property
+    def state_width(self) -> int:
+        return self.network.state.bits
+
+    @property
+    def state_signed(self) -> bool:
+        return self.network.state.signed
+
+    def group_of(self, neuron: int) -> tuple[int, int]:
+        """(group, slot) of a neuron id."""
+        return neuron % self.groups, neuron // self.groups
+
+    def memory_bits(self) -> dict[str, int]:
+        """Bits of every memory kind, summed over the groups (what block RAM must hold)."""
+        net = self.network
+        syn_entry = self.slot_width + net.weight_bits
+        ptr_entry = self.synapse_address_width + self.count_width
+        return {
+            "synapses": sum(g.synapse_count for g in self.group_plans) * syn_entry,
+            "pointers": self.groups * self.sources * ptr_entry,
+            "state": self.groups * self.slots * self.state_width,
+            "accumulators": self.groups * self.slots * self.accumulator_width,
+            "init_and_bias": self.groups * self.slots * 2 * self.state_width,
+            "router_masks": self.sources * self.groups,
+            "spike_queue": net.neurons * self.neuron_id_width,
+        }
+
+    def step_cycles(self, previous_spikes: np.ndarray, inputs: np.ndarray,
+                    spikes: np.ndarray) -> int:
+        """The cycle-count model of one step (an estimate; docs/architecture.md derives it).
+
+        Parameters
+        ----------
+        previous_spikes : s(t−1), shape (N,)
+        inputs : x(t), shape (K,)
+        spikes : s(t), shape (N,)
+        """
+        sources = np.concatenate([np.flatnonzero(previous_spikes),
+                                  self.network.neurons + np.flatnonzero(inputs)])
+        events = len(sources)
+        per_group = [int(g.pointers[sources, 1].sum()) for g in self.group_plans]
+        accumulate = max([events, *per_group]) + self.ACCUMULATE_LATENCY
+        sweep = max(self.slots, int(np.count_nonzero(spikes))) + self.SWEEP_LATENCY
+        return accumulate + sweep + self.STEP_OVERHEAD
+
+    def lower_bound_cycles(self, previous_spikes: np.ndarray, inputs: np.ndarray) -> float:
+        """max(N/G, synaptic events/G): the issue's lower bound for a step, without overhead."""
+        sources = np.concatenate([np.flatnonzero(previous_spikes),
+                                  self.network.neurons + np.flatnonzero(inputs)])
+        synaptic_events = sum(int(g.pointers[sources, 1].sum()) for g in self.group_plans)
+        return max(self.network.neurons / self.groups, synaptic_events / self.groups)
+
+    def describe(self) -> dict:
+        """Parameters for the manifest (JSON-ready)."""
+        return {
+            "groups": self.groups,
+            "slots_per_group": self.slots,
+            "sources": self.sources,
+            "neuron_id_width": self.neuron_id_width,
+            "event_width": self.event_width,
+            "input_id_width": self.input_id_width,
+            "source_width": self.source_width,
+            "slot_width": self.slot_width,
+            "accumulator_width": self.accumulator_width,
+            "sum_width": self.sum_width,
+            "synapse_address_width": self.synapse_address_width,
+            "count_width": self.count_width,
+            "synapses_per_group": [g.synapse_count for g in self.group_plans],
+            "memory_bits": self.memory_bits(),
+        }
+
+
+def plan_hardware(network: Network, groups: int = 1) -> HardwarePlan:
+    """Partition `network` over `groups` neuron groups and size every memory and datapath."""
+    n, k = network.neurons, network.inputs
+    if isinstance(groups, bool) or not isinstance(groups, int):
+        raise InputError(f"groups must be an integer, not {groups!r}")
+    if not 1 <= groups <= min(n, MAX_GROUPS):
+        raise InputError(f"groups must be in 1..{min(n, MAX_GROUPS)} for {n} neurons, not {groups}")
+    slots = math.ceil(n / groups)
+    sources = n + k
+    # Column j of `incoming` is source j's synapses: neurons first, then input channels.
+    incoming = np.concatenate([network.weights, network.input_weights], axis=1)
+
+    group_plans = []
+    masks = np.zeros(sources, dtype=object)
+    for g in range(groups):
+        members = np.arange(g, n, groups)
+        block = incoming[members]  # (members, sources)
+        pointers = np.zeros((sources, 2), dtype=np.int64)
+        entries = []
+        for source in range(sources):
+            targets = np.flatnonzero(block[:, source])
+            pointers[source] = (len(entries), len(targets))
+            entries.extend((int(t), int(block[t, source])) for t in targets)
+            if len(targets):
+                masks[source] |= 1 << g
+        synapses = np.array(entries, dtype=np.int64).reshape(-1, 2)
+        initial_state = np.zeros(slots, dtype=np.int64)
+        bias = np.zeros(slots, dtype=np.int64)
+        initial_state[:len(members)] = network.initial_state[members]
+        bias[:len(members)] = network.bias[members]
+        for array in (pointers, synapses, initial_state, bias):
+            array.setflags(write=False)
+        group_plans.append(GroupPlan(g, pointers, synapses, initial_state, bias))
+
+    # Exact accumulator: the largest |partial sum| of any neuron's incoming synapses.
+    largest = int(np.abs(incoming).sum(axis=1).max()) if incoming.size else 0
+    accumulator_width, _ = bits_for_range(-largest, largest)
+    accumulator_width = max(accumulator_width, 2)
+    state = network.state
+    sum_lo = state.min + (-largest) + state.min
+    sum_hi = state.max + largest + state.max
+    sum_width, _ = bits_for_range(min(sum_lo, -1), max(sum_hi, 1))
+    max_synapses = max(g.synapse_count for g in group_plans)
+    max_count = max(int(g.pointers[:, 1].max()) if sources else 0 for g in group_plans)
+    masks_array = np.array([int(m) for m in masks], dtype=object)
+    return HardwarePlan(
+        network=network,
+        groups=groups,
+        slots=slots,
+        sources=sources,
+        neuron_id_width=_width(n),
+        event_width=max(_width(n), n.bit_length()),
+        input_id_width=_width(max(k, 1)),
+        source_width=_width(sources),
+        slot_width=_width(slots),
+        accumulator_width=accumulator_width,
+        sum_width=sum_width,
+        synapse_address_width=_width(max(max_synapses, 1)),
+        count_width=max(1, max_count.bit_length()),
+        group_plans=tuple(group_plans),
+        masks=masks_array,
+    )

@@ -1,0 +1,167 @@
+"""The event-driven spike router and the spike merger (address-event representation)."""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .group import event_layout, spike_layout
+from .plan import HardwarePlan
+
+__all__ = ["SpikeMerger", "SpikeRouter", "input_layout"]
+
+
+def input_layout(plan: HardwarePlan) -> data.StructLayout:
+    return data.StructLayout({"channel": unsigned(plan.input_id_width)})
+
+
+class SpikeRouter(wiring.Component):
+    """Delivers each event only to the groups that hold its targets.
+
+    Events are the previous step's spikes (neuron ids) and this step's input spikes (channel ids,
+    which become source ``N + channel``). A table in block RAM holds one bit per group for every
+    source; an event is offered to exactly the groups whose bit is set, each group taking it when
+    its queue has room, and the next event is looked up while the current one is still being
+    delivered. An event with no targets (or an input channel id ≥ K) costs one cycle and reaches no
+    group.
+
+    Throughput: one event per cycle when no targeted group queue is full. Latency: 2 cycles from an
+    accepted event to the targeted group queues.
+
+    Parameters
+    ----------
+    plan : HardwarePlan
+
+    Members
+    -------
+    spikes : In(stream.Signature(spike_layout))
+        Neuron ids that spiked in the previous step.
+    inputs : In(stream.Signature(input_layout))
+        Input channel ids of this step.
+    enable : In(1)
+        Events are taken only while high (the accumulate phase).
+    busy : Out(1)
+        An event is being delivered, or one is waiting while enabled.
+    groups : Out(stream.Signature(event_layout)).array(G)
+        One event stream per neuron group.
+    """
+
+    def __init__(self, plan: HardwarePlan):
+        if not isinstance(plan, HardwarePlan):
+            raise TypeError(f"plan must be a HardwarePlan, not {plan!r}")
+        self._plan = plan
+        super().__init__({
+            "spikes": In(stream.Signature(spike_layout(plan))),
+            "inputs": In(stream.Signature(input_layout(plan))),
+            "enable": In(1),
+            "busy": Out(1),
+            "groups": Out(stream.Signature(event_layout(plan))).array(plan.groups),
+        })
+        self.mask_memory = memory.Memory(
+            shape=unsigned(plan.groups), depth=plan.sources, init=[int(x) for x in plan.masks])
+
+    def elaborate(self, platform):
+        plan = self._plan
+        n, k, groups = plan.network.neurons, plan.network.inputs, plan.groups
+        m = Module()
+        m.submodules.mask_memory = self.mask_memory
+        mask_read = self.mask_memory.read_port()
+
+        holding = Signal()         # an event is looked up and not yet delivered everywhere
+        fresh = Signal()           # its first cycle: the pending set is the table's output
+        held_source = Signal(plan.source_width)
+        held_valid_source = Signal()
+        pending_register = Signal(groups)
+        pending = Signal(groups)
+        served = Signal(groups)
+        m.d.comb += pending.eq(Mux(fresh, Mux(held_valid_source, mask_read.data, 0),
+                                   pending_register))
+        for g in range(groups):
+            port = self.groups[g]
+            m.d.comb += [
+                port.valid.eq(holding & pending[g]),
+                port.payload.source.eq(held_source),
+                served[g].eq(port.valid & port.ready),
+            ]
+        finished = Signal()
+        m.d.comb += finished.eq(holding & ((pending & ~served) == 0))
+
+        can_take = Signal()
+        take_spike = Signal()
+        take_input = Signal()
+        source = Signal(plan.source_width)
+        m.d.comb += [
+            can_take.eq(self.enable & (~holding | finished)),
+            take_spike.eq(can_take & self.spikes.valid),
+            take_input.eq(can_take & ~self.spikes.valid & self.inputs.valid),
+            self.spikes.ready.eq(take_spike),
+            self.inputs.ready.eq(take_input),
+            source.eq(Mux(take_spike, self.spikes.payload.neuron,
+                          n + self.inputs.payload.channel)),
+            mask_read.addr.eq(source),
+            mask_read.en.eq(take_spike | take_input),
+        ]
+        taken = take_spike | take_input
+        m.d.sync += [
+            holding.eq(taken | (holding & ~finished)),
+            fresh.eq(taken),
+            pending_register.eq(pending & ~served),
+        ]
+        with m.If(taken):
+            m.d.sync += [
+                held_source.eq(source),
+                held_valid_source.eq(take_spike | (self.inputs.payload.channel < k)),
+            ]
+        m.d.comb += self.busy.eq(holding | (self.enable & (self.spikes.valid | self.inputs.valid)))
+        return m
+
+
+class SpikeMerger(wiring.Component):
+    """Merges the spike queues of G groups into one stream, one spike per cycle.
+
+    Fixed priority (lowest group first): every queue is drained before a step ends, so fairness
+    does not matter; the output is registered so its payload is stable while it waits.
+
+    Throughput: one spike per cycle. Latency: 1 cycle.
+
+    Parameters
+    ----------
+    plan : HardwarePlan
+
+    Members
+    -------
+    groups : In(stream.Signature(spike_layout)).array(G)
+    merged : Out(stream.Signature(spike_layout))
+    busy : Out(1)
+        A spike is waiting in the output register.
+    """
+
+    def __init__(self, plan: HardwarePlan):
+        if not isinstance(plan, HardwarePlan):
+            raise TypeError(f"plan must be a HardwarePlan, not {plan!r}")
+        self._plan = plan
+        super().__init__({
+            "groups": In(stream.Signature(spike_layout(plan))).array(plan.groups),
+            "merged": Out(stream.Signature(spike_layout(plan))),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        can_load = Signal()
+        m.d.comb += can_load.eq(~self.merged.valid | self.merged.ready)
+        with m.If(self.merged.ready):
+            m.d.sync += self.merged.valid.eq(0)
+        for index, port in enumerate(self.groups):
+            condition = port.valid
+            branch = m.If(condition) if index == 0 else m.Elif(condition)
+            with branch:
+                m.d.comb += port.ready.eq(can_load)
+                with m.If(can_load):
+                    m.d.sync += [
+                        self.merged.valid.eq(1),
+                        self.merged.payload.neuron.eq(port.payload.neuron),
+                    ]
+        m.d.comb += self.busy.eq(self.merged.valid)
+        return m

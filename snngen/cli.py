@@ -38,6 +38,7 @@ _FLAG_NAMES = {
     "density": "--density",
     "seed": "--seed",
     "steps": "--steps",
+    "groups": "--groups",
 }
 
 
@@ -124,11 +125,15 @@ def network_from_flags(args: argparse.Namespace) -> Network:
             representation=args.representation,
         )
     except InputError as error:
-        message = str(error)
-        field = message.split(" ", 1)[0]
-        if field in _FLAG_NAMES:
-            message = _FLAG_NAMES[field] + message[len(field):]
-        raise type(error)(message) from None
+        raise type(error)(_as_flag(str(error))) from None
+
+
+def _as_flag(message: str) -> str:
+    """Name the flag a user typed rather than the field it sets (``--bits``, not ``state_bits``)."""
+    field = message.split(" ", 1)[0]
+    if field in _FLAG_NAMES:
+        return _FLAG_NAMES[field] + message[len(field):]
+    return message
 
 
 def _check_output(path: str, flag: str = "--out") -> str:
@@ -264,6 +269,119 @@ def _trace_summary(network: Network, trace: Trace, driven: bool) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# snngen build / verify
+
+
+def _network_argument(args: argparse.Namespace) -> tuple[Network, str]:
+    """The network of a command that takes NET.json or the network flags, and a design name."""
+    if args.network is not None:
+        network = load_network(args.network)
+        name = os.path.splitext(os.path.basename(args.network))[0]
+        return network, name
+    network = network_from_flags(args)
+    density = f"{args.density:g}".replace(".", "p")
+    return network, f"random_n{network.neurons}_b{network.state.bits}_d{density}_s{args.seed}"
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from .build import build_design
+
+    network, name = _network_argument(args)
+    name = args.name or name
+    out = args.out or os.path.join("rtl_out", name)
+    design = build_design(network, out, groups=args.groups, name=name)
+    manifest = json.loads(design.manifest_json)
+    if args.json:
+        print(json.dumps({"out": out, "top": design.top, "files": sorted(design.files),
+                          "parameters": manifest["parameters"]}, sort_keys=True))
+    else:
+        parameters = manifest["parameters"]
+        print(f"wrote {out}/: {', '.join(sorted(design.files))}")
+        print(f"  top module   {design.top}")
+        print(f"  network      {network.describe()}")
+        print(f"  groups       {parameters['groups']} × {parameters['slots_per_group']} neurons")
+        print(f"  memory bits  {sum(parameters['memory_bits'].values())} "
+              f"({', '.join(f'{k} {v}' for k, v in parameters['memory_bits'].items())})")
+    return 0
+
+
+EXIT_MISMATCH = 1
+
+
+def first_mismatch(expected: Trace, spikes: np.ndarray, state: np.ndarray) -> dict | None:
+    """The first (step, neuron) where the RTL differs from the golden model, spikes first."""
+    for t in range(expected.steps):
+        for kind, want, got in (("spike", expected.spikes[t], spikes[t]),
+                                ("state", expected.state[t], state[t])):
+            differs = np.flatnonzero(want != got)
+            if differs.size:
+                neuron = int(differs[0])
+                return {"step": t + 1, "neuron": neuron, "what": kind,
+                        "expected": int(want[neuron]), "got": int(got[neuron])}
+    return None
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .hw.amaranth_sim import run_amaranth
+    from .hw.plan import plan_hardware
+
+    if args.steps < 1:
+        raise InputError(f"--steps must be >= 1, not {args.steps}")
+    if args.out is not None:
+        _check_output(args.out)
+    if args.vcd is not None:
+        _check_output(args.vcd, "--vcd")
+    network = load_network(args.network)
+    inputs = (load_stimulus(args.input, network, args.steps) if args.input is not None
+              else check_inputs(network, args.steps, None))
+    plan = plan_hardware(network, args.groups)
+    expected = simulate(network, args.steps, inputs)
+    run = run_amaranth(plan, args.steps, inputs, stall_seed=args.stall_seed,
+                       vcd_path=args.vcd, read_states=args.read_states)
+    if args.out is not None:
+        save_trace(Trace(spikes=run.spikes, state=run.state), args.out)
+    mismatch = first_mismatch(expected, run.spikes, run.state)
+    protocol = _protocol_errors(run, expected)
+    if mismatch is None and protocol:
+        mismatch = protocol
+    cycles = int(run.cycles.sum())
+    summary = {
+        "sim": args.sim, "steps": args.steps, "neurons": network.neurons, "groups": plan.groups,
+        "bit_exact": mismatch is None, "first_mismatch": mismatch,
+        "cycles": cycles, "cycles_per_step": cycles / args.steps,
+        "spikes": int(run.spikes.sum()),
+    }
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    elif mismatch is None:
+        print(f"bit-exact: {args.steps} steps × {network.neurons} neurons, spikes and states "
+              f"match the golden model ({args.sim}, {plan.groups} group(s), {cycles} cycles, "
+              f"{cycles / args.steps:.1f} per step)")
+    if mismatch is not None:
+        print(f"snngen verify: mismatch at step {mismatch['step']}, neuron {mismatch['neuron']}: "
+              f"{mismatch['what']} expected {mismatch['expected']}, got {mismatch['got']}",
+              file=sys.stderr)
+        return EXIT_MISMATCH
+    return 0
+
+
+def _protocol_errors(run, expected: Trace) -> dict | None:
+    """Duplicated events or wrong end-of-step counts (the spike matrix alone would hide them)."""
+    for t, ids in enumerate(run.events):
+        seen = set()
+        for neuron in ids:
+            if neuron in seen or neuron >= expected.spikes.shape[1]:
+                return {"step": t + 1, "neuron": int(neuron), "what": "event count",
+                        "expected": 1, "got": ids.count(neuron)}
+            seen.add(neuron)
+        count = run.end_counts[t] if t < len(run.end_counts) else -1
+        if count != len(ids):
+            return {"step": t + 1, "neuron": -1, "what": "end-of-step spike count",
+                    "expected": len(ids), "got": count}
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -308,7 +426,57 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true",
                      help="print the summary as JSON instead of a readable table")
     sim.set_defaults(handler=_cmd_sim)
+
+    build = commands.add_parser(
+        "build", help="generate Verilog, network.json, manifest.json for a network",
+        description="Generate a synthesizable, bit-exact design (one Verilog file) for a network "
+                    "given as NET.json or by the network flags. The same command gives "
+                    "byte-identical files.",
+    )
+    build.add_argument("network", nargs="?", metavar="NET.json",
+                       help="the network; without it, a random network from the flags below")
+    _add_groups_flag(build)
+    build.add_argument("--out", metavar="DIR",
+                       help="output folder (default: rtl_out/NAME/)")
+    build.add_argument("--name", help="design name; the top module is snn_NAME "
+                                      "(default: NET.json's file name, or one from the flags)")
+    build.add_argument("--json", action="store_true", help="print a JSON summary")
+    add_network_flags(build)
+    build.set_defaults(handler=_cmd_build)
+
+    verify = commands.add_parser(
+        "verify", help="simulate the generated RTL and compare it with the golden model",
+        description="Build the design, run it in a simulator, read every spike and every "
+                    "neuron's state after every step, and compare them with the golden model. "
+                    "Exit 0 when bit-exact, 1 with the first mismatch (step, neuron, expected, "
+                    "got), 2 on bad input.",
+    )
+    verify.add_argument("network", metavar="NET.json", help="the network")
+    verify.add_argument("--steps", type=_integer, required=True, metavar="T",
+                        help="number of time steps T ≥ 1")
+    verify.add_argument("--input", metavar="STIM.npz", help="input spikes, as for `snngen sim`")
+    verify.add_argument("--sim", choices=["amaranth"], default="amaranth",
+                        help="simulator (default: %(default)s)")
+    _add_groups_flag(verify)
+    verify.add_argument("--out", metavar="TRACE.npz",
+                        help="write the RTL's own trace (same format as `snngen sim`)")
+    verify.add_argument("--vcd", metavar="FILE.vcd", help="write a waveform (VCD) of the run")
+    verify.add_argument("--stall-seed", type=_integer, metavar="S",
+                        help="withhold ready/valid on the host streams at random (seeded) to "
+                             "exercise backpressure")
+    verify.add_argument("--read-states", choices=["peek", "port"], default="peek",
+                        help="peek: read state memories through the simulator after each step; "
+                             "port: through the core's read-out port (slower) "
+                             "(default: %(default)s)")
+    verify.add_argument("--json", action="store_true", help="print a JSON summary")
+    verify.set_defaults(handler=_cmd_verify)
     return parser
+
+
+def _add_groups_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--groups", type=_integer, default=1, metavar="G",
+                        help="parallel neuron groups G, 1..N; each time-multiplexes ceil(N/G) "
+                             "neurons (default: %(default)s)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -325,7 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except InputError as error:
-        print(f"snngen {args.command}: error: {error}", file=sys.stderr)
+        print(f"snngen {args.command}: error: {_as_flag(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"snngen {args.command}: interrupted", file=sys.stderr)

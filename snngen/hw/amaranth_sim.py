@@ -6,6 +6,7 @@ import dataclasses
 import random
 
 import numpy as np
+from amaranth import ClockDomain, Module
 from amaranth.sim import Simulator
 
 from .core import SNNCore
@@ -30,6 +31,8 @@ class RtlRun:
         The neuron ids of every step in the order the output stream delivered them.
     end_counts : list of int
         The spike count each end-of-step marker carried.
+    before_reset : RtlRun or None
+        With ``reset_after``: the partial run before the reset.
     """
 
     spikes: np.ndarray
@@ -37,6 +40,7 @@ class RtlRun:
     cycles: np.ndarray
     events: list
     end_counts: list
+    before_reset: RtlRun | None = None
 
 
 def run_amaranth(
@@ -48,6 +52,8 @@ def run_amaranth(
     stall_probability: float = 0.3,
     vcd_path: str | None = None,
     read_states: str = "peek",
+    reset_after: int | None = None,
+    reset_delay: int = 5,
 ) -> RtlRun:
     """Simulate `steps` steps of the core for `plan` with input spikes `inputs` [T, K].
 
@@ -61,42 +67,42 @@ def run_amaranth(
     read_states : {"peek", "port"}
         ``peek`` reads the state memories directly through the simulator (no cycles);
         ``port`` reads every neuron through the core's ``read_request``/``read_response`` port.
+    reset_after : int, optional
+        Run this many steps, start one more, assert the reset `reset_delay` cycles into it,
+        then run all `steps` again from the start: the rerun must be clean (the core reloads its
+        initial state and empties its queues after a reset).
     """
     network = plan.network
     n = network.neurons
     core = SNNCore(plan)
     rng = random.Random(stall_seed)
     stalling = stall_seed is not None
-    spikes = np.zeros((steps, n), dtype=np.uint8)
-    state = np.zeros((steps, n), dtype=np.int64)
-    cycles = np.zeros(steps, dtype=np.int64)
-    events: list[list[int]] = [[] for _ in range(steps)]
-    end_counts: list[int] = []
+    runs = [_Recording(reset_after, n)] if reset_after is not None else []
+    runs.append(_Recording(steps, n))
+    current = {"run": runs[0]}
 
     async def collect(ctx):
         """Output stream: record spikes and end markers, with random backpressure."""
-        step = 0
         ctx.set(core.spikes.ready, 1)
-        async for _, _, valid, ready, neuron, end in ctx.tick().sample(
+        async for _, reset, valid, ready, neuron, end in ctx.tick().sample(
                 core.spikes.valid, core.spikes.ready, core.spikes.payload.neuron,
                 core.spikes.payload.end):
-            if valid and ready:
+            record = current["run"]
+            if valid and ready and not reset:
                 if end:
-                    end_counts.append(neuron)
-                    step += 1
-                elif step < steps:
-                    events[step].append(neuron)
+                    record.end_counts.append(neuron)
+                elif len(record.end_counts) < len(record.events):
+                    record.events[len(record.end_counts)].append(neuron)
             if stalling:
                 ctx.set(core.spikes.ready, rng.random() >= stall_probability)
 
-    async def read_all_states(ctx, t):
+    async def read_all_states(ctx, record, t):
         if read_states == "peek":
-            for group in core.groups:
-                g = core.groups.index(group)
+            for g, group in enumerate(core.groups):
                 for slot in range(plan.slots):
                     neuron = slot * plan.groups + g
                     if neuron < n:
-                        state[t, neuron] = ctx.get(group.state_memory.data[slot])
+                        record.state[t, neuron] = ctx.get(group.state_memory.data[slot])
             return
         for neuron in range(n):
             ctx.set(core.read_request.payload.neuron, neuron)
@@ -107,31 +113,47 @@ def run_amaranth(
             (value,) = await ctx.tick().sample(core.read_response.payload.value).until(
                 core.read_response.valid)
             ctx.set(core.read_response.ready, 0)
-            state[t, neuron] = value
+            record.state[t, neuron] = value
 
     async def drive(ctx):
-        await ctx.tick().until(core.idle)
-        for t in range(steps):
-            for channel in np.flatnonzero(inputs[t]):
-                while stalling and rng.random() < stall_probability:
+        for index, record in enumerate(runs):
+            if index:
+                # A reset in the middle of a step: the rerun must start from a clean state.
+                ctx.set(core.start, 1)
+                await ctx.tick()
+                ctx.set(core.start, 0)
+                for _ in range(reset_delay):
                     await ctx.tick()
-                ctx.set(core.inputs.payload.channel, int(channel))
-                ctx.set(core.inputs.valid, 1)
-                await ctx.tick().until(core.inputs.ready)
-                ctx.set(core.inputs.valid, 0)
+                ctx.set(domain.rst, 1)
+                for _ in range(3):
+                    await ctx.tick()
+                current["run"] = record
+                ctx.set(domain.rst, 0)
             await ctx.tick().until(core.idle)
-            ctx.set(core.start, 1)
-            await ctx.tick()
-            ctx.set(core.start, 0)
-            began = 1
-            async for _, _, done in ctx.tick().sample(core.done):
-                if done:
-                    break
-                began += 1
-            cycles[t] = began
-            await read_all_states(ctx, t)
+            for t in range(record.steps):
+                for channel in np.flatnonzero(inputs[t]):
+                    while stalling and rng.random() < stall_probability:
+                        await ctx.tick()
+                    ctx.set(core.inputs.payload.channel, int(channel))
+                    ctx.set(core.inputs.valid, 1)
+                    await ctx.tick().until(core.inputs.ready)
+                    ctx.set(core.inputs.valid, 0)
+                await ctx.tick().until(core.idle)
+                ctx.set(core.start, 1)
+                await ctx.tick()
+                ctx.set(core.start, 0)
+                began = 1
+                async for _, _, done in ctx.tick().sample(core.done):
+                    if done:
+                        break
+                    began += 1
+                record.cycles[t] = began
+                await read_all_states(ctx, record, t)
 
-    simulator = Simulator(core)
+    top = Module()
+    top.domains.sync = domain = ClockDomain("sync")
+    top.submodules.core = core
+    simulator = Simulator(top)
     simulator.add_clock(CLOCK_PERIOD)
     simulator.add_testbench(collect, background=True)
     simulator.add_testbench(drive)
@@ -140,6 +162,24 @@ def run_amaranth(
             simulator.run()
     else:
         simulator.run()
-    for t, ids in enumerate(events):
-        spikes[t, [i for i in ids if i < n]] = 1
-    return RtlRun(spikes=spikes, state=state, cycles=cycles, events=events, end_counts=end_counts)
+    results = [record.result() for record in runs]
+    if reset_after is not None:
+        return dataclasses.replace(results[1], before_reset=results[0])
+    return results[0]
+
+
+class _Recording:
+    def __init__(self, steps: int, neurons: int):
+        self.steps = steps
+        self.neurons = neurons
+        self.state = np.zeros((steps, neurons), dtype=np.int64)
+        self.cycles = np.zeros(steps, dtype=np.int64)
+        self.events: list[list[int]] = [[] for _ in range(steps)]
+        self.end_counts: list[int] = []
+
+    def result(self) -> RtlRun:
+        spikes = np.zeros((self.steps, self.neurons), dtype=np.uint8)
+        for t, ids in enumerate(self.events):
+            spikes[t, [i for i in ids if i < self.neurons]] = 1
+        return RtlRun(spikes=spikes, state=self.state, cycles=self.cycles, events=self.events,
+                      end_counts=self.end_counts)

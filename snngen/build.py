@@ -1,0 +1,218 @@
+"""``snngen build``: Verilog, network.json, manifest.json and a README for one network.
+
+Everything is generated in memory first and then written file by file atomically, so a failure
+never leaves a half-written design behind, and the same inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from importlib import metadata
+
+from amaranth import Shape
+from amaranth.back import verilog
+from amaranth.lib import data, wiring
+
+from . import __version__
+from ._files import atomic_write_text
+from .errors import InputError
+from .hw.core import SNNCore
+from .hw.plan import HardwarePlan, plan_hardware
+from .network import Network, network_to_json
+
+__all__ = ["Design", "build_design", "generate", "manifest_ports", "top_name"]
+
+MANIFEST_FORMAT = "snngen-manifest"
+MANIFEST_VERSION = 1
+
+# Amaranth's Verilog is width-correct by construction but relies on implicit extension and
+# truncation, and leaves unreachable case arms; Verilator reports those as style warnings. They are
+# switched off in the file itself, so that a plain `verilator --lint-only` passes.
+_LINT_HEADER = (
+    "/* verilator lint_off WIDTHEXPAND */\n"
+    "/* verilator lint_off WIDTHTRUNC */\n"
+    "/* verilator lint_off CASEINCOMPLETE */\n"
+    "/* verilator lint_off ASCRANGE */\n"
+    "/* verilator lint_off UNOPTFLAT */\n"
+)
+
+_ROLES = {
+    "clk": "clock (rising edge)",
+    "rst": "synchronous reset, active high; after release an init sweep loads the initial state",
+    "inputs": "input-event stream: channel ids for the next step (accepted while idle)",
+    "spikes": "output-event stream: neuron ids of this step's spikes, then an end-of-step marker",
+    "start": "step control: high for one cycle while idle starts one time step",
+    "idle": "step control: ready for start, inputs, state reads and writes",
+    "done": "step control: one-cycle pulse when a step has ended",
+    "step_count": "number of steps completed since reset",
+    "read_request": "state read-out: request a neuron's membrane value (while idle)",
+    "read_response": "state read-out: the requested membrane value",
+    "write_request": "state load: overwrite a neuron's membrane value (while idle)",
+}
+
+
+def top_name(name: str) -> str:
+    """A Verilog module name from a design name: ``snn_`` + the name's identifier characters."""
+    cleaned = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_") or "design"
+    return f"snn_{cleaned}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Design:
+    """A generated design, in memory.
+
+    Members
+    -------
+    name, top : str
+    verilog, network_json, manifest_json, readme : str
+        The four files' contents.
+    """
+
+    name: str
+    top: str
+    verilog: str
+    network_json: str
+    manifest_json: str
+    readme: str
+
+    @property
+    def files(self) -> dict[str, str]:
+        return {
+            f"{self.top}.v": self.verilog,
+            "network.json": self.network_json,
+            "manifest.json": self.manifest_json,
+            "README.md": self.readme,
+        }
+
+
+def _layout_fields(shape) -> list[dict] | None:
+    if isinstance(shape, data.StructLayout):
+        fields = []
+        for field_name, field in shape:
+            field_shape = Shape.cast(field.shape)
+            fields.append({"name": field_name, "offset": field.offset, "width": field_shape.width,
+                           "signed": field_shape.signed})
+        return fields
+    return None
+
+
+def manifest_ports(core: SNNCore) -> list[dict]:
+    """Every top-level Verilog port with direction, width and role, in a stable order."""
+    ports = [
+        {"name": "clk", "direction": "input", "width": 1, "role": _ROLES["clk"]},
+        {"name": "rst", "direction": "input", "width": 1, "role": _ROLES["rst"]},
+    ]
+    for path, member, _value in core.signature.flatten(core):
+        name = "__".join(str(part) for part in path)
+        shape = member.shape
+        entry = {
+            "name": name,
+            "direction": "input" if member.flow is wiring.In else "output",
+            "width": Shape.cast(shape).width,
+            "role": _ROLES[str(path[0])],
+        }
+        fields = _layout_fields(shape)
+        if fields is not None:
+            entry["fields"] = fields
+        ports.append(entry)
+    return ports
+
+
+def _cycle_model(plan: HardwarePlan) -> dict:
+    return {
+        "formula": "max(E, max_g S_g) + A + max(Ng, spikes) + W + C",
+        "terms": {
+            "E": "events of the step: previous step's spikes + this step's input spikes",
+            "S_g": "synapses group g visits: sum over events of the event's fan-out into group g",
+            "Ng": plan.slots,
+            "spikes": "spikes of this step (the merger emits one per cycle)",
+            "A": HardwarePlan.ACCUMULATE_LATENCY,
+            "W": HardwarePlan.SWEEP_LATENCY,
+            "C": HardwarePlan.STEP_OVERHEAD,
+        },
+        "lower_bound": "max(N/G, synaptic events/G)",
+    }
+
+
+def _readme(design_name: str, top: str, network: Network, plan: HardwarePlan) -> str:
+    return f"""# {design_name}
+
+Generated by snngen {__version__}: a bit-exact hardware implementation of `network.json`
+({network.describe()}) on {plan.groups} neuron group(s) of {plan.slots} neuron(s).
+
+| file | contents |
+|---|---|
+| `{top}.v` | the design, one Verilog file, top module `{top}` |
+| `network.json` | the exact network this design implements |
+| `manifest.json` | ports (direction, width, role, payload fields), parameters, cycle model, sha256 |
+
+Simulate it bit-exactly against the golden model:
+
+    python -m snngen verify network.json --steps 100 --groups {plan.groups} --sim amaranth
+
+The interface protocol (step control, event streams, state read-out) is in snngen's
+docs/architecture.md.
+"""
+
+
+def generate(network: Network, groups: int = 1, name: str = "design") -> Design:
+    """Generate a design in memory."""
+    plan = plan_hardware(network, groups)
+    top = top_name(name)
+    core = SNNCore(plan)
+    text = verilog.convert(core, name=top, emit_src=False, strip_internal_attrs=True)
+    text = _LINT_HEADER + text
+    network_json = network_to_json(network)
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "version": MANIFEST_VERSION,
+        "name": name,
+        "top": top,
+        "generator": {
+            "snngen": __version__,
+            "amaranth": metadata.version("amaranth"),
+        },
+        "verilog": {"file": f"{top}.v",
+                    "sha256": hashlib.sha256(text.encode()).hexdigest()},
+        "network": {"file": "network.json",
+                    "sha256": hashlib.sha256(network_json.encode()).hexdigest()},
+        "parameters": {
+            "neurons": network.neurons,
+            "inputs": network.inputs,
+            "state_bits": network.state.bits,
+            "weight_bits": network.weight_bits,
+            "representation": network.state.representation.value,
+            "overflow": network.state.overflow.value,
+            "leak_shift": network.neuron.leak_shift,
+            "threshold": network.neuron.threshold,
+            "reset": network.neuron.reset.value,
+            "reset_value": network.neuron.reset_value,
+            "synapses": network.synapses,
+            **plan.describe(),
+        },
+        "ports": manifest_ports(core),
+        "cycle_model": _cycle_model(plan),
+    }
+    return Design(
+        name=name,
+        top=top,
+        verilog=text,
+        network_json=network_json,
+        manifest_json=json.dumps(manifest, indent=2) + "\n",
+        readme=_readme(name, top, network, plan),
+    )
+
+
+def build_design(network: Network, out_dir: str, groups: int = 1, name: str = "design") -> Design:
+    """Generate a design and write its four files into `out_dir` (created if needed)."""
+    design = generate(network, groups, name)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise InputError(f"--out must be a directory, not the file {out_dir!r}")
+    os.makedirs(out_dir, exist_ok=True)
+    for file_name, content in design.files.items():
+        atomic_write_text(os.path.join(out_dir, file_name), content)
+    return design

@@ -38,6 +38,8 @@ _LINT_HEADER = (
     "/* verilator lint_off CASEINCOMPLETE */\n"
     "/* verilator lint_off ASCRANGE */\n"
     "/* verilator lint_off UNOPTFLAT */\n"
+    "/* verilator lint_off CMPCONST */\n"
+    "/* verilator lint_off UNSIGNED */\n"
 )
 
 _ROLES = {

@@ -74,7 +74,7 @@ def run_amaranth(
     """
     network = plan.network
     n = network.neurons
-    core = SNNCore(plan)
+    core = SNNCore(plan, checks=True)
     rng = random.Random(stall_seed)
     stalling = stall_seed is not None
     runs = [_Recording(reset_after, n)] if reset_after is not None else []

@@ -73,6 +73,8 @@ class SNNCore(wiring.Component):
     Parameters
     ----------
     plan : HardwarePlan
+    checks : bool
+        Add simulation assertions (see :class:`~snngen.hw.group.NeuronGroup`).
 
     Members
     -------
@@ -96,7 +98,7 @@ class SNNCore(wiring.Component):
         Overwrite a neuron's membrane value while idle (e.g. to load a new initial state).
     """
 
-    def __init__(self, plan: HardwarePlan):
+    def __init__(self, plan: HardwarePlan, *, checks: bool = False):
         if not isinstance(plan, HardwarePlan):
             raise TypeError(f"plan must be a HardwarePlan, not {plan!r}")
         self._plan = plan
@@ -111,7 +113,7 @@ class SNNCore(wiring.Component):
             "read_response": Out(stream.Signature(read_response_layout(plan))),
             "write_request": In(stream.Signature(write_request_layout(plan))),
         })
-        self.groups = [NeuronGroup(plan, g) for g in range(plan.groups)]
+        self.groups = [NeuronGroup(plan, g, checks=checks) for g in range(plan.groups)]
         self.router = SpikeRouter(plan)
         self.merger = SpikeMerger(plan)
 
@@ -131,8 +133,10 @@ class SNNCore(wiring.Component):
         # Queues: input events wait here until the step starts; spikes wait for the next step.
         m.submodules.input_queue = input_queue = fifo.SyncFIFOBuffered(
             width=plan.input_id_width, depth=max(2, k))
+        # N + 2: room for every spike of a step even while the output register fills (the merger
+        # also waits on its w_rdy, so this is for throughput, not correctness).
         m.submodules.spike_queue = spike_queue = fifo.SyncFIFOBuffered(
-            width=plan.neuron_id_width, depth=max(2, n))
+            width=plan.neuron_id_width, depth=n + 2)
 
         for g, group in enumerate(self.groups):
             wiring.connect(m, router.groups[g], group.events)

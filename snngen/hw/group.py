@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Shape, Signal, signed, unsigned
+from amaranth import Assert, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -52,6 +52,9 @@ class NeuronGroup(wiring.Component):
     plan : HardwarePlan
     index : int
         The group number g; slot l holds neuron ``l·G + g``.
+    checks : bool
+        Add simulation assertions for invariants the design relies on (a spike queue that can
+        never overflow). Off for Verilog output, which stays plain synthesizable Verilog.
 
     Members
     -------
@@ -68,13 +71,14 @@ class NeuronGroup(wiring.Component):
     write_addr, write_data, write_en : port of the state memory, for the host, while idle
     """
 
-    def __init__(self, plan: HardwarePlan, index: int):
+    def __init__(self, plan: HardwarePlan, index: int, *, checks: bool = False):
         if not isinstance(plan, HardwarePlan):
             raise TypeError(f"plan must be a HardwarePlan, not {plan!r}")
         if not 0 <= index < plan.groups:
             raise ValueError(f"index must be in 0..{plan.groups - 1}, not {index!r}")
         self._plan = plan
         self._index = index
+        self._checks = bool(checks)
         slot = unsigned(plan.slot_width)
         super().__init__({
             "events": In(stream.Signature(event_layout(plan))),
@@ -291,10 +295,14 @@ class NeuronGroup(wiring.Component):
                 state_write.en.eq(self.write_en),
             ]
 
-        # A sweep queues at most Ng spikes and the core drains the queue before the next sweep,
-        # so the queue is never full when a spike arrives.
+        # A sweep queues at most Ng spikes, one per cycle, into a queue the core has drained
+        # before the sweep began. A buffered FIFO of depth D holds D−1 entries behind its output
+        # register and counts an entry there until the cycle after it moved, so D = Ng + 2 can
+        # never be full here: no spike is ever lost, with no backpressure needed on the sweep.
         m.submodules.spike_queue = spike_queue = fifo.SyncFIFOBuffered(
-            width=plan.neuron_id_width, depth=max(2, plan.slots))
+            width=plan.neuron_id_width, depth=plan.slots + 2)
+        if self._checks:
+            m.d.comb += Assert(~(spike_queue.w_en & ~spike_queue.w_rdy), "spike queue overflow")
         m.d.comb += [
             spike_queue.w_data.eq(stage2_id),
             spike_queue.w_en.eq(stage2_valid & fired),

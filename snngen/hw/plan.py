@@ -116,7 +116,7 @@ class HardwarePlan:
     # Pipeline constants of the cycle model (checked against simulation in the tests).
     ACCUMULATE_LATENCY = 6
     SWEEP_LATENCY = 4
-    STEP_OVERHEAD = 4
+    STEP_OVERHEAD = 5
 
     @property
     def state_width(self) -> int:

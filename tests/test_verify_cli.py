@@ -1,0 +1,78 @@
+"""snngen verify --sim amaranth: exit status, the first mismatch, --out, --vcd, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+import snngen.cli
+from snngen.cli import main
+from snngen.generate import random_network
+from snngen.golden import Trace, simulate
+from snngen.network import load_network, save_network
+
+
+@pytest.fixture
+def network_file(tmp_path):
+    path = tmp_path / "net.json"
+    save_network(random_network(neurons=12, inputs=3, bits=6, density=0.4, seed=3), path)
+    return path
+
+
+def test_bit_exact_run_exits_zero_and_writes_the_rtl_trace(tmp_path, network_file, capsys):
+    stim = tmp_path / "stim.npz"
+    x = (np.random.default_rng(1).random((15, 3)) < 0.4).astype(np.uint8)
+    np.savez(stim, inputs=x)
+    status = main(["verify", str(network_file), "--steps", "15", "--input", str(stim),
+                   "--groups", "3", "--out", str(tmp_path / "rtl.npz"), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0 and summary["bit_exact"] and summary["first_mismatch"] is None
+    expected = simulate(load_network(network_file), 15, x)
+    with np.load(tmp_path / "rtl.npz") as trace:
+        assert_array_equal(trace["spikes"], expected.spikes)
+        assert_array_equal(trace["state"], expected.state)
+        assert trace["state"].dtype == np.int64 and trace["spikes"].dtype == np.uint8
+    assert summary["spikes"] == int(expected.spikes.sum())
+
+
+def test_mismatch_exits_one_and_names_step_neuron_expected_got(network_file, capsys,
+                                                              monkeypatch):
+    """Corrupt the reference the RTL is compared with: the command must notice and say where."""
+    real = snngen.cli.simulate
+
+    def corrupted(network, steps, inputs=None, **options):
+        trace = real(network, steps, inputs, **options)
+        state = trace.state.copy()
+        state[4, 7] += 1
+        return Trace(spikes=trace.spikes, state=state)
+
+    monkeypatch.setattr(snngen.cli, "simulate", corrupted)
+    status = main(["verify", str(network_file), "--steps", "8"])
+    captured = capsys.readouterr()
+    got = int(real(load_network(network_file), 8).state[4, 7])
+    assert status == 1
+    assert captured.err == (f"snngen verify: mismatch at step 5, neuron 7: state expected "
+                            f"{got + 1}, got {got}\n")
+
+
+def test_readable_summary_and_waveform(tmp_path, network_file, capsys):
+    vcd = tmp_path / "run.vcd"
+    assert main(["verify", str(network_file), "--steps", "3", "--vcd", str(vcd),
+                 "--stall-seed", "4"]) == 0
+    assert capsys.readouterr().out.startswith("bit-exact: 3 steps × 12 neurons")
+    text = vcd.read_text()
+    assert "$enddefinitions" in text and "spikes__valid" in text
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--steps", "0"], "--steps must be >= 1, not 0"),
+    (["--steps", "5", "--groups", "13"], "--groups must be in 1..12 for 12 neurons, not 13"),
+    (["--steps", "5", "--sim", "modelsim"], "argument --sim: invalid choice: 'modelsim'"),
+    (["--steps", "5", "--out", "/nonexistent/t.npz"], "--out must be in an existing directory"),
+])
+def test_bad_verify_input(tmp_path, network_file, capsys, argv, message):
+    status = main(["verify", str(network_file), *argv])
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json"]

@@ -126,7 +126,9 @@ def manifest_ports(core: SNNCore) -> list[dict]:
 
 def _cycle_model(plan: HardwarePlan) -> dict:
     return {
-        "formula": "max(E, max_g S_g) + A + max(Ng, spikes) + W + C",
+        "upper_bound": "max(E, max_g S_g) + A + max(Ng, spikes) + W + C",
+        "note": "the upper bound is the serial schedule; the core accumulates step t+1's spike "
+                "events during step t's sweep, so a step usually takes less",
         "terms": {
             "E": "events of the step: previous step's spikes + this step's input spikes",
             "S_g": "synapses group g visits: sum over events of the event's fan-out into group g",

@@ -126,3 +126,17 @@ def test_all_sources_hit_one_neuron():
     network = network.replace(weights=weights, input_weights=np.full((6, 4), 7))
     inputs = np.ones((10, 4), dtype=np.uint8)
     assert_bit_exact(network, 1, 10, inputs)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_cycles_lie_between_the_bounds(groups):
+    """Measured cycles per step ≥ max(N/G, synaptic events/G) and ≤ the serial schedule."""
+    network = random_case(21, 8, "signed", "saturate", "subtract", neurons=16, density=0.6)
+    inputs = stimulus(21, 10, network.inputs, rate=0.5)
+    plan = plan_hardware(network, groups)
+    expected, got = assert_bit_exact(network, groups, 10, inputs)
+    previous = np.vstack([np.zeros((1, network.neurons), np.uint8), expected.spikes[:-1]])
+    for t in range(10):
+        lower = plan.lower_bound_cycles(previous[t], inputs[t])
+        upper = plan.serial_step_cycles(previous[t], inputs[t], expected.spikes[t])
+        assert lower <= got.cycles[t] <= upper, (t, lower, got.cycles[t], upper)

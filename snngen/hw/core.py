@@ -167,6 +167,15 @@ class SNNCore(wiring.Component):
             sweeping.eq(merger.busy | _any(g.sweeping for g in self.groups)),
         ]
 
+        # Accumulator buffer of the current step; the next step's synapses go to the other one.
+        # The router runs in every state but INIT: spikes of step t are delivered into buffer
+        # ~parity during step t's own sweep, so most of step t+1's accumulation is done by the
+        # time the host starts it. Input events are accepted only while idle, after the flip.
+        parity = Signal()
+        accumulate_into = Signal()
+        m.d.comb += [g.sweep_buffer.eq(parity) for g in self.groups]
+        m.d.comb += [g.accumulate_buffer.eq(accumulate_into) for g in self.groups]
+
         step_spikes = Signal(plan.event_width)
         with m.FSM(init="INIT"):
             with m.State("INIT"):
@@ -176,19 +185,21 @@ class SNNCore(wiring.Component):
                 with m.If(~sweeping):
                     m.next = "IDLE"
             with m.State("IDLE"):
-                m.d.comb += idle.eq(1)
+                m.d.comb += [idle.eq(1), router.enable.eq(1), accumulate_into.eq(parity)]
                 with m.If(self.start):
                     m.d.sync += step_spikes.eq(0)
                     m.next = "ACCUMULATE"
             with m.State("ACCUMULATE"):
-                m.d.comb += router.enable.eq(1)
+                m.d.comb += [router.enable.eq(1), accumulate_into.eq(parity)]
                 with m.If(~accumulating):
                     m.next = "SWEEP-START"
             with m.State("SWEEP-START"):
                 m.d.comb += [g.sweep.eq(1) for g in self.groups]
+                m.d.comb += [router.enable.eq(1), accumulate_into.eq(~parity)]
                 m.next = "SWEEP"
             with m.State("SWEEP"):
                 # Each spike goes to the host and into the queue for the next step, together.
+                m.d.comb += [router.enable.eq(1), accumulate_into.eq(~parity)]
                 m.d.comb += [
                     self.spikes.payload.neuron.eq(merger.merged.payload.neuron),
                     self.spikes.payload.end.eq(0),
@@ -202,6 +213,7 @@ class SNNCore(wiring.Component):
                 with m.If(~sweeping):
                     m.next = "END"
             with m.State("END"):
+                m.d.comb += [router.enable.eq(1), accumulate_into.eq(~parity)]
                 m.d.comb += [
                     self.spikes.payload.neuron.eq(step_spikes),
                     self.spikes.payload.end.eq(1),
@@ -209,7 +221,7 @@ class SNNCore(wiring.Component):
                 ]
                 with m.If(self.spikes.ready):
                     m.d.comb += self.done.eq(1)
-                    m.d.sync += self.step_count.eq(self.step_count + 1)
+                    m.d.sync += [self.step_count.eq(self.step_count + 1), parity.eq(~parity)]
                     m.next = "IDLE"
 
         self._elaborate_host_ports(m, idle)

@@ -39,7 +39,9 @@ class NeuronGroup(wiring.Component):
     in the pointer table (start, count); an address generator walks the ``count`` synapses of that
     source in this group and moves to the next event without a bubble; each synapse
     ``(slot, weight)`` is added to ``accumulator[slot]`` by a read-modify-write whose read port is
-    transparent to its write port, so back-to-back updates of the same slot need no stall.
+    transparent to its write port, so back-to-back updates of the same slot need no stall. There
+    are two accumulator buffers (``accumulate_buffer`` selects the one written): while a sweep
+    reads this step's sums from one, the next step's synapses already go into the other.
     Latency from an accepted event to its last accumulator write: count + 4 cycles.
 
     **Sweep pipeline** (one neuron per cycle): reads state, accumulator and bias of slot l, computes
@@ -64,6 +66,10 @@ class NeuronGroup(wiring.Component):
         Neuron ids that spiked during the last sweep (a queue of Ng entries, never full).
     sweep, init : In(1)
         One-cycle pulses that start an update sweep or an init sweep (only while idle).
+    accumulate_buffer, sweep_buffer : In(1)
+        The accumulator buffer that synapses are added to, and the one a sweep reads and clears.
+        Must differ while a sweep runs; ``accumulate_buffer`` may change only while no synapse is
+        in flight.
     accumulating, sweeping : Out(1)
         Whether either pipeline still holds work.
     read_addr, read_en, read_data : port of the state memory, for the host, while idle
@@ -85,6 +91,8 @@ class NeuronGroup(wiring.Component):
             "spikes": Out(stream.Signature(spike_layout(plan))),
             "sweep": In(1),
             "init": In(1),
+            "accumulate_buffer": In(1),
+            "sweep_buffer": In(1),
             "accumulating": Out(1),
             "sweeping": Out(1),
             "read_addr": In(slot),
@@ -99,8 +107,12 @@ class NeuronGroup(wiring.Component):
         bits = plan.state_width
         self.state_memory = memory.Memory(
             shape=state_shape(plan), depth=plan.slots, init=[int(v) for v in group.initial_state])
-        self.accumulator_memory = memory.Memory(
-            shape=signed(plan.accumulator_width), depth=plan.slots, init=[])
+        # Two accumulator buffers: while a sweep reads and clears one (this step's sums), the
+        # other already collects the next step's synapses from the spikes the sweep emits.
+        self.accumulator_memories = [
+            memory.Memory(shape=signed(plan.accumulator_width), depth=plan.slots, init=[])
+            for _ in range(2)
+        ]
         self.constants_memory = memory.Memory(
             shape=unsigned(2 * bits), depth=plan.slots,
             init=[_pack(int(v), bits, int(b), bits)
@@ -119,16 +131,18 @@ class NeuronGroup(wiring.Component):
         plan, net = self._plan, self._plan.network
         m = Module()
         m.submodules.state_memory = self.state_memory
-        m.submodules.accumulator_memory = self.accumulator_memory
+        m.submodules.accumulator_memory0 = self.accumulator_memories[0]
+        m.submodules.accumulator_memory1 = self.accumulator_memories[1]
         m.submodules.constants_memory = self.constants_memory
         m.submodules.pointer_memory = self.pointer_memory
         m.submodules.synapse_memory = self.synapse_memory
 
         state_write = self.state_memory.write_port()
         state_read = self.state_memory.read_port()
-        acc_write = self.accumulator_memory.write_port()
+        acc_writes = [mem.write_port() for mem in self.accumulator_memories]
         # Transparent: a read of the slot being written this cycle sees the new sum.
-        acc_read = self.accumulator_memory.read_port(transparent_for=(acc_write,))
+        acc_reads = [mem.read_port(transparent_for=(write,))
+                     for mem, write in zip(self.accumulator_memories, acc_writes, strict=True)]
         constants_read = self.constants_memory.read_port()
         pointer_read = self.pointer_memory.read_port()
         synapse_read = self.synapse_memory.read_port()
@@ -180,15 +194,22 @@ class NeuronGroup(wiring.Component):
             ]
 
         synapse_valid = Signal()
+        synapse_buffer = Signal()
         m.d.comb += [synapse_read.addr.eq(issue_address), synapse_read.en.eq(1)]
-        m.d.sync += synapse_valid.eq(issue)
+        m.d.sync += [synapse_valid.eq(issue), synapse_buffer.eq(self.accumulate_buffer)]
         target = synapse_read.data[:plan.slot_width]
         weight = synapse_read.data[plan.slot_width:].as_signed()
 
         add_valid = Signal()
+        add_buffer = Signal()
         add_slot = Signal(plan.slot_width)
         add_weight = Signal(signed(net.weight_bits))
-        m.d.sync += [add_valid.eq(synapse_valid), add_slot.eq(target), add_weight.eq(weight)]
+        m.d.sync += [
+            add_valid.eq(synapse_valid),
+            add_buffer.eq(synapse_buffer),
+            add_slot.eq(target),
+            add_weight.eq(weight),
+        ]
 
         # ---- sweep pipeline -------------------------------------------------------------------
         sweep_active = Signal()
@@ -218,19 +239,25 @@ class NeuronGroup(wiring.Component):
             stage1_id.eq(sweep_id),
         ]
 
-        # Accumulator port: the sweep reads and clears; otherwise synapses read-modify-write.
-        with m.If(sweep_active | stage1_valid):
-            m.d.comb += [acc_read.addr.eq(sweep_slot), acc_read.en.eq(1)]
-        with m.Else():
-            m.d.comb += [acc_read.addr.eq(target), acc_read.en.eq(1)]
-        with m.If(stage1_valid):
-            m.d.comb += [acc_write.addr.eq(stage1_slot), acc_write.data.eq(0), acc_write.en.eq(1)]
-        with m.Else():
-            m.d.comb += [
-                acc_write.addr.eq(add_slot),
-                acc_write.data.eq(acc_read.data + add_weight),
-                acc_write.en.eq(add_valid),
-            ]
+        # Accumulator ports. The sweep reads and clears its buffer (an init sweep clears both);
+        # the other buffer takes the synapses' read-modify-writes. The core never lets the two
+        # use the same buffer at once.
+        sweep_uses = sweep_active | stage1_valid
+        for b, (acc_read, acc_write) in enumerate(zip(acc_reads, acc_writes, strict=True)):
+            with m.If(sweep_uses & (self.sweep_buffer == b)):
+                m.d.comb += [acc_read.addr.eq(sweep_slot), acc_read.en.eq(1)]
+            with m.Else():
+                m.d.comb += [acc_read.addr.eq(target), acc_read.en.eq(1)]
+            with m.If(stage1_valid & ((self.sweep_buffer == b) | stage1_init)):
+                m.d.comb += [acc_write.addr.eq(stage1_slot), acc_write.data.eq(0),
+                             acc_write.en.eq(1)]
+            with m.Else():
+                m.d.comb += [
+                    acc_write.addr.eq(add_slot),
+                    acc_write.data.eq(acc_read.data + add_weight),
+                    acc_write.en.eq(add_valid & (add_buffer == b)),
+                ]
+        swept_sum = Mux(self.sweep_buffer, acc_reads[1].data, acc_reads[0].data)
         m.d.comb += [constants_read.addr.eq(sweep_slot), constants_read.en.eq(1)]
 
         bits = plan.state_width
@@ -251,7 +278,7 @@ class NeuronGroup(wiring.Component):
             stage2_init.eq(stage1_init),
             stage2_slot.eq(stage1_slot),
             stage2_id.eq(stage1_id),
-            total.eq(Mux(stage1_init, initial_value, leaked + acc_read.data + bias)),
+            total.eq(Mux(stage1_init, initial_value, leaked + swept_sum + bias)),
         ]
 
         lo, hi = net.state.min, net.state.max

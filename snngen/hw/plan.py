@@ -145,9 +145,12 @@ class HardwarePlan:
             "spike_queue": net.neurons * self.neuron_id_width,
         }
 
-    def step_cycles(self, previous_spikes: np.ndarray, inputs: np.ndarray,
-                    spikes: np.ndarray) -> int:
-        """The cycle-count model of one step (an estimate; docs/architecture.md derives it).
+    def serial_step_cycles(self, previous_spikes: np.ndarray, inputs: np.ndarray,
+                           spikes: np.ndarray) -> int:
+        """Cycles of one step if nothing overlapped: an upper bound (docs/architecture.md).
+
+        The core hides part of it: the previous step's spikes are accumulated during the previous
+        step's sweep, so a measured step lies between :meth:`lower_bound_cycles` and this.
 
         Parameters
         ----------

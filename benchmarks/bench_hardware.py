@@ -1,0 +1,99 @@
+"""Cycles per step against the lower bound, and build time: the figures of docs/architecture.md.
+
+    python benchmarks/bench_hardware.py [--json out.json]
+
+Cycles are counted in Amaranth's simulator (they do not depend on the simulator); the build time is
+the wall time of `python -m snngen build --neurons 128 --bits 8`, warm (best of 3 after one run).
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from rtl_cases import full_load_network  # noqa: E402
+
+from snngen.generate import random_network  # noqa: E402
+from snngen.golden import simulate  # noqa: E402
+from snngen.hw.amaranth_sim import run_amaranth  # noqa: E402
+from snngen.hw.plan import plan_hardware  # noqa: E402
+
+
+def measure(network, groups, steps, inputs):
+    plan = plan_hardware(network, groups)
+    run = run_amaranth(plan, steps, inputs)
+    expected = simulate(network, steps, inputs)
+    if not (np.array_equal(run.state, expected.state)
+            and np.array_equal(run.spikes, expected.spikes)):
+        raise SystemExit("RTL is not bit-exact: benchmark refused")
+    previous = np.vstack([np.zeros((1, network.neurons), np.uint8), expected.spikes[:-1]])
+    bound = np.array([plan.lower_bound_cycles(previous[t], inputs[t]) for t in range(steps)])
+    events = np.array([
+        sum(int(g.pointers[np.concatenate([np.flatnonzero(previous[t]),
+                                           network.neurons + np.flatnonzero(inputs[t])]), 1].sum())
+            for g in plan.group_plans)
+        for t in range(steps)])
+    # Skip step 1 (its s(0) = 0 leaves it nearly empty); steady state from step 2.
+    cycles = run.cycles[1:].astype(float)
+    return {
+        "groups": groups,
+        "cycles_per_step": float(cycles.mean()),
+        "lower_bound": float(bound[1:].mean()),
+        "efficiency": float((bound[1:] / cycles).mean()),
+        "synaptic_events_per_step": float(events[1:].mean()),
+        "events_per_cycle_per_group": float((events[1:] / cycles / groups).mean()),
+        "spikes_per_step": float(expected.spikes[1:].sum(axis=1).mean()),
+    }
+
+
+def build_time():
+    with tempfile.TemporaryDirectory() as folder:
+        command = [sys.executable, "-m", "snngen", "build", "--neurons", "128", "--bits", "8",
+                   "--out", folder + "/design"]
+        subprocess.run(command, check=True, capture_output=True)
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="also write the figures as JSON here")
+    parser.add_argument("--steps", type=int, default=5)
+    args = parser.parse_args()
+    loads = {
+        "heavy (N=128, density 0.5, every neuron fires every step)":
+            full_load_network(neurons=128, density=0.5),
+        "default random network (N=128, 8 bits, density 0.2)": random_network(),
+    }
+    figures = {"load": {}}
+    print("| load | G | cycles/step | lower bound | bound/cycles | synaptic events/cycle/group |")
+    print("|---|---|---|---|---|---|")
+    for label, network in loads.items():
+        inputs = np.ones((args.steps, network.inputs), np.uint8)
+        rows = []
+        for groups in (1, 2, 4, 8):
+            row = measure(network, groups, args.steps, inputs)
+            rows.append(row)
+            print(f"| {label} | {groups} | {row['cycles_per_step']:.0f} | "
+                  f"{row['lower_bound']:.0f} | {row['efficiency']:.3f} | "
+                  f"{row['events_per_cycle_per_group']:.3f} |")
+        figures["load"][label] = rows
+    figures["build_128_8bit_warm_s"] = build_time()
+    print(f"\n`python -m snngen build --neurons 128 --bits 8`, warm: "
+          f"{figures['build_128_8bit_warm_s']:.2f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -139,7 +139,7 @@ class HardwarePlan:
             "synapses": sum(g.synapse_count for g in self.group_plans) * syn_entry,
             "pointers": self.groups * self.sources * ptr_entry,
             "state": self.groups * self.slots * self.state_width,
-            "accumulators": self.groups * self.slots * self.accumulator_width,
+            "accumulators": 2 * self.groups * self.slots * self.accumulator_width,
             "init_and_bias": self.groups * self.slots * 2 * self.state_width,
             "router_masks": self.sources * self.groups,
             "spike_queue": net.neurons * self.neuron_id_width,

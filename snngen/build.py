@@ -42,6 +42,19 @@ _LINT_HEADER = (
     "/* verilator lint_off UNSIGNED */\n"
 )
 
+# Yosys makes every `always @*` block evaluate once at time 0 by giving it a dummy register that
+# an initializer sets to 0. Icarus (-g2012) runs initializers before any process waits, so no block
+# sees that event, and combinational signals whose inputs do not change stay X after reset (a
+# testbench driving `rst` through VPI then reads X states). A second change of the register, one
+# delta later, reaches every block. Synthesis and Verilator do not need it and do not see it.
+_TIME_ZERO_KICK = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\S+)\s+= 0;$", re.M)
+_TIME_ZERO_REPLACEMENT = (
+    "\\1reg \\2 = 0;\n"
+    "`ifndef SYNTHESIS\n`ifndef VERILATOR\n"
+    "\\1initial #0 \\2 = 1'b1;\n"
+    "`endif\n`endif"
+)
+
 _ROLES = {
     "clk": "clock (rising edge)",
     "rst": "synchronous reset, active high; after release an init sweep loads the initial state",
@@ -169,7 +182,7 @@ def generate(network: Network, groups: int = 1, name: str = "design") -> Design:
     top = top_name(name)
     core = SNNCore(plan)
     text = verilog.convert(core, name=top, emit_src=False, strip_internal_attrs=True)
-    text = _LINT_HEADER + text
+    text = _LINT_HEADER + _TIME_ZERO_KICK.sub(_TIME_ZERO_REPLACEMENT, text)
     network_json = network_to_json(network)
     manifest = {
         "format": MANIFEST_FORMAT,

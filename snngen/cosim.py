@@ -102,6 +102,7 @@ def run_cocotb(
     stall_seed: int | None = None,
     verilog_sources: list[str] | None = None,
     top: str | None = None,
+    defines: dict | None = None,
 ) -> CosimResult:
     """Build the design (or use `verilog_sources`), simulate it with cocotb, return the result.
 
@@ -118,6 +119,8 @@ def run_cocotb(
     verilog_sources, top : optional
         Simulate these files (e.g. a gate-level netlist and cell models) instead of the
         generated Verilog; `top` is the DUT module name inside them.
+    defines : dict, optional
+        Extra Verilog defines (e.g. for cell libraries).
 
     Raises
     ------
@@ -182,6 +185,7 @@ def run_cocotb(
     key = hashlib.sha256(json.dumps({
         "simulator": simulator, "sources": [Path(s).read_text() for s in sources],
         "parameters": harness_parameters, "build_args": build_args, "waves": waves,
+        "defines": defines or {},
         "top": hdl_top}, sort_keys=True).encode()).hexdigest()
     key_file = build / "sim_build" / "snngen-build-key"
     if not key_file.exists() or key_file.read_text() != key:
@@ -197,7 +201,7 @@ def run_cocotb(
                 sources=sources,
                 hdl_toplevel=hdl_top,
                 parameters=harness_parameters,
-                defines={"DUT": dut_top} if harness else {},
+                defines={**({"DUT": dut_top} if harness else {}), **(defines or {})},
                 build_args=build_args,
                 build_dir=build / "sim_build",
                 waves=waves,

@@ -1,0 +1,77 @@
+"""Random-configuration stress run of the RTL in Amaranth's simulator against the golden model.
+
+    python benchmarks/stress_rtl.py [--seed S] [--seconds 900]
+
+Draws networks with N 1–130, 3–16 bits, every representation, overflow and reset, G 1–9 or N,
+random input rates, and random backpressure on a third of the runs, until the time budget is spent;
+prints each failing configuration (and pickles it under ./stress_failures/) and a final count.
+"""
+
+import argparse
+import pickle
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from rtl_cases import random_case  # noqa: E402
+
+from snngen.generate import random_network  # noqa: E402
+from snngen.golden import simulate  # noqa: E402
+from snngen.hw.amaranth_sim import run_amaranth  # noqa: E402
+from snngen.hw.plan import plan_hardware  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=900)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    start, passed, failed = time.time(), 0, 0
+    while time.time() - start < args.seconds:
+        bits = rng.randint(3, 16)
+        representation = rng.choice(["signed", "unsigned"])
+        overflow = rng.choice(["saturate", "wrap"])
+        reset = rng.choice(["zero", "subtract", "none"])
+        neurons = rng.choice([1, 2, 3, rng.randint(1, 130)])
+        inputs_count = rng.randint(0, 5)
+        groups = rng.randint(1, min(neurons, 9)) if rng.random() < 0.8 else neurons
+        seed = rng.randint(0, 10**6)
+        if rng.random() < 0.5:
+            network = random_case(seed, bits, representation, overflow, reset, neurons=neurons,
+                                  inputs=inputs_count,
+                                  density=rng.choice([0.05, 0.2, 0.5, 1.0]),
+                                  weight_bits=rng.randint(1, min(bits + 2, 16)))
+        else:
+            network = random_network(neurons=neurons, inputs=inputs_count, bits=bits,
+                                     representation=representation, overflow=overflow,
+                                     reset=reset, seed=seed,
+                                     density=rng.choice([0.05, 0.2, 0.5]))
+        steps = rng.randint(1, 12)
+        x = (np.random.default_rng(seed).random((steps, inputs_count)) < rng.random()
+             ).astype(np.uint8)
+        stall = seed if rng.random() < 0.3 else None
+        run = run_amaranth(plan_hardware(network, groups), steps, x, stall_seed=stall)
+        expected = simulate(network, steps, x)
+        if (np.array_equal(run.state, expected.state)
+                and np.array_equal(run.spikes, expected.spikes)
+                and run.end_counts == [len(e) for e in run.events]):
+            passed += 1
+            continue
+        failed += 1
+        print(f"FAIL bits={bits} {representation} {overflow} {reset} N={neurons} "
+              f"K={inputs_count} G={groups} seed={seed} steps={steps} stall={stall}", flush=True)
+        folder = Path("stress_failures")
+        folder.mkdir(exist_ok=True)
+        with open(folder / f"fail_{seed}.pkl", "wb") as file:
+            pickle.dump((network, groups, steps, x, stall), file)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

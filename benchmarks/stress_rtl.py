@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from rtl_cases import random_case  # noqa: E402
+from rtl_cases import random_case
 
-from snngen.generate import random_network  # noqa: E402
-from snngen.golden import simulate  # noqa: E402
-from snngen.hw.amaranth_sim import run_amaranth  # noqa: E402
-from snngen.hw.plan import plan_hardware  # noqa: E402
+from snngen.generate import random_network
+from snngen.golden import simulate
+from snngen.hw.amaranth_sim import run_amaranth
+from snngen.hw.plan import plan_hardware
 
 
 def main():

@@ -141,14 +141,36 @@ class SNNCore(wiring.Component):
         for g, group in enumerate(self.groups):
             wiring.connect(m, router.groups[g], group.events)
             wiring.connect(m, group.spikes, merger.groups[g])
-
+        # A two-entry register FIFO after the merger: the groups' queues are popped on the
+        # merger's own state, not on the host's ready and the spike queue's fill level.
+        m.submodules.output_skid = output_skid = fifo.SyncFIFO(
+            width=plan.neuron_id_width, depth=2)
         m.d.comb += [
-            router.spikes.payload.neuron.eq(spike_queue.r_data),
-            router.spikes.valid.eq(spike_queue.r_rdy),
-            spike_queue.r_en.eq(router.spikes.ready),
-            router.inputs.payload.channel.eq(input_queue.r_data),
-            router.inputs.valid.eq(input_queue.r_rdy),
-            input_queue.r_en.eq(router.inputs.ready),
+            output_skid.w_data.eq(merger.merged.payload.neuron),
+            output_skid.w_en.eq(merger.merged.valid),
+            merger.merged.ready.eq(output_skid.w_rdy),
+        ]
+
+        # Two-entry register FIFOs between the block-RAM queues and the router: the queues' read
+        # enables then depend only on registers, not on the router's delivery logic (which was
+        # the slowest path of the design).
+        m.submodules.spike_skid = spike_skid = fifo.SyncFIFO(
+            width=plan.neuron_id_width, depth=2)
+        m.submodules.input_skid = input_skid = fifo.SyncFIFO(
+            width=plan.input_id_width, depth=2)
+        for queue, skid in ((spike_queue, spike_skid), (input_queue, input_skid)):
+            m.d.comb += [
+                skid.w_data.eq(queue.r_data),
+                skid.w_en.eq(queue.r_rdy),
+                queue.r_en.eq(skid.w_rdy),
+            ]
+        m.d.comb += [
+            router.spikes.payload.neuron.eq(spike_skid.r_data),
+            router.spikes.valid.eq(spike_skid.r_rdy),
+            spike_skid.r_en.eq(router.spikes.ready),
+            router.inputs.payload.channel.eq(input_skid.r_data),
+            router.inputs.valid.eq(input_skid.r_rdy),
+            input_skid.r_en.eq(router.inputs.ready),
         ]
 
         idle = Signal()
@@ -163,8 +185,10 @@ class SNNCore(wiring.Component):
         sweeping = Signal()
         m.d.comb += [
             accumulating.eq(router.busy | (input_queue.level != 0) | (spike_queue.level != 0)
+                            | (input_skid.level != 0) | (spike_skid.level != 0)
                             | _any(g.accumulating for g in self.groups)),
-            sweeping.eq(merger.busy | _any(g.sweeping for g in self.groups)),
+            sweeping.eq(merger.busy | (output_skid.level != 0)
+                        | _any(g.sweeping for g in self.groups)),
         ]
 
         # Accumulator buffer of the current step; the next step's synapses go to the other one.
@@ -176,43 +200,60 @@ class SNNCore(wiring.Component):
         m.d.comb += [g.sweep_buffer.eq(parity) for g in self.groups]
         m.d.comb += [g.accumulate_buffer.eq(accumulate_into) for g in self.groups]
 
+        # The phase changes look at registered busy flags: the combinational ones sum FIFO levels
+        # over every group and were the slowest path of the design. A registered flag is one
+        # cycle old, so a waiting state first lets one cycle pass (`settled`); after that no new
+        # work can appear by itself in that phase, and an idle flag of the previous cycle is
+        # still true.
+        accumulating_q = Signal()
+        sweeping_q = Signal()
+        settled = Signal()
+        m.d.sync += [accumulating_q.eq(accumulating), sweeping_q.eq(sweeping), settled.eq(1)]
+
         step_spikes = Signal(plan.event_width)
+        # Counted a cycle later, off the output handshake's path; END is entered only after the
+        # merger has been idle for a cycle, so the count is complete by then.
+        transferred = Signal()
+        with m.If(transferred):
+            m.d.sync += step_spikes.eq(step_spikes + 1)
         with m.FSM(init="INIT"):
             with m.State("INIT"):
                 m.d.comb += [g.init.eq(1) for g in self.groups]
+                m.d.sync += settled.eq(0)
                 m.next = "INIT-WAIT"
             with m.State("INIT-WAIT"):
-                with m.If(~sweeping):
+                with m.If(settled & ~sweeping_q):
                     m.next = "IDLE"
             with m.State("IDLE"):
                 m.d.comb += [idle.eq(1), router.enable.eq(1), accumulate_into.eq(parity)]
                 with m.If(self.start):
-                    m.d.sync += step_spikes.eq(0)
+                    m.d.sync += [step_spikes.eq(0), settled.eq(0), transferred.eq(0)]
                     m.next = "ACCUMULATE"
             with m.State("ACCUMULATE"):
                 m.d.comb += [router.enable.eq(1), accumulate_into.eq(parity)]
-                with m.If(~accumulating):
+                with m.If(settled & ~accumulating_q):
                     m.next = "SWEEP-START"
             with m.State("SWEEP-START"):
                 m.d.comb += [g.sweep.eq(1) for g in self.groups]
                 m.d.comb += [router.enable.eq(1), accumulate_into.eq(~parity)]
+                m.d.sync += settled.eq(0)
                 m.next = "SWEEP"
             with m.State("SWEEP"):
                 # Each spike goes to the host and into the queue for the next step, together.
                 m.d.comb += [router.enable.eq(1), accumulate_into.eq(~parity)]
                 m.d.comb += [
-                    self.spikes.payload.neuron.eq(merger.merged.payload.neuron),
+                    self.spikes.payload.neuron.eq(output_skid.r_data),
                     self.spikes.payload.end.eq(0),
-                    self.spikes.valid.eq(merger.merged.valid & spike_queue.w_rdy),
-                    merger.merged.ready.eq(self.spikes.ready & spike_queue.w_rdy),
-                    spike_queue.w_data.eq(merger.merged.payload.neuron),
-                    spike_queue.w_en.eq(merger.merged.valid & self.spikes.ready),
+                    self.spikes.valid.eq(output_skid.r_rdy & spike_queue.w_rdy),
+                    output_skid.r_en.eq(self.spikes.ready & spike_queue.w_rdy),
+                    spike_queue.w_data.eq(output_skid.r_data),
+                    spike_queue.w_en.eq(output_skid.r_rdy & self.spikes.ready),
                 ]
-                with m.If(merger.merged.valid & merger.merged.ready):
-                    m.d.sync += step_spikes.eq(step_spikes + 1)
-                with m.If(~sweeping):
+                m.d.sync += transferred.eq(output_skid.r_rdy & output_skid.r_en)
+                with m.If(settled & ~sweeping_q):
                     m.next = "END"
             with m.State("END"):
+                m.d.sync += transferred.eq(0)
                 m.d.comb += [router.enable.eq(1), accumulate_into.eq(~parity)]
                 m.d.comb += [
                     self.spikes.payload.neuron.eq(step_spikes),

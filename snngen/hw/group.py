@@ -42,11 +42,11 @@ class NeuronGroup(wiring.Component):
     transparent to its write port, so back-to-back updates of the same slot need no stall. There
     are two accumulator buffers (``accumulate_buffer`` selects the one written): while a sweep
     reads this step's sums from one, the next step's synapses already go into the other.
-    Latency from an accepted event to its last accumulator write: count + 4 cycles.
+    Latency from an accepted event to its last accumulator write: count + 5 cycles.
 
-    **Sweep pipeline** (one neuron per cycle): reads state, accumulator and bias of slot l, computes
-    ``u + I + bias`` (stage 1, clearing the accumulator), then overflow, threshold and reset
-    (stage 2, writing the state back and queuing a spike). Ng + 3 cycles for the whole group.
+    **Sweep pipeline** (one neuron per cycle): reads state, accumulator and bias of slot l (clearing
+    the accumulator), then ``u + bias``, ``+ I``, overflow and threshold, and reset with the state
+    write-back and the spike, one stage each. Ng + 5 cycles for the whole group.
     An *init* sweep instead writes every slot's initial state and clears its accumulator.
 
     Parameters
@@ -197,16 +197,26 @@ class NeuronGroup(wiring.Component):
         synapse_buffer = Signal()
         m.d.comb += [synapse_read.addr.eq(issue_address), synapse_read.en.eq(1)]
         m.d.sync += [synapse_valid.eq(issue), synapse_buffer.eq(self.accumulate_buffer)]
-        target = synapse_read.data[:plan.slot_width]
-        weight = synapse_read.data[plan.slot_width:].as_signed()
+        # The synapse is registered before it addresses the accumulator: block-RAM output
+        # straight into the accumulator's address and bypass compare was the slowest path.
+        fetch_valid = Signal()
+        fetch_buffer = Signal()
+        target = Signal(plan.slot_width)
+        weight = Signal(signed(net.weight_bits))
+        m.d.sync += [
+            fetch_valid.eq(synapse_valid),
+            fetch_buffer.eq(synapse_buffer),
+            target.eq(synapse_read.data[:plan.slot_width]),
+            weight.eq(synapse_read.data[plan.slot_width:].as_signed()),
+        ]
 
         add_valid = Signal()
         add_buffer = Signal()
         add_slot = Signal(plan.slot_width)
         add_weight = Signal(signed(net.weight_bits))
         m.d.sync += [
-            add_valid.eq(synapse_valid),
-            add_buffer.eq(synapse_buffer),
+            add_valid.eq(fetch_valid),
+            add_buffer.eq(fetch_buffer),
             add_slot.eq(target),
             add_weight.eq(weight),
         ]
@@ -269,32 +279,45 @@ class NeuronGroup(wiring.Component):
         bias = constants_read.data[bits:]
         if plan.state_signed:
             initial_value, bias = initial_value.as_signed(), bias.as_signed()
+        # Four stages after the reads, one adder or comparison deep each, for Fmax:
+        #   stage 2: u + bias (the leak's subtractor and one adder); the accumulator is carried;
+        #   stage 3: + I;  stage 4: overflow, and the threshold compared on the sum itself
+        #   (for saturate, clamp(x) ≥ θ ⟺ x ≥ θ because L < 1 ≤ θ ≤ H; wrap is a bit slice);
+        #   stage 5: reset, state write-back and spike.
+        partial = Signal(signed(plan.sum_width))
+        carried = Signal(signed(plan.accumulator_width))
         total = Signal(signed(plan.sum_width))
-        stage2_valid, stage2_init = Signal(), Signal()
-        stage2_slot = Signal(plan.slot_width)
-        stage2_id = Signal(id_width)
+        stages = [(stage1_valid, stage1_init, stage1_slot, stage1_id)]
+        for _ in range(3):
+            valid, init, slot, ident = (Signal(), Signal(), Signal(plan.slot_width),
+                                        Signal(id_width))
+            previous_stage = stages[-1]
+            m.d.sync += [valid.eq(previous_stage[0]), init.eq(previous_stage[1]),
+                         slot.eq(previous_stage[2]), ident.eq(previous_stage[3])]
+            stages.append((valid, init, slot, ident))
+        (stage2_valid, _, _, _), (stage3_valid, stage3_init, _, _) = stages[1:3]
+        stage4_valid, _, stage4_slot, stage4_id = stages[3]
         m.d.sync += [
-            stage2_valid.eq(stage1_valid),
-            stage2_init.eq(stage1_init),
-            stage2_slot.eq(stage1_slot),
-            stage2_id.eq(stage1_id),
-            total.eq(Mux(stage1_init, initial_value, leaked + swept_sum + bias)),
+            partial.eq(Mux(stage1_init, initial_value, leaked + bias)),
+            carried.eq(Mux(stage1_init, 0, swept_sum)),
+            total.eq(partial + carried),
         ]
 
         lo, hi = net.state.min, net.state.max
+        threshold = net.neuron.threshold
         bounded = Signal(shape)
+        fired = Signal()
         if net.state.overflow is Overflow.SATURATE:
             with m.If(total < lo):
-                m.d.comb += bounded.eq(lo)
+                m.d.sync += bounded.eq(lo)
             with m.Elif(total > hi):
-                m.d.comb += bounded.eq(hi)
+                m.d.sync += bounded.eq(hi)
             with m.Else():
-                m.d.comb += bounded.eq(total[:bits])
+                m.d.sync += bounded.eq(total[:bits])
+            m.d.sync += fired.eq((total >= threshold) & ~stage3_init)
         else:
-            m.d.comb += bounded.eq(total[:bits])
-        threshold = net.neuron.threshold
-        fired = Signal()
-        m.d.comb += fired.eq((bounded >= threshold) & ~stage2_init)
+            wrapped = total[:bits].as_signed() if plan.state_signed else total[:bits]
+            m.d.sync += [bounded.eq(wrapped), fired.eq((wrapped >= threshold) & ~stage3_init)]
         after_reset = Signal(shape)
         if net.neuron.reset is Reset.ZERO:
             m.d.comb += after_reset.eq(Mux(fired, net.neuron.reset_value, bounded))
@@ -309,9 +332,9 @@ class NeuronGroup(wiring.Component):
         with m.Else():
             m.d.comb += [state_read.addr.eq(self.read_addr), state_read.en.eq(self.read_en)]
         m.d.comb += self.read_data.eq(state_read.data)
-        with m.If(stage2_valid):
+        with m.If(stage4_valid):
             m.d.comb += [
-                state_write.addr.eq(stage2_slot),
+                state_write.addr.eq(stage4_slot),
                 state_write.data.eq(after_reset),
                 state_write.en.eq(1),
             ]
@@ -331,8 +354,8 @@ class NeuronGroup(wiring.Component):
         if self._checks:
             m.d.comb += Assert(~(spike_queue.w_en & ~spike_queue.w_rdy), "spike queue overflow")
         m.d.comb += [
-            spike_queue.w_data.eq(stage2_id),
-            spike_queue.w_en.eq(stage2_valid & fired),
+            spike_queue.w_data.eq(stage4_id),
+            spike_queue.w_en.eq(stage4_valid & fired),
             self.spikes.payload.neuron.eq(spike_queue.r_data),
             self.spikes.valid.eq(spike_queue.r_rdy),
             spike_queue.r_en.eq(self.spikes.ready),
@@ -340,8 +363,8 @@ class NeuronGroup(wiring.Component):
 
         m.d.comb += [
             self.accumulating.eq((event_queue.level != 0) | pointer_valid | walking
-                                 | synapse_valid | add_valid),
-            self.sweeping.eq(sweep_active | stage1_valid | stage2_valid
-                             | (spike_queue.level != 0)),
+                                 | synapse_valid | fetch_valid | add_valid),
+            self.sweeping.eq(sweep_active | stage1_valid | stage2_valid | stage3_valid
+                             | stage4_valid | (spike_queue.level != 0)),
         ]
         return m

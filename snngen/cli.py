@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from . import __version__
-from ._files import atomic_write_bytes, npz_bytes
+from ._files import atomic_write_bytes, atomic_write_text, npz_bytes
 from .errors import InputError
 from .generate import DEFAULTS, random_network
 from .golden import Trace, check_inputs, find_orbit, simulate
@@ -404,6 +404,36 @@ def _protocol_errors(run, expected: Trace) -> dict | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# snngen synth
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from .synth import TARGETS, SynthesisError, report_table, synthesize
+
+    if args.target not in TARGETS:
+        raise InputError(f"--target must be one of {', '.join(TARGETS)}, not {args.target!r}")
+    if args.report is not None:
+        _check_output(args.report, "--report")
+    network, _name = _network_argument(args)
+    try:
+        report = synthesize(network, args.target, groups=args.groups, pnr=not args.no_pnr,
+                            frequency_mhz=args.freq, work_dir=args.work_dir, seed=args.seed_pnr)
+    except SynthesisError as error:
+        print(f"snngen synth: error: {error}", file=sys.stderr)
+        return EXIT_TOOL
+    if args.report is not None:
+        atomic_write_text(args.report, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    if args.json:
+        print(json.dumps({k: v for k, v in report.items() if k != "raw"}, sort_keys=True))
+    else:
+        print(report_table(report))
+        if report.get("timing_met") is False:
+            print(f"timing: missed the {report['target_mhz']:g} MHz target "
+                  f"({report['fmax_mhz']:.1f} MHz achieved); the report lists the critical path")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -501,6 +531,35 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: %(default)s)")
     verify.add_argument("--json", action="store_true", help="print a JSON summary")
     verify.set_defaults(handler=_cmd_verify)
+
+    synth = commands.add_parser(
+        "synth", help="synthesize, place and route with yosys/nextpnr (YoWASP) and report",
+        description="Synthesize the design with yosys and place and route it with nextpnr (both "
+                    "from PyPI, through YoWASP), then report LUTs, flip-flops, carries, block "
+                    "RAM, SPRAM, DSPs, post-route Fmax and utilization. The core is measured "
+                    "inside a small pin wrapper (docs/results.md).",
+    )
+    synth.add_argument("network", nargs="?", metavar="NET.json",
+                       help="the network; without it, a random network from the flags below")
+    synth.add_argument("--target", required=True,
+                       choices=["ice40-up5k", "ice40-hx8k", "ecp5-25f", "ecp5-85f"],
+                       help="FPGA: device and package, and its stated target clock "
+                            "(48 MHz UP5K, 100 MHz HX8K, 150 MHz ECP5)")
+    _add_groups_flag(synth)
+    synth.add_argument("--freq", type=_number, metavar="MHZ",
+                       help="target clock for place and route (default: the target's)")
+    synth.add_argument("--no-pnr", action="store_true",
+                       help="stop after synthesis (no Fmax, no utilization)")
+    synth.add_argument("--report", metavar="OUT.json",
+                       help="write the report: flat keys target, lut, ff, carry, bram, spram, "
+                            "dsp, fmax_mhz, utilization, and the raw tool statistics")
+    synth.add_argument("--work-dir", metavar="DIR",
+                       help="keep the tool files (Verilog, netlist, logs) here")
+    synth.add_argument("--seed-pnr", type=_integer, default=1, metavar="S",
+                       help="nextpnr placer seed (default: %(default)s)")
+    synth.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_network_flags(synth)
+    synth.set_defaults(handler=_cmd_synth)
     return parser
 
 

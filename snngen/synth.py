@@ -228,7 +228,8 @@ def report_table(report: dict) -> str:
     ]
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows]
-    if report["utilization"]:
-        lines.append("utilization   " + ", ".join(f"{k} {v:g}%"
-                                                    for k, v in report["utilization"].items()))
+    used = {k: v for k, v in report["utilization"].items() if v > 0}
+    if used:
+        lines.append(f"{'utilization':<{width}}  " + ", ".join(f"{k} {v:g}%"
+                                                               for k, v in used.items()))
     return "\n".join(lines)

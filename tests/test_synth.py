@@ -117,3 +117,14 @@ def test_bad_synth_input(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert status == 2 and message in err and err.count("\n") == 1
     assert not (tmp_path / "r.json").exists()
+
+
+def test_does_not_fit_names_the_resource(tmp_path):
+    """A log with nextpnr's placement failure becomes a one-line 'does not fit' error."""
+    script = tmp_path / "fail.sh"
+    script.write_text("#!/bin/sh\necho \"ERROR: Unable to place cell 'x_RAM', no BELs remaining "
+                      "to implement cell type 'ICESTORM_RAM'\"\nexit 1\n")
+    script.chmod(0o755)
+    with pytest.raises(SynthesisError, match=r"does not fit: it needs more block RAM "
+                                             r"\(SB_RAM40_4K\) than the device has"):
+        _run([str(script)], tmp_path, "nextpnr", keep_logs=False)

@@ -42,11 +42,11 @@ class NeuronGroup(wiring.Component):
     transparent to its write port, so back-to-back updates of the same slot need no stall. There
     are two accumulator buffers (``accumulate_buffer`` selects the one written): while a sweep
     reads this step's sums from one, the next step's synapses already go into the other.
-    Latency from an accepted event to its last accumulator write: count + 5 cycles.
+    Latency from an accepted event to its last accumulator write: count + 6 cycles.
 
     **Sweep pipeline** (one neuron per cycle): reads state, accumulator and bias of slot l (clearing
     the accumulator), then ``u + bias``, ``+ I``, overflow and threshold, and reset with the state
-    write-back and the spike, one stage each. Ng + 5 cycles for the whole group.
+    write-back and the spike, one stage each. Ng + 6 cycles for the whole group.
     An *init* sweep instead writes every slot's initial state and clears its accumulator.
 
     Parameters
@@ -253,6 +253,31 @@ class NeuronGroup(wiring.Component):
         # the other buffer takes the synapses' read-modify-writes. The core never lets the two
         # use the same buffer at once.
         sweep_uses = sweep_active | stage1_valid
+        # The read-modify-write takes two cycles after the read: the block RAM's output is
+        # registered first (`loaded`), then added and written back. A read issued one cycle
+        # after the write of the same slot was issued misses that write (reads see writes of
+        # the same cycle through transparency, not of the next), so the adder takes the
+        # previous sum instead (`forward`) when the previous write went to the same slot.
+        loaded = Signal(signed(plan.accumulator_width))
+        write_valid, write_buffer = Signal(), Signal()
+        write_slot = Signal(plan.slot_width)
+        write_weight = Signal(signed(net.weight_bits))
+        m.d.sync += [
+            loaded.eq(Mux(add_buffer, acc_reads[1].data, acc_reads[0].data)),
+            write_valid.eq(add_valid),
+            write_buffer.eq(add_buffer),
+            write_slot.eq(add_slot),
+            write_weight.eq(add_weight),
+        ]
+        last_sum = Signal(signed(plan.accumulator_width))
+        # Decided a cycle early, from the two entries then in the add and write stages, so the
+        # comparison is off the adder's path.
+        forward = Signal()
+        new_sum = Signal(signed(plan.accumulator_width))
+        m.d.sync += forward.eq(write_valid & (write_slot == add_slot)
+                               & (write_buffer == add_buffer))
+        m.d.comb += new_sum.eq(Mux(forward, last_sum, loaded) + write_weight)
+        m.d.sync += last_sum.eq(new_sum)
         for b, (acc_read, acc_write) in enumerate(zip(acc_reads, acc_writes, strict=True)):
             with m.If(sweep_uses & (self.sweep_buffer == b)):
                 m.d.comb += [acc_read.addr.eq(sweep_slot), acc_read.en.eq(1)]
@@ -263,9 +288,9 @@ class NeuronGroup(wiring.Component):
                              acc_write.en.eq(1)]
             with m.Else():
                 m.d.comb += [
-                    acc_write.addr.eq(add_slot),
-                    acc_write.data.eq(acc_read.data + add_weight),
-                    acc_write.en.eq(add_valid & (add_buffer == b)),
+                    acc_write.addr.eq(write_slot),
+                    acc_write.data.eq(new_sum),
+                    acc_write.en.eq(write_valid & (write_buffer == b)),
                 ]
         swept_sum = Mux(self.sweep_buffer, acc_reads[1].data, acc_reads[0].data)
         m.d.comb += [constants_read.addr.eq(sweep_slot), constants_read.en.eq(1)]
@@ -274,12 +299,12 @@ class NeuronGroup(wiring.Component):
         shape = state_shape(plan)
         previous = state_read.data
         leak = net.neuron.leak_shift
-        leaked = previous if leak is None else previous - (previous >> leak)
         initial_value = constants_read.data[:bits]
         bias = constants_read.data[bits:]
         if plan.state_signed:
             initial_value, bias = initial_value.as_signed(), bias.as_signed()
-        # Four stages after the reads, one adder or comparison deep each, for Fmax:
+        # Stages after the reads, one adder or comparison deep each, for Fmax:
+        #   stage 1b: the memory outputs, registered;
         #   stage 2: u + bias (the leak's subtractor and one adder); the accumulator is carried;
         #   stage 3: + I;  stage 4: overflow, and the threshold compared on the sum itself
         #   (for saturate, clamp(x) ≥ θ ⟺ x ≥ θ because L < 1 ≤ θ ≤ H; wrap is a bit slice);
@@ -287,19 +312,27 @@ class NeuronGroup(wiring.Component):
         partial = Signal(signed(plan.sum_width))
         carried = Signal(signed(plan.accumulator_width))
         total = Signal(signed(plan.sum_width))
+        # The three block-RAM outputs are registered before any arithmetic (stage 1b).
+        raw_previous = Signal.like(previous)
+        raw_initial = Signal.like(initial_value)
+        raw_bias = Signal.like(bias)
+        raw_sum = Signal(signed(plan.accumulator_width))
+        m.d.sync += [raw_previous.eq(previous), raw_initial.eq(initial_value),
+                     raw_bias.eq(bias), raw_sum.eq(swept_sum)]
+        leaked = raw_previous if leak is None else raw_previous - (raw_previous >> leak)
         stages = [(stage1_valid, stage1_init, stage1_slot, stage1_id)]
-        for _ in range(3):
+        for _ in range(4):
             valid, init, slot, ident = (Signal(), Signal(), Signal(plan.slot_width),
                                         Signal(id_width))
             previous_stage = stages[-1]
             m.d.sync += [valid.eq(previous_stage[0]), init.eq(previous_stage[1]),
                          slot.eq(previous_stage[2]), ident.eq(previous_stage[3])]
             stages.append((valid, init, slot, ident))
-        (stage2_valid, _, _, _), (stage3_valid, stage3_init, _, _) = stages[1:3]
-        stage4_valid, _, stage4_slot, stage4_id = stages[3]
+        (stage1b_valid, stage1b_init, _, _), (stage2_valid, _, _, _) = stages[1:3]
+        (stage3_valid, stage3_init, _, _), (stage4_valid, _, stage4_slot, stage4_id) = stages[3:5]
         m.d.sync += [
-            partial.eq(Mux(stage1_init, initial_value, leaked + bias)),
-            carried.eq(Mux(stage1_init, 0, swept_sum)),
+            partial.eq(Mux(stage1b_init, raw_initial, leaked + raw_bias)),
+            carried.eq(Mux(stage1b_init, 0, raw_sum)),
             total.eq(partial + carried),
         ]
 
@@ -363,8 +396,8 @@ class NeuronGroup(wiring.Component):
 
         m.d.comb += [
             self.accumulating.eq((event_queue.level != 0) | pointer_valid | walking
-                                 | synapse_valid | fetch_valid | add_valid),
-            self.sweeping.eq(sweep_active | stage1_valid | stage2_valid | stage3_valid
-                             | stage4_valid | (spike_queue.level != 0)),
+                                 | synapse_valid | fetch_valid | add_valid | write_valid),
+            self.sweeping.eq(sweep_active | stage1_valid | stage1b_valid | stage2_valid
+                             | stage3_valid | stage4_valid | (spike_queue.level != 0)),
         ]
         return m

@@ -114,8 +114,8 @@ class HardwarePlan:
     masks: np.ndarray
 
     # Pipeline constants of the cycle model (checked against simulation in the tests).
-    ACCUMULATE_LATENCY = 7
-    SWEEP_LATENCY = 6
+    ACCUMULATE_LATENCY = 8
+    SWEEP_LATENCY = 7
     STEP_OVERHEAD = 8
 
     @property

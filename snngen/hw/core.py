@@ -64,12 +64,12 @@ class SNNCore(wiring.Component):
     for the next step. **End**: an end-of-step marker carrying the step's spike count.
 
     Cycles per step (docs/architecture.md): about
-    ``max(E, max_g S_g) + max(Ng, spikes) + 21`` at most (the serial schedule,
+    ``max(E, max_g S_g) + max(Ng, spikes) + 23`` at most (the serial schedule,
     :meth:`~snngen.hw.plan.HardwarePlan.serial_step_cycles`), with E the events and S_g the
     synapses group g visits; less in practice, because the next step's spikes are accumulated
     during this step's sweep. Throughput: about one synapse per cycle per group.
 
-    After reset, an init sweep (Ng + 6 cycles) loads every initial state and clears both
+    After reset, an init sweep (Ng + 7 cycles) loads every initial state and clears both
     accumulator buffers; ``idle`` rises when it is done.
 
     Parameters

@@ -38,15 +38,16 @@ class NeuronGroup(wiring.Component):
     **Accumulate pipeline** (one synapse per cycle once filled): an event's source id is looked up
     in the pointer table (start, count); an address generator walks the ``count`` synapses of that
     source in this group and moves to the next event without a bubble; each synapse
-    ``(slot, weight)`` is added to ``accumulator[slot]`` by a read-modify-write whose read port is
-    transparent to its write port, so back-to-back updates of the same slot need no stall. There
+    ``(slot, weight)`` is added to ``accumulator[slot]`` by a read-modify-write over two cycles,
+    with a transparent read port and forwarding of the previous sum, so back-to-back updates of
+    the same slot need no stall. There
     are two accumulator buffers (``accumulate_buffer`` selects the one written): while a sweep
     reads this step's sums from one, the next step's synapses already go into the other.
     Latency from an accepted event to its last accumulator write: count + 6 cycles.
 
     **Sweep pipeline** (one neuron per cycle): reads state, accumulator and bias of slot l (clearing
     the accumulator), then ``u + bias``, ``+ I``, overflow and threshold, and reset with the state
-    write-back and the spike, one stage each. Ng + 6 cycles for the whole group.
+    write-back and the spike, one stage each. Ng + 7 cycles for the whole group.
     An *init* sweep instead writes every slot's initial state and clears its accumulator.
 
     Parameters

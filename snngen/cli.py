@@ -163,18 +163,7 @@ def _cmd_network(args: argparse.Namespace) -> int:
 
 
 def _network_summary(network: Network) -> dict:
-    return {
-        "neurons": network.neurons,
-        "inputs": network.inputs,
-        "state_bits": network.state.bits,
-        "weight_bits": network.weight_bits,
-        "representation": network.state.representation.value,
-        "overflow": network.state.overflow.value,
-        "leak_shift": network.neuron.leak_shift,
-        "threshold": network.neuron.threshold,
-        "reset": network.neuron.reset.value,
-        "synapses": network.synapses,
-    }
+    return {**network.scalar_fields(), "synapses": network.synapses}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -389,6 +389,21 @@ class Network:
         """Number of non-zero recurrent and input synapses."""
         return int(np.count_nonzero(self.weights) + np.count_nonzero(self.input_weights))
 
+    def scalar_fields(self) -> dict[str, Any]:
+        """The scalar fields of network.json, in its order (JSON-ready values)."""
+        return {
+            "neurons": self.neurons,
+            "inputs": self.inputs,
+            "state_bits": self.state.bits,
+            "weight_bits": self.weight_bits,
+            "representation": self.state.representation.value,
+            "overflow": self.state.overflow.value,
+            "leak_shift": self.neuron.leak_shift,
+            "threshold": self.neuron.threshold,
+            "reset": self.neuron.reset.value,
+            "reset_value": self.neuron.reset_value,
+        }
+
     def replace(self, **changes: Any) -> Network:
         """A copy with some fields changed, validated again."""
         return dataclasses.replace(self, **changes)
@@ -491,20 +506,7 @@ def network_to_json(network: Network) -> str:
             return "[]"
         return "[\n    " + ",\n    ".join(row(r) for r in values) + "\n  ]"
 
-    scalars = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "neurons": network.neurons,
-        "inputs": network.inputs,
-        "state_bits": network.state.bits,
-        "weight_bits": network.weight_bits,
-        "representation": network.state.representation.value,
-        "overflow": network.state.overflow.value,
-        "leak_shift": network.neuron.leak_shift,
-        "threshold": network.neuron.threshold,
-        "reset": network.neuron.reset.value,
-        "reset_value": network.neuron.reset_value,
-    }
+    scalars = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **network.scalar_fields()}
     lines = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in scalars.items()]
     lines.append(f'  "weights": {matrix(network.weights)}')
     lines.append(f'  "input_weights": {matrix(network.input_weights)}')

@@ -423,6 +423,49 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# snngen sweep
+
+
+def _list_of(kind, name: str):
+    def parse(text: str):
+        values = []
+        for part in text.split(","):
+            try:
+                values.append(kind(part))
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"must be a comma-separated list of {kind.__name__}s, not {text!r}") from None
+        return values
+    parse.__name__ = name
+    return parse
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import run_sweep
+    from .synth import TARGETS
+
+    for target in args.targets:
+        if target not in TARGETS:
+            raise InputError(f"--targets must name targets from {', '.join(TARGETS)}, "
+                             f"not {target!r}")
+    for flag, values, lo, hi in (("--neurons", args.neurons, 1, 16384), ("--bits", args.bits, 2, 32),
+                                 ("--groups", args.groups, 1, 1024)):
+        for value in values:
+            if not lo <= value <= hi:
+                raise InputError(f"{flag} values must be in {lo}..{hi}, not {value}")
+    for value in args.density:
+        if not 0.0 <= value <= 1.0:
+            raise InputError(f"--density values must be in 0..1, not {value}")
+    rows = run_sweep(args.out, neurons=args.neurons, bits=args.bits, groups=args.groups,
+                     density=args.density, targets=args.targets, seed=args.seed,
+                     pnr=not args.no_pnr, jobs=args.jobs, progress=not args.quiet)
+    failed = sum(r["status"] != "ok" for r in rows)
+    print(f"wrote {args.out}/: results.csv, summary.md, 5 plots; {len(rows)} points, "
+          f"{failed} did not fit or failed")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -549,6 +592,31 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--json", action="store_true", help="print the report as JSON")
     add_network_flags(synth)
     synth.set_defaults(handler=_cmd_synth)
+
+    sweep = commands.add_parser(
+        "sweep", help="synthesize a grid of networks and targets in parallel (resumable)",
+        description="Design-space exploration: every combination of the lists below is a seeded "
+                    "random network synthesized for a target. Runs in parallel with a progress "
+                    "bar; finished points are kept in OUT/points/ and never redone. Writes "
+                    "OUT/results.csv, OUT/summary.md and plots.",
+    )
+    sweep.add_argument("--neurons", type=_list_of(int, "neurons"), default=[32, 64, 128],
+                       metavar="N,N,…", help="neuron counts (default: 32,64,128)")
+    sweep.add_argument("--bits", type=_list_of(int, "bits"), default=[4, 8, 16],
+                       metavar="B,B,…", help="state widths (default: 4,8,16)")
+    sweep.add_argument("--groups", type=_list_of(int, "groups"), default=[1],
+                       metavar="G,G,…", help="neuron-group counts (default: 1)")
+    sweep.add_argument("--density", type=_list_of(float, "density"), default=[0.2],
+                       metavar="P,P,…", help="recurrent densities (default: 0.2)")
+    sweep.add_argument("--targets", type=_list_of(str, "targets"), default=["ice40-up5k"],
+                       metavar="T,T,…", help="targets, as for `synth` (default: ice40-up5k)")
+    sweep.add_argument("--seed", type=_integer, default=0, help="network seed (default: 0)")
+    sweep.add_argument("--no-pnr", action="store_true", help="synthesis only (no Fmax)")
+    sweep.add_argument("--jobs", type=_integer, default=None, metavar="J",
+                       help="parallel tool runs (default: the number of cores)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    sweep.set_defaults(handler=_cmd_sweep)
     return parser
 
 

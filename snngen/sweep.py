@@ -1,0 +1,203 @@
+"""``snngen sweep``: design-space exploration over neurons, bits, groups, density and targets.
+
+Every point is a seeded random network synthesized (and placed and routed) for one target. Points
+run in parallel over the cores; each finished point is stored as ``DIR/points/<key>.json`` and is
+never redone, so an interrupted sweep resumes where it stopped. The results are
+``DIR/results.csv``, ``DIR/summary.md`` and plots (PNG) in ``DIR``.
+
+Cycles per step are the model's, not a simulation's: the golden model runs the network for
+``CYCLE_STEPS`` steps and the plan's serial schedule (an upper bound) and lower bound are averaged
+over them (docs/architecture.md measures how close the core comes to the lower bound).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+from ._files import atomic_write_text
+from .errors import InputError
+from .generate import random_network
+from .golden import simulate
+from .hw.plan import plan_hardware
+
+__all__ = ["COLUMNS", "SweepPoint", "run_sweep"]
+
+CYCLE_STEPS = 50
+COLUMNS = [
+    "target", "neurons", "bits", "groups", "density", "seed", "synapses", "status", "lut", "ff",
+    "carry", "bram", "spram", "dsp", "logic_cells", "fmax_mhz", "timing_met", "memory_bits",
+    "cycles_per_step_upper", "cycles_per_step_lower", "firing_rate", "error",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepPoint:
+    target: str
+    neurons: int
+    bits: int
+    groups: int
+    density: float
+    seed: int
+    pnr: bool
+
+    @property
+    def key(self) -> str:
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def evaluate(point: SweepPoint) -> dict:
+    """Synthesize one point; a tool failure (e.g. does not fit) is a result, not an exception."""
+    from .synth import SynthesisError, synthesize
+
+    network = random_network(neurons=point.neurons, bits=point.bits, density=point.density,
+                             seed=point.seed)
+    plan = plan_hardware(network, point.groups)
+    trace = simulate(network, CYCLE_STEPS)
+    previous = np.vstack([np.zeros((1, network.neurons), np.uint8), trace.spikes[:-1]])
+    inputs = np.zeros((CYCLE_STEPS, network.inputs), np.uint8)
+    upper = np.mean([plan.serial_step_cycles(previous[t], inputs[t], trace.spikes[t])
+                     for t in range(CYCLE_STEPS)])
+    lower = np.mean([plan.lower_bound_cycles(previous[t], inputs[t])
+                     for t in range(CYCLE_STEPS)])
+    row = {**dataclasses.asdict(point), "synapses": network.synapses,
+           "memory_bits": sum(plan.memory_bits().values()),
+           "cycles_per_step_upper": round(float(upper), 1),
+           "cycles_per_step_lower": round(float(lower), 1),
+           "firing_rate": round(trace.firing_rate, 4)}
+    row.pop("pnr")
+    try:
+        report = synthesize(network, point.target, groups=point.groups, pnr=point.pnr)
+    except SynthesisError as error:
+        return {**row, "status": "failed", "error": str(error)}
+    report.pop("raw")
+    return {**row, "status": "ok", "error": "",
+            **{k: report[k] for k in ("lut", "ff", "carry", "bram", "spram", "dsp",
+                                      "logic_cells", "fmax_mhz", "timing_met")}}
+
+
+def _grid(neurons, bits, groups, density, targets, seed, pnr) -> list[SweepPoint]:
+    points = []
+    for target, n, b, g, d in itertools.product(targets, neurons, bits, groups, density):
+        if g > n:
+            continue
+        points.append(SweepPoint(target, n, b, g, d, seed, pnr))
+    return points
+
+
+def run_sweep(out_dir: str | os.PathLike, *, neurons, bits, groups, density, targets,
+              seed: int = 0, pnr: bool = True, jobs: int | None = None,
+              progress: bool = True) -> list[dict]:
+    """Run (or resume) a sweep; returns the rows in grid order."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out must be a directory, not the file {str(out)!r}")
+    points = _grid(neurons, bits, groups, density, targets, seed, pnr)
+    if not points:
+        raise InputError("the sweep has no points (every --groups value exceeds --neurons)")
+    folder = out / "points"
+    folder.mkdir(parents=True, exist_ok=True)
+    todo = [p for p in points if not (folder / f"{p.key}.json").exists()]
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(points), initial=len(points) - len(todo), unit="point",
+                   desc="sweep", dynamic_ncols=True)
+    try:
+        if todo:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+                futures = {pool.submit(evaluate, p): p for p in todo}
+                for future in as_completed(futures):
+                    point = futures[future]
+                    atomic_write_text(folder / f"{point.key}.json",
+                                      json.dumps(future.result(), sort_keys=True) + "\n")
+                    if bar is not None:
+                        bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    rows = [json.loads((folder / f"{p.key}.json").read_text()) for p in points]
+    _write_outputs(out, rows)
+    return rows
+
+
+def _write_outputs(out: Path, rows: list[dict]) -> None:
+    lines = []
+    with open(out / ".results.csv.partial", "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=COLUMNS, extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row.get(c, "") for c in COLUMNS})
+    os.replace(out / ".results.csv.partial", out / "results.csv")
+    lines.append("| target | N | bits | G | density | logic cells | LUT | FF | BRAM | Fmax MHz "
+                 "| cycles/step (bound..model) |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        fmax = "-" if r.get("fmax_mhz") is None else f"{r['fmax_mhz']:.1f}"
+        if r["status"] != "ok":
+            lines.append(f"| {r['target']} | {r['neurons']} | {r['bits']} | {r['groups']} | "
+                         f"{r['density']} | {r['error']} | | | | | |")
+            continue
+        lines.append(f"| {r['target']} | {r['neurons']} | {r['bits']} | {r['groups']} | "
+                     f"{r['density']} | {r.get('logic_cells') or '-'} | {r['lut']} | {r['ff']} | "
+                     f"{r['bram']} | {fmax} | {r['cycles_per_step_lower']:.0f}.."
+                     f"{r['cycles_per_step_upper']:.0f} |")
+    atomic_write_text(out / "summary.md", "# Sweep\n\n" + "\n".join(lines) + "\n")
+    _plot(out, [r for r in rows if r["status"] == "ok"])
+
+
+def _plot(out: Path, rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dims = ("target", "neurons", "bits", "groups", "density")
+    varying = [d for d in dims if len({r[d] for r in rows}) > 1]
+
+    def series(rows, x, y):
+        # One line per combination of every varying grid dimension except the x axis.
+        keys = [d for d in varying if d != x]
+        lines: dict = {}
+        for r in rows:
+            if r.get(y) is None:
+                continue
+            lines.setdefault(tuple(r[k] for k in keys), []).append((r[x], r[y]))
+        return {", ".join(f"{k}={v}" for k, v in zip(keys, key, strict=True)) or y: sorted(p)
+                for key, p in sorted(lines.items())}
+
+    figures = [
+        ("lut_vs_neurons.png", "neurons", "lut", "LUT4 vs neurons"),
+        ("bram_vs_neurons.png", "neurons", "bram", "block RAM vs neurons"),
+        ("fmax_vs_bits.png", "bits", "fmax_mhz", "post-route Fmax vs state bits"),
+        ("memory_vs_density.png", "density", "memory_bits", "memory bits vs density"),
+        ("cycles_vs_groups.png", "groups", "cycles_per_step_upper",
+         "cycles per step (serial model) vs groups"),
+    ]
+    for name, x, y, title in figures:
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        for label, points in series(rows, x, y).items():
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, marker="o", label=label)
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.set_title(title)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        partial = out / f".{name}.partial.png"
+        fig.savefig(partial, dpi=100, metadata={"Software": None})
+        plt.close(fig)
+        os.replace(partial, out / name)

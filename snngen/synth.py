@@ -2,10 +2,11 @@
 
 The core has about 80 host-interface pins, more than an iCE40 UP5K in its SG48 package offers, so
 every target measures the core inside a small *pin wrapper*: its inputs come from a shift register
-fed by one pin, and all its outputs are registered and XOR-folded into one registered pin.
-Nothing can be optimized away (every input varies, every output is observed); the wrapper itself
-costs about one flip-flop per core input and output bit and a small XOR tree (about 130 logic
-cells for the default network), the same for every target.
+fed by one pin (16 bits, reused cyclically across the core's input bits), and its outputs are
+XORed in fours, registered, and folded into one registered pin. Nothing can be optimized away
+(every input varies, every output is observed); the wrapper itself costs about 16 + (outputs/4)
+flip-flops and a small XOR tree (about 45 logic cells for the default network), the same for
+every target.
 """
 
 
@@ -89,18 +90,19 @@ class PinWrapper(wiring.Component):
         inputs, outputs = [], []
         for _path, member, value in core.signature.flatten(core):
             (inputs if member.flow is In else outputs).append(Value.cast(value))
-        width = sum(len(v) for v in inputs)
-        shift = Signal(max(1, width))
+        # Inputs: every core input bit is driven from a 16-bit shift register fed by the pin
+        # (bits reused cyclically); outputs: XORed in fours, registered, then folded.
+        shift = Signal(16)
         m.d.sync += shift.eq(Cat(self.serial_in, shift[:-1]))
         offset = 0
         for value in inputs:
-            m.d.comb += value.eq(shift[offset:offset + len(value)])
+            m.d.comb += value.eq(Cat(*(shift[(offset + i) % 16] for i in range(len(value)))))
             offset += len(value)
-        # Outputs are registered before the fold, so the fold's XOR tree never extends a core
-        # path (the wrapper must not set the Fmax it reports).
-        captured = Signal(len(Cat(*outputs)))
+        flat = Cat(*outputs)
+        quads = Signal((len(flat) + 3) // 4)
+        m.d.sync += quads.eq(Cat(*(flat[i:i + 4].xor() for i in range(0, len(flat), 4))))
         folded = Signal()
-        m.d.sync += [captured.eq(Cat(*outputs)), folded.eq(captured.xor())]
+        m.d.sync += folded.eq(quads.xor())
         m.d.comb += self.folded_out.eq(folded)
         return m
 

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .group import NeuronGroup, state_shape
 from .plan import HardwarePlan
+from .queue import EventQueue
 from .router import SpikeMerger, SpikeRouter, input_layout
 
 __all__ = [
@@ -133,12 +134,10 @@ class SNNCore(wiring.Component):
         m.submodules.merger = merger = self.merger
 
         # Queues: input events wait here until the step starts; spikes wait for the next step.
-        m.submodules.input_queue = input_queue = fifo.SyncFIFOBuffered(
-            width=plan.input_id_width, depth=max(2, k))
+        m.submodules.input_queue = input_queue = EventQueue(plan.input_id_width, max(2, k))
         # N + 2: room for every spike of a step even while the output register fills (the merger
         # also waits on its w_rdy, so this is for throughput, not correctness).
-        m.submodules.spike_queue = spike_queue = fifo.SyncFIFOBuffered(
-            width=plan.neuron_id_width, depth=n + 2)
+        m.submodules.spike_queue = spike_queue = EventQueue(plan.neuron_id_width, n + 1)
 
         for g, group in enumerate(self.groups):
             wiring.connect(m, router.groups[g], group.events)
@@ -162,9 +161,9 @@ class SNNCore(wiring.Component):
             width=plan.input_id_width, depth=2)
         for queue, skid in ((spike_queue, spike_skid), (input_queue, input_skid)):
             m.d.comb += [
-                skid.w_data.eq(queue.r_data),
-                skid.w_en.eq(queue.r_rdy),
-                queue.r_en.eq(skid.w_rdy),
+                skid.w_data.eq(queue.r.payload),
+                skid.w_en.eq(queue.r.valid),
+                queue.r.ready.eq(skid.w_rdy),
             ]
         m.d.comb += [
             router.spikes.payload.neuron.eq(spike_skid.r_data),
@@ -178,15 +177,15 @@ class SNNCore(wiring.Component):
         idle = Signal()
         m.d.comb += self.idle.eq(idle)
         m.d.comb += [
-            input_queue.w_data.eq(self.inputs.payload.channel),
-            input_queue.w_en.eq(self.inputs.valid & idle),
-            self.inputs.ready.eq(input_queue.w_rdy & idle),
+            input_queue.w.payload.eq(self.inputs.payload.channel),
+            input_queue.w.valid.eq(self.inputs.valid & idle),
+            self.inputs.ready.eq(input_queue.w.ready & idle),
         ]
 
         accumulating = Signal()
         sweeping = Signal()
         m.d.comb += [
-            accumulating.eq(router.busy | (input_queue.level != 0) | (spike_queue.level != 0)
+            accumulating.eq(router.busy | input_queue.busy | spike_queue.busy
                             | (input_skid.level != 0) | (spike_skid.level != 0)
                             | _any(g.accumulating for g in self.groups)),
             sweeping.eq(merger.busy | (output_skid.level != 0)
@@ -246,10 +245,10 @@ class SNNCore(wiring.Component):
                 m.d.comb += [
                     self.spikes.payload.neuron.eq(output_skid.r_data),
                     self.spikes.payload.end.eq(0),
-                    self.spikes.valid.eq(output_skid.r_rdy & spike_queue.w_rdy),
-                    output_skid.r_en.eq(self.spikes.ready & spike_queue.w_rdy),
-                    spike_queue.w_data.eq(output_skid.r_data),
-                    spike_queue.w_en.eq(output_skid.r_rdy & self.spikes.ready),
+                    self.spikes.valid.eq(output_skid.r_rdy & spike_queue.w.ready),
+                    output_skid.r_en.eq(self.spikes.ready & spike_queue.w.ready),
+                    spike_queue.w.payload.eq(output_skid.r_data),
+                    spike_queue.w.valid.eq(output_skid.r_rdy & self.spikes.ready),
                 ]
                 m.d.sync += transferred.eq(output_skid.r_rdy & output_skid.r_en)
                 with m.If(settled & ~sweeping_q):

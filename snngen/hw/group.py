@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from amaranth import Assert, Module, Mux, Shape, Signal, signed, unsigned
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..network import Overflow, Reset
 from .plan import HardwarePlan
+from .queue import EventQueue
 
 __all__ = ["EVENT_FIFO_DEPTH", "NeuronGroup", "event_layout", "spike_layout", "state_shape"]
 
@@ -38,9 +39,9 @@ class NeuronGroup(wiring.Component):
     **Accumulate pipeline** (one synapse per cycle once filled): an event's source id is looked up
     in the pointer table (start, count); an address generator walks the ``count`` synapses of that
     source in this group and moves to the next event without a bubble; each synapse
-    ``(slot, weight)`` is added to ``accumulator[slot]`` by a read-modify-write over two cycles,
-    with a transparent read port and forwarding of the previous sum, so back-to-back updates of
-    the same slot need no stall. There
+    ``(slot, weight)`` is added to ``accumulator[slot]`` by a read-modify-write over two cycles
+    after the read, forwarding the sums of the two synapses before it when they went to the same
+    slot, so back-to-back updates of one slot need no stall. There
     are two accumulator buffers (``accumulate_buffer`` selects the one written): while a sweep
     reads this step's sums from one, the next step's synapses already go into the other.
     Latency from an accepted event to its last accumulator write: count + 6 cycles.
@@ -141,20 +142,17 @@ class NeuronGroup(wiring.Component):
         state_write = self.state_memory.write_port()
         state_read = self.state_memory.read_port()
         acc_writes = [mem.write_port() for mem in self.accumulator_memories]
-        # Transparent: a read of the slot being written this cycle sees the new sum.
-        acc_reads = [mem.read_port(transparent_for=(write,))
-                     for mem, write in zip(self.accumulator_memories, acc_writes, strict=True)]
+        acc_reads = [mem.read_port() for mem in self.accumulator_memories]
         constants_read = self.constants_memory.read_port()
         pointer_read = self.pointer_memory.read_port()
         synapse_read = self.synapse_memory.read_port()
 
         # ---- accumulate pipeline -------------------------------------------------------------
-        m.submodules.event_queue = event_queue = fifo.SyncFIFOBuffered(
-            width=plan.source_width, depth=EVENT_FIFO_DEPTH)
+        m.submodules.event_queue = event_queue = EventQueue(plan.source_width, EVENT_FIFO_DEPTH)
         m.d.comb += [
-            event_queue.w_data.eq(self.events.payload.source),
-            event_queue.w_en.eq(self.events.valid),
-            self.events.ready.eq(event_queue.w_rdy),
+            event_queue.w.payload.eq(self.events.payload.source),
+            event_queue.w.valid.eq(self.events.valid),
+            self.events.ready.eq(event_queue.w.ready),
         ]
 
         address_width = plan.synapse_address_width
@@ -164,9 +162,9 @@ class NeuronGroup(wiring.Component):
         consume_pointer = Signal()
         take_event = Signal()
         m.d.comb += [
-            take_event.eq(event_queue.r_rdy & (~pointer_valid | consume_pointer)),
-            event_queue.r_en.eq(take_event),
-            pointer_read.addr.eq(event_queue.r_data),
+            take_event.eq(event_queue.r.valid & (~pointer_valid | consume_pointer)),
+            event_queue.r.ready.eq(take_event),
+            pointer_read.addr.eq(event_queue.r.payload),
             pointer_read.en.eq(take_event),
         ]
         m.d.sync += pointer_valid.eq(take_event | (pointer_valid & ~consume_pointer))
@@ -174,24 +172,30 @@ class NeuronGroup(wiring.Component):
         walking = Signal()
         next_address = Signal(address_width)
         remaining = Signal(plan.count_width)
+        # `last`: remaining == 1, kept as a register so the hand-over to the next event does not
+        # wait for a comparison.
+        last = Signal()
         issue = Signal()
         issue_address = Signal(address_width)
         with m.If(walking):
             m.d.comb += [issue.eq(1), issue_address.eq(next_address)]
-            with m.If(remaining == 1):
+            with m.If(last):
                 with m.If(pointer_valid):
                     m.d.comb += consume_pointer.eq(1)
-                    m.d.sync += [next_address.eq(pointer_start), remaining.eq(pointer_count)]
+                    m.d.sync += [next_address.eq(pointer_start), remaining.eq(pointer_count),
+                                 last.eq(pointer_count == 1)]
                 with m.Else():
                     m.d.sync += walking.eq(0)
             with m.Else():
-                m.d.sync += [next_address.eq(next_address + 1), remaining.eq(remaining - 1)]
+                m.d.sync += [next_address.eq(next_address + 1), remaining.eq(remaining - 1),
+                             last.eq(remaining == 2)]
         with m.Elif(pointer_valid):
             m.d.comb += [issue.eq(1), issue_address.eq(pointer_start), consume_pointer.eq(1)]
             m.d.sync += [
                 next_address.eq(pointer_start + 1),
                 remaining.eq(pointer_count - 1),
                 walking.eq(pointer_count > 1),
+                last.eq(pointer_count == 2),
             ]
 
         synapse_valid = Signal()
@@ -255,10 +259,11 @@ class NeuronGroup(wiring.Component):
         # use the same buffer at once.
         sweep_uses = sweep_active | stage1_valid
         # The read-modify-write takes two cycles after the read: the block RAM's output is
-        # registered first (`loaded`), then added and written back. A read issued one cycle
-        # after the write of the same slot was issued misses that write (reads see writes of
-        # the same cycle through transparency, not of the next), so the adder takes the
-        # previous sum instead (`forward`) when the previous write went to the same slot.
+        # registered first (`loaded`), then added and written back. A read does not see the
+        # writes of the two synapses just before it (one is being written in the cycle of the
+        # read, the next one later), so the adder takes their sums instead when they went to the
+        # same slot: the newer one first. With that forwarding the read ports need no
+        # transparency, whose bypass comparator sat on the slowest path.
         loaded = Signal(signed(plan.accumulator_width))
         write_valid, write_buffer = Signal(), Signal()
         write_slot = Signal(plan.slot_width)
@@ -270,15 +275,28 @@ class NeuronGroup(wiring.Component):
             write_slot.eq(add_slot),
             write_weight.eq(add_weight),
         ]
+        last_valid, last_buffer = Signal(), Signal()
+        last_slot = Signal(plan.slot_width)
         last_sum = Signal(signed(plan.accumulator_width))
-        # Decided a cycle early, from the two entries then in the add and write stages, so the
-        # comparison is off the adder's path.
-        forward = Signal()
+        older_sum = Signal(signed(plan.accumulator_width))
         new_sum = Signal(signed(plan.accumulator_width))
-        m.d.sync += forward.eq(write_valid & (write_slot == add_slot)
-                               & (write_buffer == add_buffer))
-        m.d.comb += new_sum.eq(Mux(forward, last_sum, loaded) + write_weight)
-        m.d.sync += last_sum.eq(new_sum)
+        # Decided a cycle early, from the entries then in the write stage and just written, so
+        # the comparisons are off the adder's path.
+        forward_newer = Signal()
+        forward_older = Signal()
+        m.d.sync += [
+            forward_newer.eq(write_valid & (write_slot == add_slot)
+                             & (write_buffer == add_buffer)),
+            forward_older.eq(last_valid & (last_slot == add_slot)
+                             & (last_buffer == add_buffer)),
+            last_valid.eq(write_valid),
+            last_buffer.eq(write_buffer),
+            last_slot.eq(write_slot),
+            last_sum.eq(new_sum),
+            older_sum.eq(last_sum),
+        ]
+        m.d.comb += new_sum.eq(
+            Mux(forward_newer, last_sum, Mux(forward_older, older_sum, loaded)) + write_weight)
         for b, (acc_read, acc_write) in enumerate(zip(acc_reads, acc_writes, strict=True)):
             with m.If(sweep_uses & (self.sweep_buffer == b)):
                 m.d.comb += [acc_read.addr.eq(sweep_slot), acc_read.en.eq(1)]
@@ -380,25 +398,25 @@ class NeuronGroup(wiring.Component):
             ]
 
         # A sweep queues at most Ng spikes, one per cycle, into a queue the core has drained
-        # before the sweep began. A buffered FIFO of depth D holds D−1 entries behind its output
-        # register and counts an entry there until the cycle after it moved, so D = Ng + 2 can
-        # never be full here: no spike is ever lost, with no backpressure needed on the sweep.
-        m.submodules.spike_queue = spike_queue = fifo.SyncFIFOBuffered(
-            width=plan.neuron_id_width, depth=plan.slots + 2)
+        # before the sweep began; the queue holds Ng + 1, so it is never full here: no spike is
+        # ever lost, with no backpressure needed on the sweep.
+        m.submodules.spike_queue = spike_queue = EventQueue(
+            plan.neuron_id_width, max(2, plan.slots))
         if self._checks:
-            m.d.comb += Assert(~(spike_queue.w_en & ~spike_queue.w_rdy), "spike queue overflow")
+            m.d.comb += Assert(~(spike_queue.w.valid & ~spike_queue.w.ready),
+                               "spike queue overflow")
         m.d.comb += [
-            spike_queue.w_data.eq(stage4_id),
-            spike_queue.w_en.eq(stage4_valid & fired),
-            self.spikes.payload.neuron.eq(spike_queue.r_data),
-            self.spikes.valid.eq(spike_queue.r_rdy),
-            spike_queue.r_en.eq(self.spikes.ready),
+            spike_queue.w.payload.eq(stage4_id),
+            spike_queue.w.valid.eq(stage4_valid & fired),
+            self.spikes.payload.neuron.eq(spike_queue.r.payload),
+            self.spikes.valid.eq(spike_queue.r.valid),
+            spike_queue.r.ready.eq(self.spikes.ready),
         ]
 
         m.d.comb += [
-            self.accumulating.eq((event_queue.level != 0) | pointer_valid | walking
+            self.accumulating.eq(event_queue.busy | pointer_valid | walking
                                  | synapse_valid | fetch_valid | add_valid | write_valid),
             self.sweeping.eq(sweep_active | stage1_valid | stage1b_valid | stage2_valid
-                             | stage3_valid | stage4_valid | (spike_queue.level != 0)),
+                             | stage3_valid | stage4_valid | spike_queue.busy),
         ]
         return m

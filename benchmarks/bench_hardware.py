@@ -34,11 +34,7 @@ def measure(network, groups, steps, inputs):
         raise SystemExit("RTL is not bit-exact: benchmark refused")
     previous = np.vstack([np.zeros((1, network.neurons), np.uint8), expected.spikes[:-1]])
     bound = np.array([plan.lower_bound_cycles(previous[t], inputs[t]) for t in range(steps)])
-    events = np.array([
-        sum(int(g.pointers[np.concatenate([np.flatnonzero(previous[t]),
-                                           network.neurons + np.flatnonzero(inputs[t])]), 1].sum())
-            for g in plan.group_plans)
-        for t in range(steps)])
+    events = np.array([sum(plan.step_events(previous[t], inputs[t])[1]) for t in range(steps)])
     # Skip step 1 (its s(0) = 0 leaves it nearly empty); steady state from step 2.
     cycles = run.cycles[1:].astype(float)
     return {

@@ -158,20 +158,22 @@ class HardwarePlan:
         inputs : x(t), shape (K,)
         spikes : s(t), shape (N,)
         """
-        sources = np.concatenate([np.flatnonzero(previous_spikes),
-                                  self.network.neurons + np.flatnonzero(inputs)])
-        events = len(sources)
-        per_group = [int(g.pointers[sources, 1].sum()) for g in self.group_plans]
+        events, per_group = self.step_events(previous_spikes, inputs)
         accumulate = max([events, *per_group]) + self.ACCUMULATE_LATENCY
         sweep = max(self.slots, int(np.count_nonzero(spikes))) + self.SWEEP_LATENCY
         return accumulate + sweep + self.STEP_OVERHEAD
 
     def lower_bound_cycles(self, previous_spikes: np.ndarray, inputs: np.ndarray) -> float:
         """max(N/G, synaptic events/G): the issue's lower bound for a step, without overhead."""
+        _, per_group = self.step_events(previous_spikes, inputs)
+        return max(self.network.neurons / self.groups, sum(per_group) / self.groups)
+
+    def step_events(self, previous_spikes: np.ndarray, inputs: np.ndarray
+                    ) -> tuple[int, list[int]]:
+        """(events E, synapses each group visits S_g) of a step with s(t−1) and x(t)."""
         sources = np.concatenate([np.flatnonzero(previous_spikes),
                                   self.network.neurons + np.flatnonzero(inputs)])
-        synaptic_events = sum(int(g.pointers[sources, 1].sum()) for g in self.group_plans)
-        return max(self.network.neurons / self.groups, synaptic_events / self.groups)
+        return len(sources), [int(g.pointers[sources, 1].sum()) for g in self.group_plans]
 
     def describe(self) -> dict:
         """Parameters for the manifest (JSON-ready)."""

@@ -24,7 +24,7 @@ from .hw.core import SNNCore
 from .hw.plan import HardwarePlan, plan_hardware
 from .network import Network, network_to_json
 
-__all__ = ["Design", "build_design", "generate", "manifest_ports", "top_name"]
+__all__ = ["Design", "build_design", "generate", "manifest_ports", "to_verilog", "top_name"]
 
 MANIFEST_FORMAT = "snngen-manifest"
 MANIFEST_VERSION = 1
@@ -68,6 +68,13 @@ _ROLES = {
     "read_response": "state read-out: the requested membrane value",
     "write_request": "state load: overwrite a neuron's membrane value (while idle)",
 }
+
+
+def to_verilog(component, name: str) -> str:
+    """Verilog of an Amaranth component as snngen ships it: deterministic (no source paths),
+    with the Verilator lint pragmas and the Icarus time-zero fix described above."""
+    text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
+    return _LINT_HEADER + _TIME_ZERO_KICK.sub(_TIME_ZERO_REPLACEMENT, text)
 
 
 def top_name(name: str) -> str:
@@ -181,8 +188,7 @@ def generate(network: Network, groups: int = 1, name: str = "design") -> Design:
     plan = plan_hardware(network, groups)
     top = top_name(name)
     core = SNNCore(plan)
-    text = verilog.convert(core, name=top, emit_src=False, strip_internal_attrs=True)
-    text = _LINT_HEADER + _TIME_ZERO_KICK.sub(_TIME_ZERO_REPLACEMENT, text)
+    text = to_verilog(core, top)
     network_json = network_to_json(network)
     manifest = {
         "format": MANIFEST_FORMAT,

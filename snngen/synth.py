@@ -19,11 +19,10 @@ import tempfile
 from pathlib import Path
 
 from amaranth import Cat, Module, Signal, Value
-from amaranth.back import verilog
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .build import _LINT_HEADER, _TIME_ZERO_KICK, _TIME_ZERO_REPLACEMENT
+from .build import to_verilog
 from .errors import InputError
 from .hw.core import SNNCore
 from .hw.plan import plan_hardware
@@ -191,9 +190,7 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
         raise InputError(f"--freq must be in 1..1000 MHz, not {frequency:g}")
     plan = plan_hardware(network, groups)
     wrapper = PinWrapper(SNNCore(plan))
-    text = verilog.convert(wrapper, name="snn_synth_top", emit_src=False,
-                           strip_internal_attrs=True)
-    text = _LINT_HEADER + _TIME_ZERO_KICK.sub(_TIME_ZERO_REPLACEMENT, text)
+    text = to_verilog(wrapper, "snn_synth_top")
     with tempfile.TemporaryDirectory(prefix="snngen-synth-") as scratch:
         folder = Path(work_dir) if work_dir is not None else Path(scratch)
         keep = work_dir is not None

@@ -17,7 +17,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, Timer
 
-from snngen.golden import simulate
+from snngen.golden import first_mismatch, simulate
 from snngen.network import load_network
 
 CLOCK_NS = 10
@@ -48,16 +48,8 @@ class Scoreboard:
         self.mismatch: dict | None = None
 
     def check(self, spikes: np.ndarray, state: np.ndarray) -> dict | None:
-        for t in range(self.expected.steps):
-            for what, want, got in (("spike", self.expected.spikes[t], spikes[t]),
-                                    ("state", self.expected.state[t], state[t])):
-                differs = np.flatnonzero(want != got)
-                if differs.size:
-                    neuron = int(differs[0])
-                    self.mismatch = {"step": t + 1, "neuron": neuron, "what": what,
-                                     "expected": int(want[neuron]), "got": int(got[neuron])}
-                    return self.mismatch
-        return None
+        self.mismatch = first_mismatch(self.expected, spikes, state)
+        return self.mismatch
 
 
 class SnnTB:

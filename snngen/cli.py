@@ -19,7 +19,7 @@ from . import __version__
 from ._files import atomic_write_bytes, atomic_write_text, npz_bytes
 from .errors import InputError
 from .generate import DEFAULTS, random_network
-from .golden import Trace, check_inputs, find_orbit, simulate
+from .golden import Trace, check_inputs, find_orbit, first_mismatch, simulate
 from .network import Network, Overflow, Representation, Reset, load_network, save_network
 
 __all__ = ["main"]
@@ -296,19 +296,6 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 EXIT_MISMATCH = 1
 EXIT_TOOL = 3
-
-
-def first_mismatch(expected: Trace, spikes: np.ndarray, state: np.ndarray) -> dict | None:
-    """The first (step, neuron) where the RTL differs from the golden model, spikes first."""
-    for t in range(expected.steps):
-        for kind, want, got in (("spike", expected.spikes[t], spikes[t]),
-                                ("state", expected.state[t], state[t])):
-            differs = np.flatnonzero(want != got)
-            if differs.size:
-                neuron = int(differs[0])
-                return {"step": t + 1, "neuron": neuron, "what": kind,
-                        "expected": int(want[neuron]), "got": int(got[neuron])}
-    return None
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:

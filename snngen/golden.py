@@ -35,6 +35,7 @@ __all__ = [
     "Trace",
     "check_inputs",
     "find_orbit",
+    "first_mismatch",
     "neuron_update",
     "overflow_events",
     "simulate",
@@ -449,6 +450,23 @@ def simulate_batch(
         state=state,
         neurons=np.array([net.neurons for net in networks], dtype=np.int64),
     )
+
+
+def first_mismatch(expected: Trace, spikes: np.ndarray, state: np.ndarray) -> dict | None:
+    """The first (step, neuron) where a run differs from `expected`, spikes before states.
+
+    Returns ``{"step", "neuron", "what", "expected", "got"}`` (step 1-based) or None when
+    bit-exact. Used by every verification path (``snngen verify``, the cocotb scoreboard).
+    """
+    for t in range(expected.steps):
+        for what, want, got in (("spike", expected.spikes[t], spikes[t]),
+                                ("state", expected.state[t], state[t])):
+            differs = np.flatnonzero(want != got)
+            if differs.size:
+                neuron = int(differs[0])
+                return {"step": t + 1, "neuron": neuron, "what": what,
+                        "expected": int(want[neuron]), "got": int(got[neuron])}
+    return None
 
 
 def find_orbit(

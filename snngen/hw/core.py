@@ -135,8 +135,8 @@ class SNNCore(wiring.Component):
 
         # Queues: input events wait here until the step starts; spikes wait for the next step.
         m.submodules.input_queue = input_queue = EventQueue(plan.input_id_width, max(2, k))
-        # N + 2: room for every spike of a step even while the output register fills (the merger
-        # also waits on its w_rdy, so this is for throughput, not correctness).
+        # N + 1 in memory plus the output register: room for every spike of a step (the merger
+        # also waits on its ready, so this is for throughput, not correctness).
         m.submodules.spike_queue = spike_queue = EventQueue(plan.neuron_id_width, n + 1)
 
         for g, group in enumerate(self.groups):

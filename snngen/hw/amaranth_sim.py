@@ -54,6 +54,7 @@ def run_amaranth(
     read_states: str = "peek",
     reset_after: int | None = None,
     reset_delay: int = 5,
+    load_weights: bool = True,
 ) -> RtlRun:
     """Simulate `steps` steps of the core for `plan` with input spikes `inputs` [T, K].
 
@@ -71,6 +72,9 @@ def run_amaranth(
         Run this many steps, start one more, assert the reset `reset_delay` cycles into it,
         then run all `steps` again from the start: the rerun must be clean (the core reloads its
         initial state and empties its queues after a reset).
+    load_weights : bool
+        With runtime weights: load the synapse tables after reset (off only to show that the
+        tables start empty).
     """
     network = plan.network
     n = network.neurons
@@ -130,6 +134,16 @@ def run_amaranth(
                 current["run"] = record
                 ctx.set(domain.rst, 0)
             await ctx.tick().until(core.idle)
+            if plan.runtime_weights and load_weights and index == 0:
+                # Synapse tables survive a reset (memory is not reset), so load them once.
+                for address, word in plan.synapse_load_words():
+                    while stalling and rng.random() < stall_probability:
+                        await ctx.tick()
+                    ctx.set(core.synapse_load.payload.address, int(address))
+                    ctx.set(core.synapse_load.payload.data, int(word))
+                    ctx.set(core.synapse_load.valid, 1)
+                    await ctx.tick().until(core.synapse_load.ready)
+                    ctx.set(core.synapse_load.valid, 0)
             for t in range(record.steps):
                 for channel in np.flatnonzero(inputs[t]):
                     while stalling and rng.random() < stall_probability:

@@ -17,6 +17,7 @@ __all__ = [
     "read_request_layout",
     "read_response_layout",
     "reciprocal",
+    "synapse_load_layout",
     "write_request_layout",
 ]
 
@@ -33,6 +34,11 @@ def read_request_layout(plan: HardwarePlan) -> data.StructLayout:
 
 def read_response_layout(plan: HardwarePlan) -> data.StructLayout:
     return data.StructLayout({"value": state_shape(plan)})
+
+
+def synapse_load_layout(plan: HardwarePlan) -> data.StructLayout:
+    return data.StructLayout({"address": unsigned(plan.load_address_width),
+                              "data": unsigned(plan.synapse_entry_width)})
 
 
 def write_request_layout(plan: HardwarePlan) -> data.StructLayout:
@@ -99,13 +105,22 @@ class SNNCore(wiring.Component):
         Read any neuron's membrane value while idle (2 cycles per read); 0 for ids ≥ N.
     write_request
         Overwrite a neuron's membrane value while idle (e.g. to load a new initial state).
+    synapse_load : In(stream.Signature(synapse_load_layout)), with ``plan.runtime_weights`` only
+        Write one synapse-table entry (:meth:`~snngen.hw.plan.HardwarePlan.synapse_load_words`):
+        one per cycle while idle, once the background accumulation has drained. While ``valid``
+        is high the core takes no input events, so a load never races a synapse fetch. Load
+        every entry before the first step; reloading between steps changes the weights.
     """
 
     def __init__(self, plan: HardwarePlan, *, checks: bool = False):
         if not isinstance(plan, HardwarePlan):
             raise TypeError(f"plan must be a HardwarePlan, not {plan!r}")
         self._plan = plan
+        load_port = {}
+        if plan.runtime_weights:
+            load_port = {"synapse_load": In(stream.Signature(synapse_load_layout(plan)))}
         super().__init__({
+            **load_port,
             "inputs": In(stream.Signature(input_layout(plan))),
             "spikes": Out(stream.Signature(output_layout(plan))),
             "start": In(1),
@@ -176,10 +191,15 @@ class SNNCore(wiring.Component):
 
         idle = Signal()
         m.d.comb += self.idle.eq(idle)
+        # A synapse load waits for the background accumulation to drain; input events are held
+        # off meanwhile so that no new synapse fetch can start.
+        loading = Signal()
+        if plan.runtime_weights:
+            m.d.comb += loading.eq(self.synapse_load.valid)
         m.d.comb += [
             input_queue.w.payload.eq(self.inputs.payload.channel),
-            input_queue.w.valid.eq(self.inputs.valid & idle),
-            self.inputs.ready.eq(input_queue.w.ready & idle),
+            input_queue.w.valid.eq(self.inputs.valid & idle & ~loading),
+            self.inputs.ready.eq(input_queue.w.ready & idle & ~loading),
         ]
 
         accumulating = Signal()
@@ -267,7 +287,27 @@ class SNNCore(wiring.Component):
                     m.next = "IDLE"
 
         self._elaborate_host_ports(m, idle)
+        if plan.runtime_weights:
+            self._elaborate_synapse_load(m, idle, accumulating_q)
         return m
+
+    def _elaborate_synapse_load(self, m: Module, idle: Signal, accumulating_q: Signal) -> None:
+        plan = self._plan
+        load = self.synapse_load
+        # `loading_before`: valid was already high in the previous cycle, so inputs were held
+        # off then; with `accumulating_q` low nothing was in flight then either, and nothing can
+        # start now.
+        loading_before = Signal()
+        m.d.sync += loading_before.eq(load.valid)
+        m.d.comb += load.ready.eq(idle & loading_before & ~accumulating_q)
+        width = plan.synapse_address_width
+        group_index = load.payload.address[width:]
+        for g, group in enumerate(self.groups):
+            m.d.comb += [
+                group.load_addr.eq(load.payload.address[:width]),
+                group.load_data.eq(load.payload.data),
+                group.load_en.eq(load.valid & load.ready & (group_index == g)),
+            ]
 
     def _elaborate_host_ports(self, m: Module, idle: Signal) -> None:
         plan = self._plan

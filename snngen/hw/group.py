@@ -77,6 +77,9 @@ class NeuronGroup(wiring.Component):
     read_addr, read_en, read_data : port of the state memory, for the host, while idle
         ``read_data`` is valid the cycle after ``read_en``.
     write_addr, write_data, write_en : port of the state memory, for the host, while idle
+    load_addr, load_data, load_en : write port of the synapse table (``plan.runtime_weights`` only)
+        Shares the table's one address with the synapse fetch (so yosys can map it to a
+        single-port SPRAM): write only while no event is in flight.
     """
 
     def __init__(self, plan: HardwarePlan, index: int, *, checks: bool = False):
@@ -88,7 +91,15 @@ class NeuronGroup(wiring.Component):
         self._index = index
         self._checks = bool(checks)
         slot = unsigned(plan.slot_width)
+        load_ports = {}
+        if plan.runtime_weights:
+            load_ports = {
+                "load_addr": In(plan.synapse_address_width),
+                "load_data": In(plan.synapse_entry_width),
+                "load_en": In(1),
+            }
         super().__init__({
+            **load_ports,
             "events": In(stream.Signature(event_layout(plan))),
             "spikes": Out(stream.Signature(spike_layout(plan))),
             "sweep": In(1),
@@ -123,11 +134,11 @@ class NeuronGroup(wiring.Component):
             shape=unsigned(plan.synapse_address_width + plan.count_width), depth=plan.sources,
             init=[_pack(int(s), plan.synapse_address_width, int(c), plan.count_width)
                   for s, c in group.pointers])
+        # Runtime weights: no initial contents (SPRAM has none); the host loads the table.
         self.synapse_memory = memory.Memory(
-            shape=unsigned(plan.slot_width + net.weight_bits),
+            shape=unsigned(plan.synapse_entry_width),
             depth=max(1, group.synapse_count),
-            init=[_pack(int(t), plan.slot_width, int(w), net.weight_bits)
-                  for t, w in group.synapses])
+            init=[] if plan.runtime_weights else plan.synapse_words(index))
 
     def elaborate(self, platform):
         plan, net = self._plan, self._plan.network
@@ -200,7 +211,21 @@ class NeuronGroup(wiring.Component):
 
         synapse_valid = Signal()
         synapse_buffer = Signal()
-        m.d.comb += [synapse_read.addr.eq(issue_address), synapse_read.en.eq(1)]
+        if plan.runtime_weights:
+            # One address for the read and the write port: a single-port RAM (SPRAM) for yosys.
+            synapse_write = self.synapse_memory.write_port()
+            shared_address = Signal(address_width)
+            m.d.comb += [
+                shared_address.eq(Mux(self.load_en, self.load_addr, issue_address)),
+                synapse_read.addr.eq(shared_address),
+                synapse_write.addr.eq(shared_address),
+                synapse_write.data.eq(self.load_data),
+                synapse_write.en.eq(self.load_en),
+                # No read during a write: SPRAM has no defined read-during-write behaviour.
+                synapse_read.en.eq(~self.load_en),
+            ]
+        else:
+            m.d.comb += [synapse_read.addr.eq(issue_address), synapse_read.en.eq(1)]
         m.d.sync += [synapse_valid.eq(issue), synapse_buffer.eq(self.accumulate_buffer)]
         # The synapse is registered before it addresses the accumulator: block-RAM output
         # straight into the accumulator's address and bypass compare was the slowest path.

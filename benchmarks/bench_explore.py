@@ -15,23 +15,14 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import reference
+from bench_golden import best
 
 from snngen.explore import ExplorePoint, analyse, plan_tasks, run_explore
 from snngen.network import network_to_json
-
-
-def best(function, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main():

@@ -107,17 +107,8 @@ class SnnTB:
 
     async def load_synapses(self):
         """Write the build's synapses.hex through ``synapse_load`` (runtime weights)."""
-        dut = self.dut
-        for line in (_build() / "synapses.hex").read_text().split():
-            while self.random.random() < self.stall:
-                await RisingEdge(dut.clk)
-            dut.synapse_load__payload.value = int(line, 16)
-            dut.synapse_load__valid.value = 1
-            while True:
-                await RisingEdge(dut.clk)
-                if int(dut.synapse_load__ready.value):
-                    break
-        dut.synapse_load__valid.value = 0
+        words = [int(line, 16) for line in (_build() / "synapses.hex").read_text().split()]
+        await self.send("synapse_load", words)
 
     async def wait_idle(self):
         while True:
@@ -127,18 +118,23 @@ class SnnTB:
                 await RisingEdge(self.dut.clk)
                 return
 
-    async def send_inputs(self, channels):
-        dut = self.dut
-        for channel in channels:
+    async def send(self, stream: str, payloads):
+        """Transfer each payload on input stream `stream`, with the random stalls."""
+        valid, ready = getattr(self.dut, f"{stream}__valid"), getattr(self.dut, f"{stream}__ready")
+        payload = getattr(self.dut, f"{stream}__payload")
+        for value in payloads:
             while self.random.random() < self.stall:
-                await RisingEdge(dut.clk)
-            dut.inputs__payload.value = int(channel)
-            dut.inputs__valid.value = 1
+                await RisingEdge(self.dut.clk)
+            payload.value = int(value)
+            valid.value = 1
             while True:
-                await RisingEdge(dut.clk)
-                if int(dut.inputs__ready.value):
+                await RisingEdge(self.dut.clk)
+                if int(ready.value):
                     break
-            dut.inputs__valid.value = 0
+            valid.value = 0
+
+    async def send_inputs(self, channels):
+        await self.send("inputs", channels)
 
     async def step(self) -> tuple[list[int], int]:
         """Run one step; returns (neuron ids in arrival order, the end marker's count)."""

@@ -141,6 +141,14 @@ _RESOURCE_NAMES = {
 _NO_BELS = re.compile(r"no BELs remaining to implement cell type '(\w+)'")
 
 
+def resource_shortage(log: str) -> str | None:
+    """The resource nextpnr ran out of, named for people ("block RAM (SB_RAM40_4K)"), or None."""
+    full = _NO_BELS.search(log)
+    if full is None:
+        return None
+    return _RESOURCE_NAMES.get(full.group(1), full.group(1))
+
+
 def _run(command: list[str], cwd: Path, what: str, keep_logs: bool = True) -> str:
     try:
         result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
@@ -154,12 +162,10 @@ def _run(command: list[str], cwd: Path, what: str, keep_logs: bool = True) -> st
         tail = log.strip().splitlines()[-1:] or ["(no output)"]
         where = (f"log: {cwd / (what + '.log')}" if keep_logs
                  else "rerun with --work-dir DIR to keep the logs")
-        full = _NO_BELS.search(log)
-        if full is not None:
-            kind = full.group(1)
-            raise SynthesisError(f"the design does not fit: it needs more "
-                                 f"{_RESOURCE_NAMES.get(kind, kind)} than the device has "
-                                 f"({kind}; {where})")
+        short = resource_shortage(log)
+        if short is not None:
+            raise SynthesisError(f"the design does not fit: it needs more {short} than the "
+                                 f"device has ({where})")
         raise SynthesisError(f"{what} failed: {(lines or tail)[0]} ({where})")
     return log
 

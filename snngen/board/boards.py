@@ -19,7 +19,7 @@ from ..build import load_words_hex
 from ..errors import InputError
 from ..hw.plan import HardwarePlan, plan_hardware
 from ..network import Network, network_to_json
-from ..synth import _NO_BELS, _RESOURCE_NAMES, parse_nextpnr_report
+from ..synth import parse_nextpnr_report, resource_shortage
 from .link import BoardCore
 
 __all__ = [
@@ -242,12 +242,10 @@ def build_board(board_name: str, network: Network, out_dir: str | os.PathLike, *
     log = result.stdout + result.stderr
     atomic_write_text(out / "build.log", log)
     if result.returncode != 0:
-        full = _NO_BELS.search(log)
-        if full is not None:
-            kind = full.group(1)
+        short = resource_shortage(log)
+        if short is not None:
             raise BoardError(f"the network does not fit the {board.description}: it needs more "
-                             f"{_RESOURCE_NAMES.get(kind, kind)} than the FPGA has "
-                             f"(log: {out / 'build.log'})")
+                             f"{short} than the FPGA has (log: {out / 'build.log'})")
         timing = re.search(r"Max frequency for clock\s+'[^']*':\s*([\d.]+) MHz \(FAIL at "
                            r"([\d.]+) MHz\)", log)
         if timing is not None:

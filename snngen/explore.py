@@ -381,6 +381,8 @@ def run_explore(out_dir: str | os.PathLike, points: Sequence[ExplorePoint], *, s
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out must be a directory, not the file {str(out)!r}")
+    # Reach the scheduler before anything is written.
+    client = _dask_client(scheduler) if scheduler is not None else None
     folder = out / "points"
     folder.mkdir(parents=True, exist_ok=True)
     todo = [p for p in points if not (folder / f"{p.key}.json").exists()]
@@ -399,8 +401,8 @@ def run_explore(out_dir: str | os.PathLike, points: Sequence[ExplorePoint], *, s
             bar.update(len(rows))
 
     try:
-        if scheduler is not None:
-            _run_dask(scheduler, tasks, finished)
+        if client is not None:
+            _run_dask(client, tasks, finished)
         elif jobs == 1 or len(tasks) <= 1:
             for task in tasks:
                 finished(_run_task(task))
@@ -423,17 +425,21 @@ def run_explore(out_dir: str | os.PathLike, points: Sequence[ExplorePoint], *, s
     return rows
 
 
-def _run_dask(address: str, tasks, finished) -> None:
+def _dask_client(address: str):
     try:
         from dask.distributed import Client
-        from dask.distributed import as_completed as dask_completed
     except ImportError:
         raise InputError("--scheduler needs dask.distributed: pip install 'snngen[dask]'") from None
     try:
-        client = Client(address, timeout=10)
+        return Client(address, timeout=10)
     except (OSError, TimeoutError) as error:
         raise InputError(f"--scheduler {address!r}: cannot reach a Dask scheduler ({error})") \
             from None
+
+
+def _run_dask(client, tasks, finished) -> None:
+    from dask.distributed import as_completed as dask_completed
+
     try:
         futures = client.map(_run_task, tasks, pure=False)
         for future in dask_completed(futures):

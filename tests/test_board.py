@@ -292,3 +292,17 @@ def test_a_network_too_big_for_the_board_is_named(tmp_path, capsys):
     assert status == 3 and err.count("\n") == 1
     assert "does not fit the 1BitSquared iCEBreaker" in err and "logic cells" in err
     assert not (tmp_path / "big" / "icebreaker.bin").exists()
+
+
+def test_runtime_weights_board_puts_the_tables_in_spram(tmp_path, capsys):
+    _require_tools("ice40")
+    out = tmp_path / "rw"
+    status = main(["board", "build", "--board", "icebreaker", "--neurons", "24", "--groups", "2",
+                   "--runtime-weights", "--out", str(out), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert report["utilization"]["ICESTORM_SPRAM"] == 50.0   # one SPRAM per group
+    from snngen.network import load_network
+
+    network = load_network(out / "network.json")
+    assert len((out / "synapses.hex").read_text().split()) == network.synapses

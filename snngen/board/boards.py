@@ -10,12 +10,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from amaranth import Module
+from amaranth import ClockSignal, Instance, Module, ResetSignal, Signal
 from amaranth.build import Attrs, Pins, Resource, Subsignal
 from amaranth.lib import io, wiring
 
 from .._files import atomic_write_text
-from ..build import load_words_hex
+from ..build import load_words_hex, to_verilog, uninitialised_memories
 from ..errors import InputError
 from ..hw.plan import HardwarePlan, plan_hardware
 from ..network import Network, network_to_json
@@ -147,38 +147,46 @@ def _board(name: str) -> Board:
     return BOARDS[name]
 
 
+CORE_MODULE = "snn_board_core"
+
+
 class BoardTop(wiring.Component):
-    """A board's top: the platform's clock and reset, the UART pins, the LEDs, and a BoardCore.
+    """A board's top: the platform's clock and reset, the UART pins, the LEDs, and the board core.
+
+    The core (:class:`~snngen.board.link.BoardCore`: UART, host link, SNN core) goes in as the
+    Verilog snngen ships (:func:`board_core_verilog`), instantiated here: the same text `build`
+    writes, with the synapse tables left uninitialised for runtime weights, which is what lets
+    yosys put them in SPRAM.
 
     Parameters
     ----------
-    plan : HardwarePlan
-    baud : int
-        UART baud rate; the bit time is the board clock divided by it (rounded).
+    divisor : int
+        UART clock cycles per bit (board clock / baud).
     """
 
-    def __init__(self, plan: HardwarePlan, baud: int):
-        self._plan = plan
-        self._baud = baud
-        self.divisor = None
+    def __init__(self, divisor: int):
+        self._divisor = divisor
         super().__init__({})
 
     def elaborate(self, platform):
         m = Module()
-        clock_hz = platform.default_clk_frequency
-        self.divisor = divisor = round(clock_hz / self._baud)
-        if divisor < 4:
-            raise InputError(f"--baud must be at most {int(clock_hz // 4)} for this board's "
-                             f"{clock_hz / 1e6:g} MHz clock, not {self._baud}")
-        m.submodules.board = board = BoardCore(self._plan, divisor)
         uart = platform.request("uart", 0, dir="-")
         m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
         m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
-        m.d.comb += [board.rx.eq(rx.i), tx.o.eq(board.tx)]
+        leds = Signal(3)
+        m.submodules.core = Instance(
+            CORE_MODULE, i_clk=ClockSignal(), i_rst=ResetSignal(), i_rx=rx.i, o_tx=tx.o,
+            o_leds=leds)
         for i, port in enumerate(_led_ports(platform)[:3]):
             m.submodules[f"led{i}"] = led = io.Buffer("o", port)
-            m.d.comb += led.o.eq(board.leds[i])
+            m.d.comb += led.o.eq(leds[i])
         return m
+
+
+def board_core_verilog(plan: HardwarePlan, divisor: int) -> str:
+    """The board core as one Verilog module, ``snn_board_core`` (clk, rst, rx, tx, leds)."""
+    return to_verilog(BoardCore(plan, divisor), CORE_MODULE,
+                      uninitialised=uninitialised_memories(plan))
 
 
 def _led_ports(platform) -> list:
@@ -228,14 +236,25 @@ def build_board(board_name: str, network: Network, out_dir: str | os.PathLike, *
         raise InputError(f"--baud must be in 1200..12000000, not {baud!r}")
     plan = plan_hardware(network, groups, runtime_weights=runtime_weights)
     platform = board.platform()
-    top = BoardTop(plan, baud)
+    clock_hz = platform.default_clk_frequency
+    divisor = round(clock_hz / baud)
+    if divisor < 4:
+        raise InputError(f"--baud must be at most {int(clock_hz // 4)} for this board's "
+                         f"{clock_hz / 1e6:g} MHz clock, not {baud}")
+    platform.add_file(f"{CORE_MODULE}.v", board_core_verilog(plan, divisor))
+    top = BoardTop(divisor)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out must be a directory, not the file {str(out)!r}")
     build = out / "build"
     build.mkdir(parents=True, exist_ok=True)
     env = _tool_environment(board)
-    prepared = platform.prepare(top, name="snn", nextpnr_opts="--report snn.report.json --seed 1")
+    options = {"nextpnr_opts": "--report snn.report.json --seed 1"}
+    if runtime_weights and board.family == "ice40":
+        # Synapse tables into SPRAM, as `snngen synth` does (docs/results.md).
+        options.update(synth_opts="-spram",
+                       script_after_read='setattr -set ram_style "huge" m:synapse_memory')
+    prepared = platform.prepare(top, name="snn", **options)
     prepared.extract(str(build))
     result = subprocess.run(["sh", "build_snn.sh"], cwd=build, env=env, capture_output=True,
                             text=True, check=False)
@@ -262,7 +281,7 @@ def build_board(board_name: str, network: Network, out_dir: str | os.PathLike, *
     clock_mhz = platform.default_clk_frequency / 1e6
     summary = {
         "board": board.name, "description": board.description, "bitstream": bitstream.name,
-        "clock_mhz": clock_mhz, "baud": baud, "uart_divisor": top.divisor,
+        "clock_mhz": clock_mhz, "baud": baud, "uart_divisor": divisor,
         "fmax_mhz": report["fmax_mhz"], "logic_cells": report["logic_cells"],
         "utilization": report["utilization"], "neurons": network.neurons,
         "inputs": network.inputs, "groups": plan.groups, "runtime_weights": runtime_weights,

@@ -55,7 +55,9 @@ def main():
         x = (np.random.default_rng(seed).random((steps, inputs_count)) < rng.random()
              ).astype(np.uint8)
         stall = seed if rng.random() < 0.3 else None
-        run = run_amaranth(plan_hardware(network, groups), steps, x, stall_seed=stall)
+        runtime_weights = rng.random() < 0.3
+        run = run_amaranth(plan_hardware(network, groups, runtime_weights=runtime_weights),
+                           steps, x, stall_seed=stall)
         expected = simulate(network, steps, x)
         if (np.array_equal(run.state, expected.state)
                 and np.array_equal(run.spikes, expected.spikes)
@@ -64,11 +66,12 @@ def main():
             continue
         failed += 1
         print(f"FAIL bits={bits} {representation} {overflow} {reset} N={neurons} "
-              f"K={inputs_count} G={groups} seed={seed} steps={steps} stall={stall}", flush=True)
+              f"K={inputs_count} G={groups} seed={seed} steps={steps} stall={stall} "
+              f"runtime_weights={runtime_weights}", flush=True)
         folder = Path("stress_failures")
         folder.mkdir(exist_ok=True)
         with open(folder / f"fail_{seed}.pkl", "wb") as file:
-            pickle.dump((network, groups, steps, x, stall), file)
+            pickle.dump((network, groups, steps, x, stall, runtime_weights), file)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -547,6 +547,36 @@ def _cmd_explore(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# snngen import
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from .nir_import import import_nir
+
+    _check_output(args.out)
+    if not os.path.isfile(args.model):
+        raise InputError(f"MODEL.nir must be an existing file, not {args.model!r}")
+    network, report = import_nir(args.model, bits=args.bits, weight_bits=args.weight_bits,
+                                 dt=args.dt, representation=args.representation,
+                                 overflow=args.overflow, reset=args.reset)
+    save_network(network, args.out)
+    if args.json:
+        print(json.dumps({**_network_summary(network), "layers": report.layers,
+                          "scale": report.scale, "clipped": report.clipped,
+                          "max_weight_error": report.max_error}, sort_keys=True))
+        return 0
+    print(f"wrote {args.out}: {network.describe()}")
+    for layer in report.layers:
+        print(f"  layer {layer['name']!r:<12} {layer['kind']:<3} neurons "
+              f"{layer['first']}..{layer['last']}, threshold {layer['threshold']:g}")
+    print(f"  scale        {report.scale:g} integer units per threshold; leak shift "
+          f"{'none' if report.leak_shift is None else report.leak_shift}")
+    print(f"  quantization {report.clipped} weights/biases clipped, largest rounding error "
+          f"{report.max_error:.4f} thresholds")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # snngen board build | flash | list, snngen run
 
 
@@ -880,6 +910,30 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--quiet", action="store_true", help="no progress bar")
     explore.add_argument("--out", required=True, metavar="DIR", help="output folder")
     explore.set_defaults(handler=_cmd_explore)
+
+    importer = commands.add_parser(
+        "import", help="import a NIR graph (snnTorch, Norse, Rockpool…) as network.json",
+        description="Map a NIR graph of Input, Flatten, Affine/Linear, LIF/IF and Output nodes "
+                    "to the integer semantics: one neuron population, the shift leak from "
+                    "tau/dt, thresholds normalized, weights quantized to the chosen widths "
+                    "(docs/nir.md). A node that cannot be mapped is named with the reason.")
+    importer.add_argument("model", metavar="MODEL.nir", help="the NIR file (nir.write)")
+    importer.add_argument("--out", required=True, metavar="NET.json", help="where to write it")
+    importer.add_argument("--bits", type=_integer, default=8, metavar="B",
+                          help="membrane state width (default: %(default)s)")
+    importer.add_argument("--weight-bits", type=_integer, metavar="Bw",
+                          help="weight width (default: B, at most 16)")
+    importer.add_argument("--dt", type=_number, default=1e-4, metavar="SECONDS",
+                          help="time step the graph's tau refer to (default: 1e-4, snnTorch's)")
+    importer.add_argument("--reset", choices=["zero", "subtract"],
+                          help="zero: reset to v_reset as NIR says (default); subtract: "
+                               "snnTorch's default reset, which NIR cannot express")
+    importer.add_argument("--representation", choices=_choices(Representation),
+                          default="signed", help="state representation (default: signed)")
+    importer.add_argument("--overflow", choices=_choices(Overflow), default="saturate",
+                          help="overflow mode (default: saturate)")
+    importer.add_argument("--json", action="store_true", help="print a JSON summary")
+    importer.set_defaults(handler=_cmd_import)
 
     board = commands.add_parser(
         "board", help="bitstreams for development boards, and flashing them",

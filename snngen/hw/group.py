@@ -139,7 +139,7 @@ class NeuronGroup(wiring.Component):
                   for s, c in group.pointers])
         # Runtime weights: no initial contents (SPRAM has none); the host loads the table.
         self.synapse_memory = memory.Memory(
-            shape=unsigned(plan.synapse_entry_width),
+            shape=unsigned(plan.group_entry_width(index)),
             depth=max(1, group.synapse_count),
             init=[] if plan.runtime_weights else plan.synapse_words(index))
 
@@ -236,7 +236,8 @@ class NeuronGroup(wiring.Component):
                 shared_address.eq(Mux(self.load_en, self.load_addr, issue_address)),
                 synapse_read.addr.eq(shared_address),
                 synapse_write.addr.eq(shared_address),
-                synapse_write.data.eq(self.load_data),
+                # This group's entries are the low bits of the load word.
+                synapse_write.data.eq(self.load_data[:plan.group_entry_width(self._index)]),
                 synapse_write.en.eq(self.load_en),
                 # No read during a write: SPRAM has no defined read-during-write behaviour.
                 synapse_read.en.eq(~self.load_en),
@@ -249,7 +250,8 @@ class NeuronGroup(wiring.Component):
         fetch_valid = Signal()
         fetch_buffer = Signal()
         target = Signal(plan.slot_width)
-        weight = Signal(signed(net.weight_bits))
+        weight_width = plan.group_weight_width(self._index)
+        weight = Signal(signed(weight_width))
         m.d.sync += [
             fetch_valid.eq(synapse_valid),
             fetch_buffer.eq(synapse_buffer),
@@ -260,7 +262,7 @@ class NeuronGroup(wiring.Component):
         add_valid = Signal()
         add_buffer = Signal()
         add_slot = Signal(plan.slot_width)
-        add_weight = Signal(signed(net.weight_bits))
+        add_weight = Signal(signed(weight_width))
         m.d.sync += [
             add_valid.eq(fetch_valid),
             add_buffer.eq(fetch_buffer),
@@ -309,7 +311,7 @@ class NeuronGroup(wiring.Component):
         loaded = Signal(signed(plan.accumulator_width))
         write_valid, write_buffer = Signal(), Signal()
         write_slot = Signal(plan.slot_width)
-        write_weight = Signal(signed(net.weight_bits))
+        write_weight = Signal(signed(weight_width))
         m.d.sync += [
             loaded.eq(Mux(add_buffer, acc_reads[1].data, acc_reads[0].data)),
             write_valid.eq(add_valid),

@@ -140,10 +140,28 @@ class HardwarePlan:
     def group_index_width(self) -> int:
         return _width(self.groups)
 
+    def group_weight_width(self, group: int) -> int:
+        """Signed width of the weights group `group` stores: the narrowest that holds them all.
+
+        At most the network's Bw; narrower when a group's synapses are smaller (for example a
+        group holding only a 4-bit layer), so its synapse table is narrower too.
+        """
+        synapses = self.group_plans[group].synapses
+        if not len(synapses):
+            return 1
+        lo, hi = int(synapses[:, 1].min()), int(synapses[:, 1].max())
+        width, _ = bits_for_range(min(lo, -1), max(hi, 0))
+        return min(width, self.network.weight_bits)
+
+    def group_entry_width(self, group: int) -> int:
+        """Bits of one entry of group `group`'s synapse table: target slot, then weight."""
+        return self.slot_width + self.group_weight_width(group)
+
     @property
     def synapse_entry_width(self) -> int:
-        """Bits of one synapse-table entry: ``(local target, weight)``, target in the low bits."""
-        return self.slot_width + self.network.weight_bits
+        """The widest group's entry: the width of ``synapse_load``'s data (a group takes the low
+        bits it needs)."""
+        return max(self.group_entry_width(g) for g in range(self.groups))
 
     @property
     def load_address_width(self) -> int:
@@ -153,7 +171,7 @@ class HardwarePlan:
     def synapse_words(self, group: int) -> list[int]:
         """Group `group`'s synapse table as packed entries (the ROM contents, or what to load)."""
         slot_mask = (1 << self.slot_width) - 1
-        weight_mask = (1 << self.network.weight_bits) - 1
+        weight_mask = (1 << self.group_weight_width(group)) - 1
         return [(int(t) & slot_mask) | ((int(w) & weight_mask) << self.slot_width)
                 for t, w in self.group_plans[group].synapses]
 
@@ -170,10 +188,10 @@ class HardwarePlan:
     def memory_bits(self) -> dict[str, int]:
         """Bits of every memory kind, summed over the groups (what block RAM must hold)."""
         net = self.network
-        syn_entry = self.synapse_entry_width
         ptr_entry = self.synapse_address_width + self.count_width
         return {
-            "synapses": sum(g.synapse_count for g in self.group_plans) * syn_entry,
+            "synapses": sum(g.synapse_count * self.group_entry_width(g.index)
+                            for g in self.group_plans),
             "pointers": self.groups * self.sources * ptr_entry,
             "state": self.groups * self.slots * self.state_width,
             "accumulators": 2 * self.groups * self.slots * self.accumulator_width,
@@ -231,6 +249,7 @@ class HardwarePlan:
             "runtime_weights": self.runtime_weights,
             "load_address_width": self.load_address_width,
             "synapse_entry_width": self.synapse_entry_width,
+            "weight_width_per_group": [self.group_weight_width(g) for g in range(self.groups)],
             "memory_bits": self.memory_bits(),
         }
 

@@ -175,7 +175,8 @@ class BoardTop(wiring.Component):
         m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
         leds = Signal(3)
         m.submodules.core = Instance(
-            CORE_MODULE, i_clk=ClockSignal(), i_rst=ResetSignal(), i_rx=rx.i, o_tx=tx.o,
+            CORE_MODULE, i_clk=ClockSignal(), i_rst=ResetSignal(allow_reset_less=True),
+            i_rx=rx.i, o_tx=tx.o,
             o_leds=leds)
         for i, port in enumerate(_led_ports(platform)[:3]):
             m.submodules[f"led{i}"] = led = io.Buffer("o", port)

@@ -157,10 +157,8 @@ class HostLink:
 
     def send_inputs(self, channels) -> None:
         ids = [int(c) for c in channels]
-        for start in range(0, max(len(ids), 1), MAX_INPUTS):
+        for start in range(0, len(ids), MAX_INPUTS):
             chunk = ids[start:start + MAX_INPUTS]
-            if not chunk and start:
-                break
             self._expect(self._request(Request.INPUTS, struct.pack(f"<{len(chunk)}H", *chunk)),
                          Response.INPUTS)
 

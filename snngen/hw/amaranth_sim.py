@@ -119,6 +119,16 @@ def run_amaranth(
             ctx.set(core.read_response.ready, 0)
             record.state[t, neuron] = value
 
+    async def send(ctx, port, payloads):
+        """Transfer each payload on input stream `port`, with the random stalls."""
+        for payload in payloads:
+            while stalling and rng.random() < stall_probability:
+                await ctx.tick()
+            ctx.set(port.payload, payload)
+            ctx.set(port.valid, 1)
+            await ctx.tick().until(port.ready)
+            ctx.set(port.valid, 0)
+
     async def drive(ctx):
         for index, record in enumerate(runs):
             if index:
@@ -136,22 +146,12 @@ def run_amaranth(
             await ctx.tick().until(core.idle)
             if plan.runtime_weights and load_weights and index == 0:
                 # Synapse tables survive a reset (memory is not reset), so load them once.
-                for address, word in plan.synapse_load_words():
-                    while stalling and rng.random() < stall_probability:
-                        await ctx.tick()
-                    ctx.set(core.synapse_load.payload.address, int(address))
-                    ctx.set(core.synapse_load.payload.data, int(word))
-                    ctx.set(core.synapse_load.valid, 1)
-                    await ctx.tick().until(core.synapse_load.ready)
-                    ctx.set(core.synapse_load.valid, 0)
+                await send(ctx, core.synapse_load,
+                           [{"address": int(a), "data": int(d)}
+                            for a, d in plan.synapse_load_words()])
             for t in range(record.steps):
-                for channel in np.flatnonzero(inputs[t]):
-                    while stalling and rng.random() < stall_probability:
-                        await ctx.tick()
-                    ctx.set(core.inputs.payload.channel, int(channel))
-                    ctx.set(core.inputs.valid, 1)
-                    await ctx.tick().until(core.inputs.ready)
-                    ctx.set(core.inputs.valid, 0)
+                await send(ctx, core.inputs,
+                           [{"channel": int(c)} for c in np.flatnonzero(inputs[t])])
                 await ctx.tick().until(core.idle)
                 ctx.set(core.start, 1)
                 await ctx.tick()

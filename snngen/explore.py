@@ -155,6 +155,7 @@ def analyse(points: Sequence[ExplorePoint], steps: int, horizon: int | None = No
         multipliers = rng.integers(-(1 << 62), 1 << 62, size=n_max, dtype=np.int64)
         code_dtype = np.int64
     seen: list[dict] = [{} for _ in range(batch)]
+    # (μ, λ, spikes on the orbit, every neuron fires on every orbit step), or None.
     orbit: list[tuple | None] = [None] * batch
     # Stepper row i is network rows_b[i]; `live` rows still search. Finished rows keep stepping
     # until enough of them are dropped at once (dropping copies the weight matrices).
@@ -173,7 +174,9 @@ def analyse(points: Sequence[ExplorePoint], steps: int, horizon: int | None = No
             earlier = seen[b].setdefault(keys[position], [])
             for t0, other in earlier:
                 if other == state:
-                    orbit[b] = (t0, t - t0)
+                    window = counts[t0:t, b]   # spike counts of the orbit's states
+                    orbit[b] = (t0, t - t0, int(window.sum()),
+                                bool((window == networks[b].neurons).all()))
                     live[position] = False
                     break
             else:
@@ -303,10 +306,6 @@ def _row(point: ExplorePoint, net: Network, steps: int, horizon: int, counts, ou
     n = net.neurons
     t = np.arange(1, steps + 1)
     transition = t
-    if orbit is not None and len(orbit) == 2:
-        mu, period = orbit
-        window = counts[mu:mu + period]
-        orbit = (mu, period, int(window.sum()), bool((window == n).all()))
     if orbit is not None and orbit[0] + orbit[1] <= steps:
         mu, period = orbit[0], orbit[1]
         # x(t) repeats with the orbit; the overflow of step t belongs to the move x(t−1) → x(t),

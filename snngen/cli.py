@@ -19,7 +19,7 @@ from . import __version__
 from ._files import atomic_write_bytes, atomic_write_text, npz_bytes
 from .errors import InputError
 from .generate import DEFAULTS, random_network
-from .golden import Trace, check_inputs, find_orbit, first_mismatch, simulate
+from .golden import Trace, check_input_array, check_inputs, find_orbit, first_mismatch, simulate
 from .network import Network, Overflow, Representation, Reset, load_network, save_network
 
 __all__ = ["main"]
@@ -170,8 +170,8 @@ def _network_summary(network: Network) -> dict:
 # snngen sim
 
 
-def load_stimulus(path: str, network: Network, steps: int) -> np.ndarray:
-    """Read STIM.npz (``inputs``: 0/1 of shape [≥T, K]) and validate it for `network`."""
+def load_stimulus(path: str, channels: int, steps: int) -> np.ndarray:
+    """Read STIM.npz (``inputs``: 0/1 of shape [≥T, K]) and validate it for K = `channels`."""
     try:
         file = open(path, "rb")  # noqa: SIM115 - closed below, also on every error path
     except FileNotFoundError:
@@ -202,7 +202,7 @@ def load_stimulus(path: str, network: Network, steps: int) -> np.ndarray:
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
             raise InputError(f"--input {path}: not a readable .npz file ({error})") from None
     try:
-        return check_inputs(network, steps, inputs)
+        return check_input_array(channels, steps, inputs)
     except InputError as error:
         raise type(error)(f"--input {path}: {error}") from None
 
@@ -222,7 +222,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     network = load_network(args.network)
     inputs = None
     if args.input is not None:
-        inputs = load_stimulus(args.input, network, args.steps)
+        inputs = load_stimulus(args.input, network.inputs, args.steps)
     trace = simulate(network, args.steps, inputs, method=args.method)
     save_trace(trace, args.out)
     summary = _trace_summary(network, trace, driven=inputs is not None and bool(inputs.any()))
@@ -310,7 +310,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if args.vcd is not None:
         _check_output(args.vcd, "--vcd")
     network = load_network(args.network)
-    inputs = (load_stimulus(args.input, network, args.steps) if args.input is not None
+    inputs = (load_stimulus(args.input, network.inputs, args.steps) if args.input is not None
               else check_inputs(network, args.steps, None))
     plan = plan_hardware(network, args.groups, runtime_weights=args.runtime_weights)
     expected = simulate(network, args.steps, inputs)
@@ -667,7 +667,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                              f"and {expected_network.inputs}")
         inputs = None
         if args.input is not None:
-            inputs = load_stimulus(args.input, expected_network or _shape_only(info), args.steps)
+            inputs = load_stimulus(args.input, info.inputs, args.steps)
         if words is not None:
             link.load_synapses(words)
         trace = link.run(args.steps, inputs)
@@ -688,13 +688,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
             return EXIT_MISMATCH
         print(f"bit-exact: {args.steps} steps x {info.neurons} neurons match the golden model")
     return 0
-
-
-def _shape_only(info) -> Network:
-    """A stand-in network with the board's N and K, to validate a stimulus without --check."""
-    from .generate import random_network
-
-    return random_network(neurons=info.neurons, inputs=info.inputs, bits=max(2, info.state_bits))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -121,11 +121,15 @@ def check_inputs(network: Network, steps: int, inputs: object | None) -> np.ndar
 
     ``inputs[t - 1]`` is x(t). More rows than `steps` are allowed (the first `steps` are used).
     """
+    return check_input_array(network.inputs, steps, inputs)
+
+
+def check_input_array(k: int, steps: int, inputs: object | None) -> np.ndarray:
+    """:func:`check_inputs` for K input channels, when there is no network at hand (a board)."""
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer):
         raise InputTypeError(f"steps must be an integer, not {steps!r}")
     if steps < 1:
         raise InputError(f"steps must be >= 1, not {steps}")
-    k = network.inputs
     if inputs is None:
         return np.zeros((steps, k), dtype=np.uint8)
     array = np.asarray(inputs)

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from amaranth import ClockSignal, Instance, Module, ResetSignal, Signal
@@ -48,23 +49,28 @@ class Board:
     name : str
     description : str
     family : {"ice40", "ecp5"}
-    bitstream : str
-        File extension of the bitstream: "bin" (iCE40) or "bit" (ECP5).
     programmer : tuple of str
         openFPGALoader arguments selecting the board's programming path.
     uart_note : str
         Where the host link's UART is on this board.
+    make_platform : callable
+        Returns the amaranth-boards platform, with snngen's additions (UART pins, no dfu-suffix).
     """
 
     name: str
     description: str
     family: str
-    bitstream: str
     programmer: tuple[str, ...]
     uart_note: str
+    make_platform: Callable = dataclasses.field(repr=False, compare=False)
+
+    @property
+    def bitstream(self) -> str:
+        """File extension of the bitstream: "bin" (iCE40) or "bit" (ECP5)."""
+        return "bin" if self.family == "ice40" else "bit"
 
     def platform(self):
-        return _PLATFORMS[self.name]()
+        return self.make_platform()
 
 
 def _icebreaker():
@@ -119,26 +125,19 @@ def _orangecrab_85f():
     return Platform()
 
 
-_PLATFORMS = {
-    "icebreaker": _icebreaker,
-    "upduino-v3": _upduino_v3,
-    "ulx3s-85f": _ulx3s_85f,
-    "orangecrab-85f": _orangecrab_85f,
-}
-
-BOARDS = {
-    "icebreaker": Board("icebreaker", "1BitSquared iCEBreaker (iCE40 UP5K, 12 MHz)", "ice40",
-                        "bin", ("-b", "ice40_generic"),
-                        "the FTDI chip's second channel: the board's USB port"),
-    "upduino-v3": Board("upduino-v3", "UPduino v3 (iCE40 UP5K, internal oscillator, 24 MHz)",
-                        "ice40", "bin", ("-b", "ice40_generic"),
-                        "header pins 2 (TX, FPGA → host) and 46 (RX): a 3.3 V USB-serial adapter"),
-    "ulx3s-85f": Board("ulx3s-85f", "Radiona ULX3S 85F (ECP5 LFE5U-85F, 25 MHz)", "ecp5", "bit",
-                       ("-b", "ulx3s"), "the FTDI chip: the board's US1 USB port"),
-    "orangecrab-85f": Board("orangecrab-85f", "OrangeCrab r0.2 85F (ECP5 LFE5U-85F, 48 MHz)",
-                            "ecp5", "bit", ("-b", "orangecrab"),
-                            "Feather pins 0 (RX) and 1 (TX): a 3.3 V USB-serial adapter"),
-}
+BOARDS = {board.name: board for board in (
+    Board("icebreaker", "1BitSquared iCEBreaker (iCE40 UP5K, 12 MHz)", "ice40",
+          ("-b", "ice40_generic"), "the FTDI chip's second channel: the board's USB port",
+          _icebreaker),
+    Board("upduino-v3", "UPduino v3 (iCE40 UP5K, internal oscillator, 24 MHz)", "ice40",
+          ("-b", "ice40_generic"),
+          "header pins 2 (TX, FPGA → host) and 46 (RX): a 3.3 V USB-serial adapter", _upduino_v3),
+    Board("ulx3s-85f", "Radiona ULX3S 85F (ECP5 LFE5U-85F, 25 MHz)", "ecp5", ("-b", "ulx3s"),
+          "the FTDI chip: the board's US1 USB port", _ulx3s_85f),
+    Board("orangecrab-85f", "OrangeCrab r0.2 85F (ECP5 LFE5U-85F, 48 MHz)", "ecp5",
+          ("-b", "orangecrab"), "Feather pins 0 (RX) and 1 (TX): a 3.3 V USB-serial adapter",
+          _orangecrab_85f),
+)}
 
 
 def _board(name: str) -> Board:

@@ -100,6 +100,10 @@ class HardwarePlan:
         ``synapse_load`` port after reset (:meth:`synapse_load_words`), instead of ROM in the
         bitstream. Lets yosys put them in iCE40 UltraPlus SPRAM, which cannot be initialised,
         and lets a board change weights without a new bitstream.
+    weight_widths : tuple of int
+        Per group, the narrowest signed width that holds every weight the group stores (at most
+        the network's Bw; narrower when a group's synapses are smaller, for example a group holding
+        only a 4-bit layer), so its synapse table is narrower too.
     """
 
     network: Network
@@ -118,6 +122,7 @@ class HardwarePlan:
     group_plans: tuple[GroupPlan, ...]
     masks: np.ndarray
     runtime_weights: bool = False
+    weight_widths: tuple[int, ...] = ()
 
     # Pipeline constants of the cycle model (checked against simulation in the tests).
     ACCUMULATE_LATENCY = 8
@@ -141,17 +146,8 @@ class HardwarePlan:
         return _width(self.groups)
 
     def group_weight_width(self, group: int) -> int:
-        """Signed width of the weights group `group` stores: the narrowest that holds them all.
-
-        At most the network's Bw; narrower when a group's synapses are smaller (for example a
-        group holding only a 4-bit layer), so its synapse table is narrower too.
-        """
-        synapses = self.group_plans[group].synapses
-        if not len(synapses):
-            return 1
-        lo, hi = int(synapses[:, 1].min()), int(synapses[:, 1].max())
-        width, _ = bits_for_range(min(lo, -1), max(hi, 0))
-        return min(width, self.network.weight_bits)
+        """Signed width of the weights group `group` stores (:attr:`weight_widths`)."""
+        return self.weight_widths[group]
 
     def group_entry_width(self, group: int) -> int:
         """Bits of one entry of group `group`'s synapse table: target slot, then weight."""
@@ -323,4 +319,15 @@ def plan_hardware(network: Network, groups: int = 1, *, runtime_weights: bool = 
         group_plans=tuple(group_plans),
         masks=masks_array,
         runtime_weights=runtime_weights,
+        weight_widths=tuple(_weight_width(g.synapses, network.weight_bits)
+                            for g in group_plans),
     )
+
+
+def _weight_width(synapses: np.ndarray, limit: int) -> int:
+    """The narrowest signed width (≥ 1, ≤ `limit`) holding every weight of `synapses`."""
+    if not len(synapses):
+        return 1
+    lo, hi = int(synapses[:, 1].min()), int(synapses[:, 1].max())
+    width, _ = bits_for_range(min(lo, -1), max(hi, 0))
+    return min(width, limit)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -31,6 +32,24 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_csv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Mapping]
+                     ) -> None:
+    """A CSV of `rows` (dicts) with exactly `columns`; a missing or None value is empty."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: row.get(c) for c in columns})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def atomic_save_figure(figure, path: str | os.PathLike) -> None:
+    """A matplotlib figure as PNG (100 dpi, no software stamp, so the bytes are reproducible)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:

@@ -11,7 +11,6 @@ so the same point at 4, 8 and 16 bits is the same network at three precisions.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import json
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_write_text
+from ._files import atomic_write_csv, atomic_write_text
 from .errors import InputError
 from .golden import BatchStepper
 from .network import Network, NeuronModel, StateFormat, network_to_json
@@ -449,13 +448,7 @@ def _run_dask(client, tasks, finished) -> None:
 
 def write_outputs(out: Path, rows: list[dict], points: Sequence[ExplorePoint], steps: int,
                   show: ExplorePoint | None) -> None:
-    with open(out / ".results.csv.partial", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=COLUMNS, extrasaction="ignore",
-                                lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: "" if row.get(c) is None else row[c] for c in COLUMNS})
-    os.replace(out / ".results.csv.partial", out / "results.csv")
+    atomic_write_csv(out / "results.csv", COLUMNS, rows)
     from . import explore_plots
 
     if show is None:

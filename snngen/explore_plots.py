@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_save_figure
 from .golden import simulate
 
 __all__ = ["activity_threshold", "plot_all", "summary"]
@@ -28,12 +28,6 @@ def _semantics(row: dict) -> str:
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text).strip("_").replace("__", "_")
-
-
-def _save(fig, path: Path) -> None:
-    partial = path.with_name(f".{path.name}.partial.png")
-    fig.savefig(partial, dpi=100, metadata={"Software": None})
-    os.replace(partial, path)
 
 
 def _majority(regimes: list[str]) -> str:
@@ -105,7 +99,7 @@ def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
                    loc="lower center", ncol=len(names), fontsize="small")
         fig.suptitle(f"regime (majority over seeds): {label}", fontsize="medium")
         fig.tight_layout(rect=(0, 0.06, 1, 0.95))
-        _save(fig, out / f"regime_map_{_slug(label)}.png")
+        atomic_save_figure(fig, out / f"regime_map_{_slug(label)}.png")
         plt.close(fig)
 
     # Rate and active fraction vs bits.
@@ -124,7 +118,7 @@ def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
         ax.grid(alpha=0.3)
     left.legend(fontsize="small")
     fig.tight_layout()
-    _save(fig, out / "rate_vs_bits.png")
+    atomic_save_figure(fig, out / "rate_vs_bits.png")
     plt.close(fig)
 
     # Orbit periods vs bits.
@@ -140,7 +134,7 @@ def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     fig.tight_layout()
-    _save(fig, out / "period_vs_bits.png")
+    atomic_save_figure(fig, out / "period_vs_bits.png")
     plt.close(fig)
 
     # Raster and membrane traces of one run.
@@ -154,7 +148,7 @@ def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
            title=f"raster: N={show.neurons}, density {show.density:g}, {show.bits} bits, "
                  f"seed {show.seed}, {show.representation}/{show.overflow}/reset {show.reset}")
     fig.tight_layout()
-    _save(fig, out / "raster.png")
+    atomic_save_figure(fig, out / "raster.png")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(9, 4))
     shown = min(6, network.neurons)
@@ -167,7 +161,7 @@ def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
            title=f"membrane traces, first {horizon} steps (same run as raster.png)")
     ax.legend(fontsize="x-small", ncol=4)
     fig.tight_layout()
-    _save(fig, out / "membrane.png")
+    atomic_save_figure(fig, out / "membrane.png")
     plt.close(fig)
 
 

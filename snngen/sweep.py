@@ -12,7 +12,6 @@ over them (docs/architecture.md measures how close the core comes to the lower b
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import itertools
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_write_text
+from ._files import atomic_save_figure, atomic_write_csv, atomic_write_text
 from .errors import InputError
 from .generate import random_network
 from .golden import simulate
@@ -141,13 +140,7 @@ def run_sweep(out_dir: str | os.PathLike, *, neurons, bits, groups, density, tar
 
 def _write_outputs(out: Path, rows: list[dict]) -> None:
     lines = []
-    with open(out / ".results.csv.partial", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=COLUMNS, extrasaction="ignore",
-                                lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: row.get(c, "") for c in COLUMNS})
-    os.replace(out / ".results.csv.partial", out / "results.csv")
+    atomic_write_csv(out / "results.csv", COLUMNS, rows)
     lines.append("| target | N | bits | G | density | logic cells | LUT | FF | BRAM | Fmax MHz "
                  "| cycles/step (bound..model) |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -214,7 +207,5 @@ def _plot(out: Path, rows: list[dict]) -> None:
                 ax.legend(fontsize="small")
             ax.grid(alpha=0.3)
         fig.tight_layout()
-        partial = out / f".{name}.partial.png"
-        fig.savefig(partial, dpi=100, metadata={"Software": None})
+        atomic_save_figure(fig, out / name)
         plt.close(fig)
-        os.replace(partial, out / name)

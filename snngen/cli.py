@@ -1001,9 +1001,10 @@ def _add_runtime_weights_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_groups_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--groups", type=_integer, default=1, metavar="G",
-                        help="parallel neuron groups G, 1..N; each time-multiplexes ceil(N/G) "
-                             "neurons (default: %(default)s)")
+    parser.add_argument("--groups", type=_integer, default=None, metavar="G",
+                        help="parallel neuron groups G, 1..N; each time-multiplexes about N/G "
+                             "neurons (default: 1, or one per layer for a layered network; a "
+                             "layered network needs at least one per layer)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

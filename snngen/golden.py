@@ -190,11 +190,12 @@ def neuron_update(
         x = np.clip(x, fmt.min, fmt.max)
     else:
         x = ((x - fmt.min) & (fmt.modulus - 1)) + fmt.min
-    spikes = x >= neuron.threshold
+    threshold = network.thresholds
+    spikes = x >= threshold
     if neuron.reset is Reset.ZERO:
         x = np.where(spikes, neuron.reset_value, x)
     elif neuron.reset is Reset.SUBTRACT:
-        x = np.where(spikes, x - neuron.threshold, x)
+        x = np.where(spikes, x - threshold, x)
     return x, spikes
 
 
@@ -262,7 +263,7 @@ class _Update:
         self.saturate = fmt.overflow is Overflow.SATURATE
         self.lo, self.hi = fmt.min, fmt.max
         self.mask = fmt.modulus - 1
-        self.threshold = neuron.threshold
+        self.threshold = network.thresholds
         self.reset = neuron.reset
         self.reset_value = neuron.reset_value
         n = network.neurons
@@ -464,6 +465,11 @@ class BatchStepper:
         self.shift = column([net.neuron.leak_shift or 0 for net in networks])
         self.leaky = column([net.neuron.leak_shift is not None for net in networks])
         self.threshold = column([net.neuron.threshold for net in networks])
+        if any(net.layers for net in networks):
+            # Per-layer thresholds: one per neuron (padding neurons keep their network's θ).
+            self.threshold = np.repeat(self.threshold, n_max, axis=1)
+            for b, net in enumerate(networks):
+                self.threshold[b, :net.neurons] = net.thresholds
         self.subtract = column([net.neuron.reset is Reset.SUBTRACT
                                 for net in networks]).astype(bool)
         self.to_value = column([net.neuron.reset is Reset.ZERO for net in networks]).astype(bool)

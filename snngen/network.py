@@ -13,6 +13,8 @@ The tree::
     ├── weights[N, N]             weights[i, j]: synapse from neuron j to neuron i
     ├── input_weights[N, K]       input_weights[i, c]: synapse from input channel c to neuron i
     ├── bias[N], initial_state[N]
+    ├── layers: tuple[Layer]      optional (format version 2): consecutive neuron ranges, each
+    │                             with its own weight width and threshold
     └── extra                     unknown keys of network.json, kept and written back
 """
 
@@ -34,6 +36,7 @@ from .errors import InputError, InputTypeError
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "Layer",
     "MAX_NEURONS",
     "MAX_STATE_BITS",
     "MAX_WEIGHT_BITS",
@@ -52,7 +55,10 @@ __all__ = [
 ]
 
 FORMAT_NAME = "snngen-network"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 files (no layers) are still read, and a network without layers is written as version
+# 1, so files made before layers existed keep their bytes.
+READ_VERSIONS = (1, 2)
 
 MIN_STATE_BITS, MAX_STATE_BITS = 2, 32
 MIN_WEIGHT_BITS, MAX_WEIGHT_BITS = 1, 32
@@ -273,6 +279,44 @@ class NeuronModel:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    """A consecutive range of neurons with its own weight width and threshold (format version 2).
+
+    Parameters
+    ----------
+    name : str
+        For reports and error messages; unique in a network.
+    size : int
+        Neurons in the layer (≥ 1). Layers follow one another: the first holds neurons
+        0..size−1, the next the following ones, and together they cover every neuron.
+    weight_bits : int
+        Signed width of every weight *into* the layer's neurons (the rows of ``weights`` and
+        ``input_weights`` of its neurons): at most the network's ``weight_bits``. The generator
+        gives the layer's neuron groups synapse memories of this width.
+    threshold : int or None
+        The layer's θ (and the amount a subtractive reset removes); ``None`` takes the network's
+        ``neuron.threshold``. Per-layer thresholds let each layer keep its own quantization scale.
+    """
+
+    name: str
+    size: int
+    weight_bits: int
+    threshold: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise InputTypeError(f"layer name must be a non-empty string, not {self.name!r}")
+        object.__setattr__(self, "size", _integer(f"layer {self.name!r} neurons", self.size,
+                                                  1, MAX_NEURONS))
+        object.__setattr__(self, "weight_bits", _integer(
+            f"layer {self.name!r} weight_bits", self.weight_bits, MIN_WEIGHT_BITS,
+            MAX_WEIGHT_BITS))
+        if self.threshold is not None:
+            object.__setattr__(self, "threshold", _integer(
+                f"layer {self.name!r} threshold", self.threshold, -(1 << 64), None))
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Network:
     """A complete, validated integer-state SNN.
@@ -295,6 +339,10 @@ class Network:
         v(0); in the lattice. Zeros when omitted.
     extra : mapping, optional
         Keys of network.json that snngen does not interpret (e.g. the generator's seed); kept.
+    layers : sequence of Layer, optional
+        Splits the neurons into consecutive layers with their own weight widths and thresholds
+        (format version 2). Empty (the default): one layer with ``weight_bits`` and
+        ``neuron.threshold``, as in version 1.
 
     Members
     -------
@@ -314,6 +362,7 @@ class Network:
     bias: Any = None
     initial_state: Any = None
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    layers: tuple[Layer, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.state, StateFormat):
@@ -358,6 +407,7 @@ class Network:
             "weights", weights, (n, n), "neurons × neurons", wlo, whi, wcontext))
         set_(self, "input_weights", _integer_array(
             "input_weights", inputs, (n, k), "neurons × inputs", wlo, whi, wcontext))
+        set_(self, "layers", self._check_layers(n))
         for field in ("bias", "initial_state"):
             value = getattr(self, field)
             if value is None:
@@ -368,9 +418,73 @@ class Network:
             raise InputTypeError(f"extra must be a mapping, not {self.extra!r}")
         set_(self, "extra", MappingProxyType(dict(self.extra)))
 
+    def _check_layers(self, n: int) -> tuple[Layer, ...]:
+        layers = self.layers
+        if not isinstance(layers, list | tuple) or not all(isinstance(x, Layer) for x in layers):
+            raise InputTypeError(f"layers must be a sequence of Layer, not {_short(layers)}")
+        layers = tuple(layers)
+        if not layers:
+            return layers
+        names = [layer.name for layer in layers]
+        for name in names:
+            if names.count(name) > 1:
+                raise InputError(f"layer names must be unique, not {name!r} twice")
+        total = sum(layer.size for layer in layers)
+        if total != n:
+            raise InputError(f"layers must cover the {n} neurons exactly, not {total} "
+                             f"({' + '.join(str(layer.size) for layer in layers)})")
+        state, lattice, first = self.state, self.state.describe(), 0
+        for layer in layers:
+            where = f"layer {layer.name!r}"
+            _integer(f"{where} weight_bits", layer.weight_bits, MIN_WEIGHT_BITS, self.weight_bits,
+                     f"a network with weight_bits {self.weight_bits}")
+            if layer.threshold is not None:
+                _integer(f"{where} threshold", layer.threshold, max(1, state.min), state.max,
+                         lattice)
+            lo, hi = -(1 << (layer.weight_bits - 1)), (1 << (layer.weight_bits - 1)) - 1
+            rows = slice(first, first + layer.size)
+            for field in ("weights", "input_weights"):
+                block = getattr(self, field)[rows]
+                outside = (block < lo) | (block > hi)
+                if outside.any():
+                    i, j = np.unravel_index(int(np.argmax(outside)), block.shape)
+                    raise InputError(
+                        f"{field}[{first + i}][{j}] must be in {lo}..{hi} for the "
+                        f"{layer.weight_bits}-bit weights of {where}, not {block[i, j]}")
+            first += layer.size
+        return layers
+
     @property
     def neurons(self) -> int:
         return self.weights.shape[0]
+
+    @property
+    def layer_spans(self) -> tuple[tuple[Layer, int, int], ...]:
+        """(layer, first neuron, end) of every layer; one implicit layer without ``layers``."""
+        if not self.layers:
+            return ((Layer("all", self.neurons, self.weight_bits, self.neuron.threshold),
+                     0, self.neurons),)
+        spans, first = [], 0
+        for layer in self.layers:
+            spans.append((layer, first, first + layer.size))
+            first += layer.size
+        return tuple(spans)
+
+    def layer_threshold(self, layer: Layer) -> int:
+        """θ of `layer`'s neurons."""
+        return self.neuron.threshold if layer.threshold is None else layer.threshold
+
+    @property
+    def thresholds(self) -> Any:
+        """θ per neuron: an int64 array of shape (N,) with layers, else the scalar θ (so it
+        broadcasts against a state of any shape)."""
+        if not self.layers:
+            return self.neuron.threshold
+        values = np.empty(self.neurons, dtype=np.int64)
+        for layer, first, end in self.layer_spans:
+            values[first:end] = self.layer_threshold(layer)
+        values.setflags(write=False)
+        return values
 
     @property
     def inputs(self) -> int:
@@ -420,17 +534,21 @@ class Network:
             and np.array_equal(self.bias, other.bias)
             and np.array_equal(self.initial_state, other.initial_state)
             and dict(self.extra) == dict(other.extra)
+            and self.layers == other.layers
         )
 
     __hash__ = None  # type: ignore[assignment]
 
     def describe(self) -> str:
         leak = "no leak" if self.neuron.leak_shift is None else f"leak >>{self.neuron.leak_shift}"
+        layers = "" if not self.layers else ", layers " + " / ".join(
+            f"{layer.name} {layer.size}×{layer.weight_bits}b θ{self.layer_threshold(layer)}"
+            for layer in self.layers)
         return (
             f"{self.neurons} neurons, {self.inputs} inputs, {self.state.describe()} "
             f"({self.state.overflow.value}), {self.weight_bits}-bit weights, {leak}, "
             f"threshold {self.neuron.threshold}, reset {self.neuron.reset.value}, "
-            f"{self.synapses} synapses"
+            f"{self.synapses} synapses{layers}"
         )
 
 
@@ -440,9 +558,11 @@ class Network:
 _FIELDS = (
     "format", "version", "neurons", "inputs", "state_bits", "weight_bits", "representation",
     "overflow", "leak_shift", "threshold", "reset", "reset_value", "weights", "input_weights",
-    "bias", "initial_state",
+    "bias", "initial_state", "layers",
 )
-_REQUIRED = tuple(f for f in _FIELDS if f not in ("reset_value", "bias", "initial_state"))
+_REQUIRED = tuple(f for f in _FIELDS if f not in ("reset_value", "bias", "initial_state",
+                                                   "layers"))
+_LAYER_FIELDS = ("name", "neurons", "weight_bits", "threshold")
 
 
 def network_from_json(document: Any) -> Network:
@@ -454,8 +574,10 @@ def network_from_json(document: Any) -> Network:
     if document.get("format") != FORMAT_NAME:
         raise InputError(f"format must be {FORMAT_NAME!r}, not {document.get('format')!r}")
     version = document.get("version")
-    if isinstance(version, bool) or version != FORMAT_VERSION:
-        raise InputError(f"version must be {FORMAT_VERSION}, not {version!r}")
+    if isinstance(version, bool) or version not in READ_VERSIONS:
+        raise InputError(f"version must be 1 or 2, not {version!r}")
+    if version == 1 and "layers" in document:
+        raise InputError("layers need version 2, not version 1")
     missing = [f for f in _REQUIRED if f not in document]
     if missing:
         raise InputError(f"field {missing[0]!r} is missing (required: {', '.join(_REQUIRED[2:])})")
@@ -484,6 +606,7 @@ def network_from_json(document: Any) -> Network:
                                    "neurons × inputs", wlo, whi, wcontext)
     extra = {k: v for k, v in document.items() if k not in _FIELDS}
     return Network(
+        layers=_layers_from_json(document.get("layers", [])),
         state=state,
         neuron=neuron,
         weight_bits=weight_bits,
@@ -493,6 +616,25 @@ def network_from_json(document: Any) -> Network:
         initial_state=document.get("initial_state"),
         extra=extra,
     )
+
+
+def _layers_from_json(value: Any) -> tuple[Layer, ...]:
+    if not isinstance(value, list):
+        raise InputTypeError(f"layers must be a list of objects, not {_short(value)}")
+    layers = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise InputTypeError(f"layers[{i}] must be an object, not {_short(entry)}")
+        unknown = [key for key in entry if key not in _LAYER_FIELDS]
+        if unknown:
+            raise InputError(f"layers[{i}] has an unknown field {unknown[0]!r} "
+                             f"(allowed: {', '.join(_LAYER_FIELDS)})")
+        missing = [key for key in _LAYER_FIELDS[:3] if key not in entry]
+        if missing:
+            raise InputError(f"layers[{i}] is missing {missing[0]!r}")
+        layers.append(Layer(entry["name"], entry["neurons"], entry["weight_bits"],
+                            entry.get("threshold")))
+    return tuple(layers)
 
 
 def network_to_json(network: Network) -> str:
@@ -506,12 +648,18 @@ def network_to_json(network: Network) -> str:
             return "[]"
         return "[\n    " + ",\n    ".join(row(r) for r in values) + "\n  ]"
 
-    scalars = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **network.scalar_fields()}
+    version = FORMAT_VERSION if network.layers else 1
+    scalars = {"format": FORMAT_NAME, "version": version, **network.scalar_fields()}
     lines = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in scalars.items()]
     lines.append(f'  "weights": {matrix(network.weights)}')
     lines.append(f'  "input_weights": {matrix(network.input_weights)}')
     lines.append(f'  "bias": {row(network.bias)}')
     lines.append(f'  "initial_state": {row(network.initial_state)}')
+    if network.layers:
+        entries = [json.dumps({"name": layer.name, "neurons": layer.size,
+                               "weight_bits": layer.weight_bits, "threshold": layer.threshold})
+                   for layer in network.layers]
+        lines.append('  "layers": [\n    ' + ",\n    ".join(entries) + "\n  ]")
     for key in sorted(network.extra):
         lines.append(f"  {json.dumps(key)}: {json.dumps(network.extra[key], sort_keys=True)}")
     return "{\n" + ",\n".join(lines) + "\n}\n"

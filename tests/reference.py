@@ -43,6 +43,11 @@ def run(doc, steps, inputs=None):
     bias = doc.get("bias") or [0] * n
     v = list(doc.get("initial_state") or [0] * n)
     s = [0] * n
+    # Version 2: each layer's neurons use its threshold (null: the network's).
+    thresholds = []
+    for layer in doc.get("layers") or [{"neurons": n, "threshold": None}]:
+        own = layer.get("threshold")
+        thresholds += [doc["threshold"] if own is None else own] * layer["neurons"]
     spikes_out, states_out = [], []
     for t in range(steps):
         x = inputs[t] if inputs is not None else [0] * k
@@ -55,7 +60,7 @@ def run(doc, steps, inputs=None):
                 current += win[i][c] * x[c]
             vi, si = update_neuron(
                 v[i], current, doc["state_bits"], doc["representation"], doc["overflow"],
-                doc["leak_shift"], doc["threshold"], doc["reset"], doc.get("reset_value", 0),
+                doc["leak_shift"], thresholds[i], doc["reset"], doc.get("reset_value", 0),
             )
             new_v.append(vi)
             new_s.append(1 if si else 0)

@@ -59,6 +59,33 @@ def network_documents(draw, max_neurons=10, max_inputs=4, bits=None, weight_bits
 
 
 @st.composite
+def layered_documents(draw, max_neurons=12, max_layers=3, **options):
+    """A version-2 document: :func:`network_documents` split into 1..`max_layers` layers, each
+    with its own weight width (≤ the network's) and threshold; weights clipped to the layer's
+    width so the document is valid."""
+    doc = draw(network_documents(max_neurons=max_neurons, **options))
+    n, bw = doc["neurons"], doc["weight_bits"]
+    lo, hi = lattice(doc["state_bits"], doc["representation"])
+    count = draw(st.integers(1, min(max_layers, n)))
+    cuts = sorted(draw(st.lists(st.integers(1, n - 1), min_size=count - 1, max_size=count - 1,
+                                unique=True))) if count > 1 else []
+    bounds = [0, *cuts, n]
+    weights, input_weights = np.array(doc["weights"]), np.array(doc["input_weights"])
+    weights, input_weights = weights.reshape(n, n), input_weights.reshape(n, doc["inputs"])
+    layers = []
+    for index, (first, end) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        bits = draw(st.integers(1, bw))
+        wlo, whi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        weights[first:end] = np.clip(weights[first:end], wlo, whi)
+        input_weights[first:end] = np.clip(input_weights[first:end], wlo, whi)
+        threshold = draw(st.none() | st.integers(max(1, lo), hi))
+        layers.append({"name": f"L{index}", "neurons": end - first, "weight_bits": bits,
+                       "threshold": threshold})
+    return {**doc, "version": 2, "weights": weights.tolist(),
+            "input_weights": input_weights.tolist(), "layers": layers}
+
+
+@st.composite
 def runs(draw, documents=None, max_steps=40):
     """(document, steps, inputs as a list of 0/1 rows)."""
     doc = draw(documents if documents is not None else network_documents())

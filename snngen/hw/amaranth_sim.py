@@ -104,8 +104,8 @@ def run_amaranth(
         if read_states == "peek":
             for g, group in enumerate(core.groups):
                 for slot in range(plan.slots):
-                    neuron = slot * plan.groups + g
-                    if neuron < n:
+                    neuron = plan.neuron_of(g, slot)
+                    if neuron is not None:
                         record.state[t, neuron] = ctx.get(group.state_memory.data[slot])
             return
         for neuron in range(n):

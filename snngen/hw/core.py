@@ -312,11 +312,20 @@ class SNNCore(wiring.Component):
     def _elaborate_host_ports(self, m: Module, idle: Signal) -> None:
         plan = self._plan
         n, groups = plan.network.neurons, plan.groups
-        multiplier, shift = reciprocal(groups, 1 << plan.neuron_id_width)
+        group_width = max(1, (groups - 1).bit_length())
 
         def split(neuron):
-            slot = (neuron * multiplier) >> shift
-            return slot, (neuron - slot * groups)[:max(1, (groups - 1).bit_length())]
+            """(slot, group) of a neuron id: in its segment (layer), local id // and % the
+            segment's group count, by a reciprocal multiply (no divider)."""
+            slot, group = Signal(plan.slot_width), Signal(group_width)
+            for first, end, first_group, count in plan.segments:
+                multiplier, shift = reciprocal(count, 1 << plan.neuron_id_width)
+                local = (neuron - first)[:plan.neuron_id_width]
+                local_slot = (local * multiplier) >> shift
+                with m.If(neuron >= first):
+                    m.d.comb += [slot.eq(local_slot),
+                                 group.eq(first_group + (local - local_slot * count))]
+            return slot, group
 
         # Reads: the request selects a group and slot; the group's state port answers a cycle later.
         request, response = self.read_request, self.read_response

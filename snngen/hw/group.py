@@ -274,17 +274,19 @@ class NeuronGroup(wiring.Component):
         sweep_active = Signal()
         sweep_init = Signal()
         sweep_slot = Signal(plan.slot_width)
-        id_width = max(plan.neuron_id_width, (plan.slots * plan.groups).bit_length())
+        layout = plan.group_plans[self._index]
+        id_width = max(plan.neuron_id_width,
+                       (layout.base + (plan.slots - 1) * layout.stride).bit_length())
         sweep_id = Signal(id_width)
         with m.If((self.sweep | self.init) & ~sweep_active):
             m.d.sync += [
                 sweep_active.eq(1),
                 sweep_init.eq(self.init),
                 sweep_slot.eq(0),
-                sweep_id.eq(self._index),
+                sweep_id.eq(layout.base),
             ]
         with m.Elif(sweep_active):
-            m.d.sync += [sweep_slot.eq(sweep_slot + 1), sweep_id.eq(sweep_id + plan.groups)]
+            m.d.sync += [sweep_slot.eq(sweep_slot + 1), sweep_id.eq(sweep_id + layout.stride)]
             with m.If(sweep_slot == plan.slots - 1):
                 m.d.sync += sweep_active.eq(0)
 
@@ -400,7 +402,7 @@ class NeuronGroup(wiring.Component):
         ]
 
         lo, hi = net.state.min, net.state.max
-        threshold = net.neuron.threshold
+        threshold = plan.group_plans[self._index].threshold
         bounded = Signal(shape)
         fired = Signal()
         if net.state.overflow is Overflow.SATURATE:

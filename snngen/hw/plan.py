@@ -4,9 +4,14 @@ A plan fixes the partition into neuron groups, the sparse synapse tables each gr
 bit width, and the cycle-count model. The Amaranth components, the manifest and the testbenches all
 read the plan, so none of them recomputes a width on its own.
 
-Partition: neuron i lives in group ``i % G`` at local address ``i // G``. Every group holds
-``Ng = ceil(N / G)`` slots; slots past N are inert padding (state 0, no synapses, never spiking
-because θ ≥ 1).
+Partition: a network without layers is one *segment*: neuron i lives in group ``i % G`` at local
+address ``i // G`` (neighbouring neurons in different groups, which spreads a step's work). A
+network with layers (format version 2) gets layer-pure groups: each layer ℓ is a segment with its
+own G_ℓ ≥ 1 groups (the G groups shared in proportion to each layer's synapses), interleaved the
+same way inside the layer, so a group's synapse table holds only its layer's weights, at the
+layer's width, and its threshold is the layer's. In every case group g's slot l holds neuron
+``base_g + l·stride_g``. Every group holds Ng slots (the largest group's count); slots past a
+group's neurons are inert padding (state 0, no synapses, never spiking because θ ≥ 1).
 
 Sources: an event's source id is a neuron id ``j`` (0..N−1) or ``N + c`` for input channel c.
 For each group the synapses are stored by source (compressed sparse rows): ``pointers[src]`` gives
@@ -55,6 +60,12 @@ class GroupPlan:
         ``(local target, weight)``, sorted by source then target.
     initial_state, bias : ndarray, shape (Ng,)
         Per slot; padding slots are 0.
+    members : ndarray, shape (≤ Ng,)
+        The neuron of each occupied slot: ``base + slot·stride``.
+    base, stride : int
+        Slot l holds neuron ``base + l·stride``.
+    threshold : int
+        θ of every neuron of the group (its layer's).
     """
 
     index: int
@@ -62,6 +73,10 @@ class GroupPlan:
     synapses: np.ndarray
     initial_state: np.ndarray
     bias: np.ndarray
+    members: np.ndarray = None  # type: ignore[assignment]
+    base: int = 0
+    stride: int = 1
+    threshold: int = 1
 
     @property
     def synapse_count(self) -> int:
@@ -100,6 +115,9 @@ class HardwarePlan:
         ``synapse_load`` port after reset (:meth:`synapse_load_words`), instead of ROM in the
         bitstream. Lets yosys put them in iCE40 UltraPlus SPRAM, which cannot be initialised,
         and lets a board change weights without a new bitstream.
+    segments : tuple of (first, end, first group, group count)
+        The partition: neurons first..end−1 are interleaved over the groups first group ..
+        first group + count − 1. One segment without layers, one per layer with them.
     weight_widths : tuple of int
         Per group, the narrowest signed width that holds every weight the group stores (at most
         the network's Bw; narrower when a group's synapses are smaller, for example a group holding
@@ -123,6 +141,7 @@ class HardwarePlan:
     masks: np.ndarray
     runtime_weights: bool = False
     weight_widths: tuple[int, ...] = ()
+    segments: tuple[tuple[int, int, int, int], ...] = ()
 
     # Pipeline constants of the cycle model (checked against simulation in the tests).
     ACCUMULATE_LATENCY = 8
@@ -139,7 +158,16 @@ class HardwarePlan:
 
     def group_of(self, neuron: int) -> tuple[int, int]:
         """(group, slot) of a neuron id."""
-        return neuron % self.groups, neuron // self.groups
+        for first, end, first_group, count in self.segments:
+            if first <= neuron < end:
+                slot, offset = divmod(neuron - first, count)
+                return first_group + offset, slot
+        raise ValueError(f"neuron must be in 0..{self.network.neurons - 1}, not {neuron!r}")
+
+    def neuron_of(self, group: int, slot: int) -> int | None:
+        """The neuron in `group`'s `slot`, or None for a padding slot."""
+        members = self.group_plans[group].members
+        return int(members[slot]) if slot < len(members) else None
 
     @property
     def group_index_width(self) -> int:
@@ -246,33 +274,72 @@ class HardwarePlan:
             "load_address_width": self.load_address_width,
             "synapse_entry_width": self.synapse_entry_width,
             "weight_width_per_group": [self.group_weight_width(g) for g in range(self.groups)],
+            "threshold_per_group": [g.threshold for g in self.group_plans],
+            "segments": [list(segment) for segment in self.segments],
             "memory_bits": self.memory_bits(),
         }
 
 
-def plan_hardware(network: Network, groups: int = 1, *, runtime_weights: bool = False
+def _share_groups(groups: int, work: list[int], sizes: list[int]) -> list[int] | None:
+    """Split `groups` over segments in proportion to their `work`: at least one each, at most
+    one per neuron (`sizes`); ties go to the earlier segment, so it is deterministic. None when
+    the segments have fewer neurons than `groups`."""
+    if groups > sum(sizes):
+        return None
+    count = [1] * len(work)
+    total = sum(work) or 1
+    for _ in range(groups - len(work)):
+        # The next group goes to the segment with the most work per group that can take one.
+        open_ = [i for i in range(len(work)) if count[i] < sizes[i]]
+        best = max(open_, key=lambda i: (work[i] / total / count[i], -i))
+        count[best] += 1
+    return count
+
+
+def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: bool = False
                   ) -> HardwarePlan:
     """Partition `network` over `groups` neuron groups and size every memory and datapath.
 
-    With `runtime_weights`, the synapse tables are loaded after reset instead of being ROM
-    (see :attr:`HardwarePlan.runtime_weights`).
+    `groups` None means one per layer (1 without layers); a layered network needs at least one
+    group per layer. With `runtime_weights`, the synapse tables are loaded after reset instead
+    of being ROM (see :attr:`HardwarePlan.runtime_weights`).
     """
     if not isinstance(runtime_weights, bool):
         raise TypeError(f"runtime_weights must be a bool, not {runtime_weights!r}")
     n, k = network.neurons, network.inputs
+    spans = network.layer_spans
+    if groups is None:
+        groups = len(spans)
     if isinstance(groups, bool) or not isinstance(groups, int):
         raise InputError(f"groups must be an integer, not {groups!r}")
     if not 1 <= groups <= min(n, MAX_GROUPS):
         raise InputError(f"groups must be in 1..{min(n, MAX_GROUPS)} for {n} neurons, not {groups}")
-    slots = math.ceil(n / groups)
+    if groups < len(spans):
+        raise InputError(f"groups must be at least {len(spans)} (one per layer) for a network "
+                         f"with {len(spans)} layers, not {groups}")
     sources = n + k
     # Column j of `incoming` is source j's synapses: neurons first, then input channels.
     incoming = np.concatenate([network.weights, network.input_weights], axis=1)
 
+    sizes = [end - first for _, first, end in spans]
+    per_segment = _share_groups(groups, [
+        max(int(np.count_nonzero(incoming[first:end])), end - first) for _, first, end in spans],
+        sizes)
+    if per_segment is None:  # unreachable: groups ≤ N was checked above
+        raise InputError(f"groups must be at most {n}, not {groups}")
+    segments, layouts, first_group = [], [], 0
+    for (layer, first, end), count in zip(spans, per_segment, strict=True):
+        segments.append((first, end, first_group, count))
+        for offset in range(count):
+            layouts.append((first + offset, count, np.arange(first + offset, end, count),
+                            network.layer_threshold(layer)))
+        first_group += count
+    slots = max(len(members) for _, _, members, _ in layouts)
+
     group_plans = []
     masks = np.zeros(sources, dtype=object)
-    for g in range(groups):
-        members = np.arange(g, n, groups)
+    for g, (base, stride, members, threshold) in enumerate(layouts):
+        members.setflags(write=False)
         block = incoming[members]  # (members, sources)
         pointers = np.zeros((sources, 2), dtype=np.int64)
         entries = []
@@ -289,7 +356,8 @@ def plan_hardware(network: Network, groups: int = 1, *, runtime_weights: bool = 
         bias[:len(members)] = network.bias[members]
         for array in (pointers, synapses, initial_state, bias):
             array.setflags(write=False)
-        group_plans.append(GroupPlan(g, pointers, synapses, initial_state, bias))
+        group_plans.append(GroupPlan(g, pointers, synapses, initial_state, bias, members,
+                                     base, stride, threshold))
 
     # Exact accumulator: the largest |partial sum| of any neuron's incoming synapses.
     largest = int(np.abs(incoming).sum(axis=1).max()) if incoming.size else 0
@@ -321,6 +389,7 @@ def plan_hardware(network: Network, groups: int = 1, *, runtime_weights: bool = 
         runtime_weights=runtime_weights,
         weight_widths=tuple(_weight_width(g.synapses, network.weight_bits)
                             for g in group_plans),
+        segments=tuple(segments),
     )
 
 

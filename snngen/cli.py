@@ -577,6 +577,116 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# snngen quantize, snngen demo digits
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    from .nir_import import nir_to_float
+    from .quantize import (
+        allocate_bits,
+        classify,
+        load_dataset,
+        parse_bits,
+        parse_budget,
+        quantize_model,
+        weight_memory_bits,
+    )
+
+    _check_output(args.out)
+    if not os.path.isfile(args.model):
+        raise InputError(f"MODEL.nir must be an existing file, not {args.model!r}")
+    model = nir_to_float(args.model, dt=args.dt)
+    readout = model.layer_rows(len(model.layers) - 1)
+    classes = readout.stop - readout.start
+    bits = parse_bits(args.bits, len(model.layers))
+    data = load_dataset(args.data, model.inputs, classes) if args.data else None
+    evaluation = load_dataset(args.eval, model.inputs, classes) if args.eval else None
+    traces = None
+    if bits == "auto" or args.qat:
+        if data is None:
+            raise InputError(f"--data TRAIN.npz is needed for "
+                             f"{'--bits auto (the Hessian)' if bits == 'auto' else '--qat'}")
+    if bits == "auto":
+        from .train import hutchinson_traces
+
+        budget = parse_budget(args.budget, model)
+        traces = hutchinson_traces(model, data[0][:512], data[1][:512], probes=args.probes,
+                                   seed=args.seed, reset=args.reset)
+        bits, _ = allocate_bits(model, traces, budget)
+    method = "ptq"
+    if args.qat:
+        from .train import quantize_for_accuracy
+
+        # A fixed 80/20 split of TRAIN: fine-tune on the first part, choose on the second.
+        order = np.random.default_rng(args.seed).permutation(len(data[1]))
+        cut = int(0.8 * len(order))
+        fit = (data[0][order[:cut]], data[1][order[:cut]])
+        validation = (data[0][order[cut:]], data[1][order[cut:]])
+        best, _ = quantize_for_accuracy(model, bits, fit, validation, seed=args.seed,
+                                        reset=args.reset)
+        network, method = best.network, best.method
+    else:
+        network, _ = quantize_model(model, bits, state_bits=args.state_bits,
+                                    representation=args.representation, overflow=args.overflow,
+                                    reset=args.reset)
+    save_network(network, args.out)
+    memory = weight_memory_bits(model, bits)
+    uniform8 = weight_memory_bits(model, [8] * len(bits))
+    accuracy = None
+    if evaluation is not None:
+        accuracy = float((classify(network, evaluation[0], readout) == evaluation[1]).mean())
+    summary = {"out": args.out, "bits": list(bits), "state_bits": network.state.bits,
+               "thresholds": [layer.threshold for layer in network.layers], "method": method,
+               "weight_memory_bits": memory, "weight_memory_vs_8bit": memory / uniform8,
+               "hessian_traces": traces, "accuracy": accuracy}
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+        return 0
+    print(f"wrote {args.out}: {network.describe()}")
+    print(f"  {'layer':<12} {'weights':>8} {'bits':>4} {'threshold':>9}"
+          + ("  Hessian trace" if traces else ""))
+    for index, layer in enumerate(network.layers):
+        trace = f"  {traces[index]:.4g}" if traces else ""
+        print(f"  {layer.name:<12} {model.layer_weight_count(index):>8} {layer.weight_bits:>4} "
+              f"{layer.threshold:>9}{trace}")
+    print(f"  weight memory {memory} bits ({100 * memory / uniform8:.1f}% of uniform 8-bit); "
+          f"state {network.state.bits} bits; {method}")
+    if accuracy is not None:
+        print(f"  accuracy     {100 * accuracy:.2f}% on {args.eval} (integer golden model)")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import DemoOptions, run_digits_demo
+
+    for flag, value, lo, hi in (("--hidden", args.hidden, 2, 1024), ("--steps", args.steps, 1, 256),
+                                ("--epochs", args.epochs, 1, 1000),
+                                ("--rtl-images", args.rtl_images, 1, 100)):
+        if not lo <= value <= hi:
+            raise InputError(f"{flag} must be in {lo}..{hi}, not {value}")
+    target = None if args.no_synth else args.target
+    if target is not None:
+        from .synth import TARGETS
+
+        if target not in TARGETS:
+            raise InputError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
+    options = DemoOptions(hidden=args.hidden, steps=args.steps, epochs=args.epochs,
+                          budget=args.budget, rtl_images=args.rtl_images, simulator=args.sim,
+                          target=target, seed=args.seed)
+    report = run_digits_demo(args.out, options, progress=not args.quiet)
+    print(f"float accuracy {100 * report['float_accuracy']:.2f}%")
+    for r in report["results"]:
+        print(f"  {r['precision']:<5} bits {','.join(map(str, r['bits_per_layer'])):<6} "
+              f"accuracy {100 * r['accuracy']:.2f}% ({r['accuracy_drop_points']:+.2f} pt), "
+              f"weight memory {r['weight_memory_bits']} bits "
+              f"({100 * r['weight_memory_vs_8bit']:.0f}% of 8-bit), RTL bit-exact "
+              f"{'yes' if r['rtl_bit_exact'] else 'NO'}")
+    print(f"wrote {args.out}/report.json, report.md, accuracy_vs_memory.png "
+          f"({report['seconds']['total']:.0f} s)")
+    return 0 if all(r["rtl_bit_exact"] for r in report["results"]) else 1
+
+
+# ---------------------------------------------------------------------------------------------
 # snngen board build | flash | list, snngen run
 
 
@@ -927,6 +1037,77 @@ def build_parser() -> argparse.ArgumentParser:
                           help="overflow mode (default: saturate)")
     importer.add_argument("--json", action="store_true", help="print a JSON summary")
     importer.set_defaults(handler=_cmd_import)
+
+    quantize = commands.add_parser(
+        "quantize", help="quantize a NIR model per layer: 16|8|4 bits, per layer, or auto",
+        description="Import a NIR graph (as `snngen import`) and quantize it per layer: each "
+                    "layer gets its own weight width and threshold (network format version 2). "
+                    "`--bits auto` picks the widths from Hutchinson estimates of each layer's "
+                    "Hessian trace within a weight-memory budget (Lui & Neftci 2021); needs "
+                    "PyTorch and --data. docs/quantization.md.")
+    quantize.add_argument("model", metavar="MODEL.nir", help="the NIR file (nir.write)")
+    quantize.add_argument("--out", required=True, metavar="NET.json", help="where to write it")
+    quantize.add_argument("--bits", default="8", metavar="16|8|4|8,4,…|auto",
+                          help="weight width for every layer, one per layer, or auto "
+                               "(default: %(default)s)")
+    quantize.add_argument("--budget", default="42%", metavar="BITS|P%",
+                          help="auto: total weight-memory bits, or a percentage of the uniform "
+                               "8-bit network (default: %(default)s, the paper's 58%% cut)")
+    quantize.add_argument("--data", metavar="TRAIN.npz",
+                          help="training data (arrays inputs (samples, T, K) of 0/1 and labels): "
+                               "for the Hessian of --bits auto and for --qat")
+    quantize.add_argument("--eval", metavar="TEST.npz",
+                          help="report the integer model's accuracy on this data (readout: "
+                               "the last layer's spike counts)")
+    quantize.add_argument("--qat", action="store_true",
+                          help="quantization-aware fine-tuning when rounding costs accuracy "
+                               "(PyTorch; uses --data, 80/20 split for the choice)")
+    quantize.add_argument("--state-bits", type=_integer, metavar="B",
+                          help="membrane state width (default: the narrowest holding ±4× the "
+                               "largest threshold)")
+    quantize.add_argument("--dt", type=_number, default=1e-4, metavar="SECONDS",
+                          help="time step the graph's tau refer to (default: 1e-4, snnTorch's)")
+    quantize.add_argument("--reset", choices=["subtract", "zero"], default="subtract",
+                          help="reset mode (default: subtract, snnTorch's)")
+    quantize.add_argument("--representation", choices=_choices(Representation),
+                          default="signed", help="state representation (default: signed)")
+    quantize.add_argument("--overflow", choices=_choices(Overflow), default="saturate",
+                          help="overflow mode (default: saturate)")
+    quantize.add_argument("--probes", type=_integer, default=32, metavar="M",
+                          help="Hutchinson probes per trace (default: %(default)s)")
+    quantize.add_argument("--seed", type=_integer, default=0, help="seed (default: 0)")
+    quantize.add_argument("--json", action="store_true", help="print a JSON summary")
+    quantize.set_defaults(handler=_cmd_quantize)
+
+    demo = commands.add_parser(
+        "demo", help="end-to-end demos on real data (digits)",
+        description="Run an end-to-end demo. `digits`: train an snnTorch SNN on scikit-learn's "
+                    "8x8 digits, export to NIR, import, quantize at 16, 8, 4 bits and auto "
+                    "mixed precision, measure accuracy with the integer golden model, check "
+                    "test images bit-exact in RTL, synthesize each precision, and write "
+                    "DIR/report.json, report.md and accuracy_vs_memory.png. Needs the `train` "
+                    "extra (PyTorch, snnTorch, scikit-learn).")
+    demo.add_argument("name", choices=["digits"], help="which demo")
+    demo.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    demo.add_argument("--hidden", type=_integer, default=64, metavar="H",
+                      help="hidden LIF neurons (default: %(default)s)")
+    demo.add_argument("--steps", type=_integer, default=16, metavar="T",
+                      help="time steps per image (default: %(default)s)")
+    demo.add_argument("--epochs", type=_integer, default=40,
+                      help="float training epochs (default: %(default)s)")
+    demo.add_argument("--budget", default="42%", metavar="BITS|P%",
+                      help="weight-memory budget of auto (default: %(default)s)")
+    demo.add_argument("--rtl-images", type=_integer, default=4, metavar="N",
+                      help="test images run through the RTL per precision (default: "
+                           "%(default)s)")
+    demo.add_argument("--sim", choices=["icarus", "verilator"], default="icarus",
+                      help="RTL simulator (default: %(default)s)")
+    demo.add_argument("--target", default="ice40-up5k",
+                      help="synthesis target (default: %(default)s)")
+    demo.add_argument("--no-synth", action="store_true", help="skip synthesis")
+    demo.add_argument("--seed", type=_integer, default=0, help="seed (default: 0)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.set_defaults(handler=_cmd_demo)
 
     board = commands.add_parser(
         "board", help="bitstreams for development boards, and flashing them",

@@ -343,6 +343,9 @@ class Network:
         Splits the neurons into consecutive layers with their own weight widths and thresholds
         (format version 2). Empty (the default): one layer with ``weight_bits`` and
         ``neuron.threshold``, as in version 1.
+    neuron_thresholds : array-like of int, shape (N,), optional
+        θ of every neuron (format version 2): per-neuron quantization scales. Each in
+        max(1, L)..H. Excludes per-layer thresholds (give one or the other).
 
     Members
     -------
@@ -363,6 +366,7 @@ class Network:
     initial_state: Any = None
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     layers: tuple[Layer, ...] = ()
+    neuron_thresholds: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.state, StateFormat):
@@ -408,6 +412,13 @@ class Network:
         set_(self, "input_weights", _integer_array(
             "input_weights", inputs, (n, k), "neurons × inputs", wlo, whi, wcontext))
         set_(self, "layers", self._check_layers(n))
+        if self.neuron_thresholds is not None:
+            if any(layer.threshold is not None for layer in self.layers):
+                raise InputError("give thresholds per layer or per neuron (neuron_thresholds), "
+                                 "not both")
+            set_(self, "neuron_thresholds", _integer_array(
+                "neuron_thresholds", self.neuron_thresholds, (n,), "one per neuron",
+                max(1, state.min), state.max, lattice))
         for field in ("bias", "initial_state"):
             value = getattr(self, field)
             if value is None:
@@ -476,8 +487,10 @@ class Network:
 
     @property
     def thresholds(self) -> Any:
-        """θ per neuron: an int64 array of shape (N,) with layers, else the scalar θ (so it
-        broadcasts against a state of any shape)."""
+        """θ per neuron: an int64 array of shape (N,) with layers or neuron_thresholds, else the
+        scalar θ (so it broadcasts against a state of any shape)."""
+        if self.neuron_thresholds is not None:
+            return self.neuron_thresholds
         if not self.layers:
             return self.neuron.threshold
         values = np.empty(self.neurons, dtype=np.int64)
@@ -535,6 +548,9 @@ class Network:
             and np.array_equal(self.initial_state, other.initial_state)
             and dict(self.extra) == dict(other.extra)
             and self.layers == other.layers
+            and (self.neuron_thresholds is None) == (other.neuron_thresholds is None)
+            and (self.neuron_thresholds is None
+                 or np.array_equal(self.neuron_thresholds, other.neuron_thresholds))
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -542,8 +558,12 @@ class Network:
     def describe(self) -> str:
         leak = "no leak" if self.neuron.leak_shift is None else f"leak >>{self.neuron.leak_shift}"
         layers = "" if not self.layers else ", layers " + " / ".join(
-            f"{layer.name} {layer.size}×{layer.weight_bits}b θ{self.layer_threshold(layer)}"
-            for layer in self.layers)
+            f"{layer.name} {layer.size}×{layer.weight_bits}b" + (
+                "" if self.neuron_thresholds is not None
+                else f" θ{self.layer_threshold(layer)}") for layer in self.layers)
+        if self.neuron_thresholds is not None:
+            layers += (f", θ per neuron {int(self.neuron_thresholds.min())}.."
+                       f"{int(self.neuron_thresholds.max())}")
         return (
             f"{self.neurons} neurons, {self.inputs} inputs, {self.state.describe()} "
             f"({self.state.overflow.value}), {self.weight_bits}-bit weights, {leak}, "
@@ -558,10 +578,10 @@ class Network:
 _FIELDS = (
     "format", "version", "neurons", "inputs", "state_bits", "weight_bits", "representation",
     "overflow", "leak_shift", "threshold", "reset", "reset_value", "weights", "input_weights",
-    "bias", "initial_state", "layers",
+    "bias", "initial_state", "layers", "neuron_thresholds",
 )
 _REQUIRED = tuple(f for f in _FIELDS if f not in ("reset_value", "bias", "initial_state",
-                                                   "layers"))
+                                                   "layers", "neuron_thresholds"))
 _LAYER_FIELDS = ("name", "neurons", "weight_bits", "threshold")
 
 
@@ -576,8 +596,9 @@ def network_from_json(document: Any) -> Network:
     version = document.get("version")
     if isinstance(version, bool) or version not in READ_VERSIONS:
         raise InputError(f"version must be 1 or 2, not {version!r}")
-    if version == 1 and "layers" in document:
-        raise InputError("layers need version 2, not version 1")
+    for key in ("layers", "neuron_thresholds"):
+        if version == 1 and key in document:
+            raise InputError(f"{key} need version 2, not version 1")
     missing = [f for f in _REQUIRED if f not in document]
     if missing:
         raise InputError(f"field {missing[0]!r} is missing (required: {', '.join(_REQUIRED[2:])})")
@@ -607,6 +628,7 @@ def network_from_json(document: Any) -> Network:
     extra = {k: v for k, v in document.items() if k not in _FIELDS}
     return Network(
         layers=_layers_from_json(document.get("layers", [])),
+        neuron_thresholds=document.get("neuron_thresholds"),
         state=state,
         neuron=neuron,
         weight_bits=weight_bits,
@@ -648,7 +670,7 @@ def network_to_json(network: Network) -> str:
             return "[]"
         return "[\n    " + ",\n    ".join(row(r) for r in values) + "\n  ]"
 
-    version = FORMAT_VERSION if network.layers else 1
+    version = FORMAT_VERSION if network.layers or network.neuron_thresholds is not None else 1
     scalars = {"format": FORMAT_NAME, "version": version, **network.scalar_fields()}
     lines = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in scalars.items()]
     lines.append(f'  "weights": {matrix(network.weights)}')
@@ -660,6 +682,8 @@ def network_to_json(network: Network) -> str:
                                "weight_bits": layer.weight_bits, "threshold": layer.threshold})
                    for layer in network.layers]
         lines.append('  "layers": [\n    ' + ",\n    ".join(entries) + "\n  ]")
+    if network.neuron_thresholds is not None:
+        lines.append(f'  "neuron_thresholds": {row(network.neuron_thresholds)}')
     for key in sorted(network.extra):
         lines.append(f"  {json.dumps(key)}: {json.dumps(network.extra[key], sort_keys=True)}")
     return "{\n" + ",\n".join(lines) + "\n}\n"

@@ -28,7 +28,7 @@ import numpy as np
 from .errors import InputError
 from .network import Network, NeuronModel, Reset, StateFormat
 
-__all__ = ["ImportReport", "import_nir"]
+__all__ = ["FloatModel", "ImportReport", "import_nir", "nir_to_float"]
 
 _NEURONS = ("LIF", "IF")
 _WEIGHTS = ("Affine", "Linear")
@@ -74,6 +74,62 @@ def _uniform(values: np.ndarray, what: str, name: str, tolerance: float = 1e-6) 
     return float(values[0])
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class FloatModel:
+    """A NIR graph mapped to the integer semantics' structure, before quantization.
+
+    Every neuron's threshold is 1: weights and biases are in thresholds (already scaled by the
+    neuron's input scale and divided by its threshold), so quantizing is choosing an integer
+    threshold q and rounding ``q · weight``.
+
+    Members
+    -------
+    recurrent : ndarray, shape (N, N)
+        ``recurrent[i, j]``: from neuron j to neuron i.
+    incoming : ndarray, shape (N, K)
+        From input channel c to neuron i.
+    bias : ndarray, shape (N,)
+    structure : ndarray of bool, shape (N, N + K)
+        Where the graph has a weight (also one that happens to be 0): a layer's weight count.
+    leak_shift : int or None
+    reset_to : float
+        v_reset / v_threshold, the same for every neuron.
+    layers : list of dict
+        name, kind, first and last neuron, τ (LIF), threshold of each neuron layer.
+    dt : float
+    """
+
+    recurrent: np.ndarray
+    incoming: np.ndarray
+    bias: np.ndarray
+    structure: np.ndarray
+    leak_shift: int | None
+    reset_to: float
+    layers: list
+    dt: float
+
+    @property
+    def neurons(self) -> int:
+        return self.recurrent.shape[0]
+
+    @property
+    def inputs(self) -> int:
+        return self.incoming.shape[1]
+
+    def layer_rows(self, index: int) -> slice:
+        layer = self.layers[index]
+        return slice(layer["first"], layer["last"] + 1)
+
+    def layer_weights(self, index: int) -> np.ndarray:
+        """The weights into layer `index`'s neurons, shape (size, N + K)."""
+        rows = self.layer_rows(index)
+        return np.concatenate([self.recurrent[rows], self.incoming[rows]], axis=1)
+
+    def layer_weight_count(self, index: int) -> int:
+        """The layer's weights as the graph declares them (dense Affine/Linear matrices)."""
+        return int(self.structure[self.layer_rows(index)].sum())
+
+
 def import_nir(source, *, bits: int = 8, weight_bits: int | None = None, dt: float = 1e-4,
                representation: str = "signed", overflow: str = "saturate",
                reset: str | None = None) -> tuple[Network, ImportReport]:
@@ -90,6 +146,60 @@ def import_nir(source, *, bits: int = 8, weight_bits: int | None = None, dt: flo
         NIR neurons reset to ``v_reset`` ("zero", to that value, the default); snnTorch's default
         is a subtractive reset, which NIR cannot express: pass "subtract" for such models.
     """
+    model = nir_to_float(source, dt=dt)
+    recurrent, incoming, bias = model.recurrent, model.incoming, model.bias
+    leak_shift, reset_to, layers = model.leak_shift, model.reset_to, model.layers
+
+    state = StateFormat(bits, representation, overflow)
+    scale = float(1 << (bits - 2)) if state.signed else float(1 << (bits - 1))
+    bw = min(bits, 16) if weight_bits is None else weight_bits
+    w_lo, w_hi = -(1 << (bw - 1)), (1 << (bw - 1)) - 1
+    clipped = 0
+    quantized = []
+    max_error = 0.0
+    for values, lo, hi in ((recurrent, w_lo, w_hi), (incoming, w_lo, w_hi),
+                           (bias, state.min, state.max)):
+        exact = values * scale
+        rounded = np.rint(exact)
+        clipped += int(((rounded < lo) | (rounded > hi)).sum())
+        integer = np.clip(rounded, lo, hi).astype(np.int64)
+        if values is not bias and values.size:
+            max_error = max(max_error, float(np.abs(integer - exact).max()) / scale)
+        quantized.append(integer)
+    mode = check_reset(reset)
+    reset_value = int(np.clip(round(reset_to * scale), state.min, state.max))
+    neuron = NeuronModel(threshold=max(1, int(scale)), leak_shift=leak_shift,
+                         reset=Reset(mode), reset_value=reset_value if mode == "zero" else 0)
+    check_leak_fits(leak_shift, bits)
+    report = ImportReport(layers=layers, leak_shift=leak_shift, scale=scale, clipped=clipped,
+                          max_error=max_error)
+    network = Network(
+        state=state, neuron=neuron, weight_bits=bw, weights=quantized[0],
+        input_weights=quantized[1], bias=quantized[2],
+        initial_state=np.zeros(model.neurons, dtype=np.int64),
+        extra={"import": {"format": "nir", "dt": dt, "scale": scale, "layers": layers,
+                          "clipped": clipped}},
+    )
+    return network, report
+
+
+def check_reset(reset: str | None) -> str:
+    """The reset mode of an import: "zero" (NIR's own) unless "subtract" is asked for."""
+    mode = reset or "zero"
+    if mode not in ("zero", "subtract"):
+        raise InputError(f"--reset must be zero or subtract for a NIR import, not {reset!r}")
+    return mode
+
+
+def check_leak_fits(leak_shift: int | None, bits: int) -> None:
+    if leak_shift is not None and leak_shift >= bits:
+        raise InputError(f"the leak shift k = {leak_shift} (tau/dt) needs more than {bits}-bit "
+                         f"state: use --bits {leak_shift + 1} or more")
+
+
+def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
+    """Map a NIR graph or file to a :class:`FloatModel` (the structure and the real-valued
+    weights in thresholds); :func:`import_nir` and :mod:`snngen.quantize` quantize it."""
     try:
         import nir
     except ImportError:
@@ -213,6 +323,7 @@ def import_nir(source, *, bits: int = 8, weight_bits: int | None = None, dt: flo
     recurrent = np.zeros((n, n))
     incoming = np.zeros((n, k_inputs))
     bias = np.zeros(n)
+    declared = np.zeros((n, n + k_inputs), dtype=bool)
     for name in weights:
         node = graph.nodes[name]
         (source,) = predecessors[name] or [None]
@@ -230,49 +341,18 @@ def import_nir(source, *, bits: int = 8, weight_bits: int | None = None, dt: flo
                 raise InputError(f"node {name!r}: weight has {matrix.shape[1]} columns, the "
                                  f"input has {k_inputs} channels")
             incoming[rows] += matrix
+            declared[rows, n:] = True
         elif source in starts:
             columns = slice(starts[source], starts[source] + matrix.shape[1])
             recurrent[rows, columns] += matrix
+            declared[rows, columns] = True
         else:
             raise InputError(f"node {name!r}: its source {source!r} is neither the input nor a "
                              "neuron layer")
         if type(node).__name__ == "Affine":
             bias[rows] += np.asarray(node.bias, dtype=np.float64)
     factor = (scale_in / threshold)[:, None]
+    structure = np.concatenate([recurrent != 0, incoming != 0], axis=1) | declared
     recurrent, incoming, bias = recurrent * factor, incoming * factor, bias * factor[:, 0]
-
-    state = StateFormat(bits, representation, overflow)
-    scale = float(1 << (bits - 2)) if state.signed else float(1 << (bits - 1))
-    bw = min(bits, 16) if weight_bits is None else weight_bits
-    w_lo, w_hi = -(1 << (bw - 1)), (1 << (bw - 1)) - 1
-    clipped = 0
-    quantized = []
-    max_error = 0.0
-    for values, lo, hi in ((recurrent, w_lo, w_hi), (incoming, w_lo, w_hi),
-                           (bias, state.min, state.max)):
-        exact = values * scale
-        rounded = np.rint(exact)
-        clipped += int(((rounded < lo) | (rounded > hi)).sum())
-        integer = np.clip(rounded, lo, hi).astype(np.int64)
-        if values is not bias and values.size:
-            max_error = max(max_error, float(np.abs(integer - exact).max()) / scale)
-        quantized.append(integer)
-    mode = reset or "zero"
-    if mode not in ("zero", "subtract"):
-        raise InputError(f"--reset must be zero or subtract for a NIR import, not {reset!r}")
-    reset_value = int(np.clip(round(float(reset_to[0]) * scale), state.min, state.max))
-    neuron = NeuronModel(threshold=max(1, int(scale)), leak_shift=leak_shift,
-                         reset=Reset(mode), reset_value=reset_value if mode == "zero" else 0)
-    if leak_shift is not None and leak_shift >= bits:
-        raise InputError(f"the leak shift k = {leak_shift} (tau/dt) needs more than {bits}-bit "
-                         f"state: use --bits {leak_shift + 1} or more")
-    report = ImportReport(layers=layers, leak_shift=leak_shift, scale=scale, clipped=clipped,
-                          max_error=max_error)
-    network = Network(
-        state=state, neuron=neuron, weight_bits=bw, weights=quantized[0],
-        input_weights=quantized[1], bias=quantized[2],
-        initial_state=np.zeros(n, dtype=np.int64),
-        extra={"import": {"format": "nir", "dt": dt, "scale": scale, "layers": layers,
-                          "clipped": clipped}},
-    )
-    return network, report
+    return FloatModel(recurrent=recurrent, incoming=incoming, bias=bias, structure=structure,
+                      leak_shift=leak_shift, reset_to=float(reset_to[0]), layers=layers, dt=dt)

@@ -48,6 +48,8 @@ def run(doc, steps, inputs=None):
     for layer in doc.get("layers") or [{"neurons": n, "threshold": None}]:
         own = layer.get("threshold")
         thresholds += [doc["threshold"] if own is None else own] * layer["neurons"]
+    if doc.get("neuron_thresholds") is not None:
+        thresholds = list(doc["neuron_thresholds"])
     spikes_out, states_out = [], []
     for t in range(steps):
         x = inputs[t] if inputs is not None else [0] * k

@@ -81,8 +81,15 @@ def layered_documents(draw, max_neurons=12, max_layers=3, **options):
         threshold = draw(st.none() | st.integers(max(1, lo), hi))
         layers.append({"name": f"L{index}", "neurons": end - first, "weight_bits": bits,
                        "threshold": threshold})
-    return {**doc, "version": 2, "weights": weights.tolist(),
-            "input_weights": input_weights.tolist(), "layers": layers}
+    result = {**doc, "version": 2, "weights": weights.tolist(),
+              "input_weights": input_weights.tolist(), "layers": layers}
+    if draw(st.booleans()):
+        # Per-neuron thresholds instead of per-layer ones.
+        for layer in layers:
+            layer["threshold"] = None
+        result["neuron_thresholds"] = draw(st.lists(st.integers(max(1, lo), hi), min_size=n,
+                                                    max_size=n))
+    return result
 
 
 @st.composite

@@ -114,6 +114,21 @@ def test_bad_layers_name_the_field(change, message):
         network_from_json(document)
 
 
+def test_per_neuron_thresholds_round_trip_and_exclude_layer_thresholds(tmp_path):
+    network = layered_network()
+    per_neuron = network.replace(
+        layers=tuple(Layer(x.name, x.size, x.weight_bits) for x in network.layers),
+        neuron_thresholds=np.arange(1, network.neurons + 1) * 7)
+    path = tmp_path / "net.json"
+    save_network(per_neuron, path)
+    assert load_network(path) == per_neuron
+    assert_array_equal(load_network(path).thresholds, np.arange(1, 15) * 7)
+    with pytest.raises(InputError, match="per layer or per neuron"):
+        network.replace(neuron_thresholds=np.ones(network.neurons, dtype=np.int64))
+    with pytest.raises(InputError, match=re.escape("neuron_thresholds[3] must be in 1..511")):
+        per_neuron.replace(neuron_thresholds=np.array([5, 5, 5, 0, *[5] * 10]))
+
+
 # ---- golden model ---------------------------------------------------------------------------
 
 @given(runs(documents=layered_documents()))
@@ -191,6 +206,21 @@ def test_rtl_layered_chain(groups, reset, overflow):
     inputs = stimulus(3, 20, network.inputs, rate=0.5)
     expected = assert_bit_exact(network, groups, 20, inputs)
     assert expected.spikes[:, 11:].any(), "the last layer never fires: the case is too quiet"
+
+
+@pytest.mark.parametrize("groups", [3, 6])
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_rtl_per_neuron_thresholds(groups, reset):
+    network = layered_network(seed=6, reset=reset)
+    rng = np.random.default_rng(6)
+    network = network.replace(
+        layers=tuple(Layer(x.name, x.size, x.weight_bits) for x in network.layers),
+        neuron_thresholds=rng.integers(2, 60, size=network.neurons))
+    plan = plan_hardware(network, groups)
+    assert plan.per_slot_thresholds
+    inputs = stimulus(6, 20, network.inputs, rate=0.5)
+    expected = assert_bit_exact(network, groups, 20, inputs)
+    assert expected.spikes[:, 11:].any()
 
 
 def test_rtl_layered_host_port_reads():

@@ -318,7 +318,7 @@ class SNNCore(wiring.Component):
             """(slot, group) of a neuron id: in its segment (layer), local id // and % the
             segment's group count, by a reciprocal multiply (no divider)."""
             slot, group = Signal(plan.slot_width), Signal(group_width)
-            for first, end, first_group, count in plan.segments:
+            for first, _end, first_group, count in plan.segments:
                 multiplier, shift = reciprocal(count, 1 << plan.neuron_id_width)
                 local = (neuron - first)[:plan.neuron_id_width]
                 local_slot = (local * multiplier) >> shift

@@ -129,10 +129,15 @@ class NeuronGroup(wiring.Component):
                           attrs={"no_rw_check": 1})
             for _ in range(2)
         ]
+        # Initial state and bias per slot, and θ above them with per-neuron thresholds.
+        constants = [_pack(int(v), bits, int(b), bits)
+                     for v, b in zip(group.initial_state, group.bias, strict=True)]
+        if plan.per_slot_thresholds:
+            constants = [c | ((int(t) & ((1 << bits) - 1)) << (2 * bits))
+                         for c, t in zip(constants, group.slot_thresholds, strict=True)]
         self.constants_memory = memory.Memory(
-            shape=unsigned(2 * bits), depth=plan.slots,
-            init=[_pack(int(v), bits, int(b), bits)
-                  for v, b in zip(group.initial_state, group.bias, strict=True)])
+            shape=unsigned((3 if plan.per_slot_thresholds else 2) * bits), depth=plan.slots,
+            init=constants)
         self.pointer_memory = memory.Memory(
             shape=unsigned(plan.synapse_address_width + plan.count_width), depth=plan.sources,
             init=[_pack(int(s), plan.synapse_address_width, int(c), plan.count_width)
@@ -365,7 +370,7 @@ class NeuronGroup(wiring.Component):
         previous = state_read.data
         leak = net.neuron.leak_shift
         initial_value = constants_read.data[:bits]
-        bias = constants_read.data[bits:]
+        bias = constants_read.data[bits:2 * bits]
         if plan.state_signed:
             initial_value, bias = initial_value.as_signed(), bias.as_signed()
         # Stages after the reads, one adder or comparison deep each, for Fmax:
@@ -402,7 +407,19 @@ class NeuronGroup(wiring.Component):
         ]
 
         lo, hi = net.state.min, net.state.max
-        threshold = plan.group_plans[self._index].threshold
+        if plan.per_slot_thresholds:
+            # θ read with the other constants, delayed to meet the sum (stage 3) for the
+            # comparison, and the bounded value (stage 4) for a subtractive reset.
+            raw_threshold = Signal(shape)
+            threshold_stage2, threshold_total, threshold_bounded = (
+                Signal(shape), Signal(shape), Signal(shape))
+            m.d.sync += [raw_threshold.eq(constants_read.data[2 * bits:]),
+                         threshold_stage2.eq(raw_threshold),
+                         threshold_total.eq(threshold_stage2),
+                         threshold_bounded.eq(threshold_total)]
+            threshold, reset_threshold = threshold_total, threshold_bounded
+        else:
+            threshold = reset_threshold = plan.group_plans[self._index].threshold
         bounded = Signal(shape)
         fired = Signal()
         if net.state.overflow is Overflow.SATURATE:
@@ -420,7 +437,7 @@ class NeuronGroup(wiring.Component):
         if net.neuron.reset is Reset.ZERO:
             m.d.comb += after_reset.eq(Mux(fired, net.neuron.reset_value, bounded))
         elif net.neuron.reset is Reset.SUBTRACT:
-            m.d.comb += after_reset.eq(Mux(fired, bounded - threshold, bounded))
+            m.d.comb += after_reset.eq(Mux(fired, bounded - reset_threshold, bounded))
         else:
             m.d.comb += after_reset.eq(bounded)
 

@@ -65,7 +65,11 @@ class GroupPlan:
     base, stride : int
         Slot l holds neuron ``base + l·stride``.
     threshold : int
-        θ of every neuron of the group (its layer's).
+        θ of every neuron of the group (its layer's); with per-neuron thresholds, the first
+        member's.
+    slot_thresholds : ndarray, shape (Ng,)
+        θ per slot (padding slots: :attr:`threshold`); the hardware stores it when
+        :attr:`HardwarePlan.per_slot_thresholds`.
     """
 
     index: int
@@ -77,6 +81,7 @@ class GroupPlan:
     base: int = 0
     stride: int = 1
     threshold: int = 1
+    slot_thresholds: np.ndarray = None  # type: ignore[assignment]
 
     @property
     def synapse_count(self) -> int:
@@ -118,6 +123,9 @@ class HardwarePlan:
     segments : tuple of (first, end, first group, group count)
         The partition: neurons first..end−1 are interleaved over the groups first group ..
         first group + count − 1. One segment without layers, one per layer with them.
+    per_slot_thresholds : bool
+        Some group's neurons have different thresholds (per-neuron thresholds): every group
+        stores θ per slot beside the bias and initial state, instead of one constant.
     weight_widths : tuple of int
         Per group, the narrowest signed width that holds every weight the group stores (at most
         the network's Bw; narrower when a group's synapses are smaller, for example a group holding
@@ -142,6 +150,7 @@ class HardwarePlan:
     runtime_weights: bool = False
     weight_widths: tuple[int, ...] = ()
     segments: tuple[tuple[int, int, int, int], ...] = ()
+    per_slot_thresholds: bool = False
 
     # Pipeline constants of the cycle model (checked against simulation in the tests).
     ACCUMULATE_LATENCY = 8
@@ -219,7 +228,8 @@ class HardwarePlan:
             "pointers": self.groups * self.sources * ptr_entry,
             "state": self.groups * self.slots * self.state_width,
             "accumulators": 2 * self.groups * self.slots * self.accumulator_width,
-            "init_and_bias": self.groups * self.slots * 2 * self.state_width,
+            "init_and_bias": self.groups * self.slots * (
+                3 if self.per_slot_thresholds else 2) * self.state_width,
             "router_masks": self.sources * self.groups,
             "spike_queue": net.neurons * self.neuron_id_width,
         }
@@ -275,6 +285,7 @@ class HardwarePlan:
             "synapse_entry_width": self.synapse_entry_width,
             "weight_width_per_group": [self.group_weight_width(g) for g in range(self.groups)],
             "threshold_per_group": [g.threshold for g in self.group_plans],
+            "threshold_per_slot": self.per_slot_thresholds,
             "segments": [list(segment) for segment in self.segments],
             "memory_bits": self.memory_bits(),
         }
@@ -333,13 +344,19 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         for offset in range(count):
             layouts.append((first + offset, count, np.arange(first + offset, end, count),
                             network.layer_threshold(layer)))
+    thresholds = np.broadcast_to(np.asarray(network.thresholds, dtype=np.int64), (n,))
         first_group += count
     slots = max(len(members) for _, _, members, _ in layouts)
 
     group_plans = []
     masks = np.zeros(sources, dtype=object)
+    per_slot = False
     for g, (base, stride, members, threshold) in enumerate(layouts):
         members.setflags(write=False)
+        threshold = int(thresholds[members[0]])
+        slot_thresholds = np.full(slots, threshold, dtype=np.int64)
+        slot_thresholds[:len(members)] = thresholds[members]
+        per_slot |= bool((slot_thresholds != threshold).any())
         block = incoming[members]  # (members, sources)
         pointers = np.zeros((sources, 2), dtype=np.int64)
         entries = []
@@ -354,10 +371,10 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         bias = np.zeros(slots, dtype=np.int64)
         initial_state[:len(members)] = network.initial_state[members]
         bias[:len(members)] = network.bias[members]
-        for array in (pointers, synapses, initial_state, bias):
+        for array in (pointers, synapses, initial_state, bias, slot_thresholds):
             array.setflags(write=False)
         group_plans.append(GroupPlan(g, pointers, synapses, initial_state, bias, members,
-                                     base, stride, threshold))
+                                     base, stride, threshold, slot_thresholds))
 
     # Exact accumulator: the largest |partial sum| of any neuron's incoming synapses.
     largest = int(np.abs(incoming).sum(axis=1).max()) if incoming.size else 0
@@ -390,6 +407,7 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         weight_widths=tuple(_weight_width(g.synapses, network.weight_bits)
                             for g in group_plans),
         segments=tuple(segments),
+        per_slot_thresholds=per_slot,
     )
 
 

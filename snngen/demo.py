@@ -1,0 +1,422 @@
+"""``snngen demo digits``: from a trained float SNN to bit-exact hardware on a real data set.
+
+scikit-learn's 8×8 digits (1,797 images) with a fixed split; an snnTorch network is trained,
+exported to NIR, imported, quantized at 16, 8, 4 bits and at Hessian-guided mixed precision,
+measured with the integer golden model, checked bit-exact in RTL, synthesized, and reported
+(docs/quantization.md explains every step and figure).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ._files import atomic_save_figure, atomic_write_bytes, atomic_write_text, npz_bytes
+from .energy import ENERGY_MODEL, inference_metrics
+from .errors import InputError
+from .golden import simulate_batch
+from .hw.plan import plan_hardware
+from .network import network_to_json, save_network
+from .nir_import import nir_to_float
+from .quantize import allocate_bits, classify, parse_budget, weight_memory_bits
+
+__all__ = ["DemoOptions", "run_digits_demo"]
+
+PRECISIONS = ("16", "8", "4", "auto")
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoOptions:
+    """Everything the digits demo can vary (the defaults make the documented report).
+
+    Members
+    -------
+    hidden : int
+        Hidden LIF neurons (64 → hidden → 10).
+    steps : int
+        T: stimulus steps per image (deterministic rate code, 0..16 → 0..T spikes).
+    epochs, qat_epochs : int
+        Float training epochs; quantization-aware fine-tuning epochs per candidate.
+    budget : str
+        ``auto``'s weight-memory budget (``42%`` of the uniform 8-bit network, or bits).
+    probes : int
+        Hutchinson probes per Hessian-trace estimate.
+    rtl_images : int
+        Test images pushed through the RTL (back to back) per precision.
+    simulator : str
+        ``icarus`` or ``verilator`` for the RTL check.
+    target : str or None
+        Synthesis target; None skips synthesis (LUT/BRAM/Fmax then null).
+    seed : int
+    """
+
+    hidden: int = 64
+    steps: int = 16
+    epochs: int = 40
+    qat_epochs: int = 20
+    budget: str = "42%"
+    probes: int = 32
+    rtl_images: int = 4
+    simulator: str = "icarus"
+    target: str | None = "ice40-up5k"
+    seed: int = 0
+
+
+def _load_digits(seed: int):
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise InputError("the digits demo needs scikit-learn: pip install torch==2.13.0 && "
+                         "pip install 'snngen[train]'") from None
+    digits = load_digits()
+    x_train, x_test, y_train, y_test = train_test_split(
+        digits.data, digits.target, test_size=0.25, random_state=seed, stratify=digits.target)
+    x_fit, x_val, y_fit, y_val = train_test_split(
+        x_train, y_train, test_size=0.2, random_state=seed, stratify=y_train)
+    return (x_fit, y_fit), (x_val, y_val), (x_test, y_test)
+
+
+def _train_snntorch(fit, test, options: DemoOptions, beta: float, say):
+    """Train 64 → hidden → 10 snn.Leaky (subtractive reset) with BPTT; returns (net, accuracy)."""
+    import snntorch
+    import snntorch.utils
+    import torch
+
+    torch.manual_seed(options.seed)
+    torch.use_deterministic_algorithms(True)
+    hidden = options.hidden
+
+    def leaky(size, output=False):
+        # Per-neuron beta and threshold vectors: snnTorch's NIR export needs them shaped. The
+        # reset in the spike's own step (reset_delay=False), as the integer semantics do it.
+        return snntorch.Leaky(beta=torch.full((size,), beta), threshold=torch.ones(size),
+                              init_hidden=True, output=output, reset_mechanism="subtract",
+                              reset_delay=False)
+
+    net = torch.nn.Sequential(torch.nn.Linear(64, hidden), leaky(hidden),
+                              torch.nn.Linear(hidden, 10), leaky(10, output=True))
+
+    def counts(x):
+        snntorch.utils.reset(net)
+        total = 0
+        for t in range(x.shape[1]):
+            spikes, _ = net(x[:, t])
+            total = total + spikes
+        return total
+
+    x_fit = torch.tensor(fit[0], dtype=torch.float32)
+    y_fit = torch.tensor(fit[1], dtype=torch.long)
+    optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(options.seed)
+    for epoch in range(options.epochs):
+        order = torch.randperm(len(x_fit), generator=generator)
+        for start in range(0, len(order), 64):
+            chosen = order[start:start + 64]
+            loss = torch.nn.functional.cross_entropy(counts(x_fit[chosen]), y_fit[chosen])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        say(f"train epoch {epoch + 1}/{options.epochs}")
+    with torch.no_grad():
+        predicted = counts(torch.tensor(test[0], dtype=torch.float32)).argmax(dim=1).numpy()
+    return net, float((predicted == test[1]).mean())
+
+
+def _synthesize_one(args):
+    """Synthesize one precision: synapse tables as ROM in block RAM, or, when they do not fit
+    and the device has SPRAM (iCE40 UP5K), as runtime-loaded weights in SPRAM."""
+    from .network import network_from_json
+    from .synth import TARGETS, SynthesisError, synthesize
+
+    # The network crosses the process boundary as its network.json text (a Network's read-only
+    # mappings do not pickle).
+    text, target = args
+    network = network_from_json(json.loads(text))
+    try:
+        report = synthesize(network, target, groups=None)
+    except SynthesisError as error:
+        if "does not fit" not in str(error) or not TARGETS[target].resources.get("spram"):
+            return {"error": str(error)}
+        try:
+            report = synthesize(network, target, groups=None, runtime_weights=True)
+        except SynthesisError as second:
+            return {"error": str(second)}
+    report.pop("raw", None)
+    return report
+
+
+def run_digits_demo(out_dir: str | os.PathLike, options: DemoOptions = DemoOptions(),
+                    *, progress: bool = True) -> dict:
+    """Run the whole demo into `out_dir`; returns the report (also DIR/report.json)."""
+    from .train import encode_intensity, hutchinson_traces, quantize_for_accuracy, require_torch
+
+    torch = require_torch()
+    try:
+        import nir
+        from snntorch.export_nir import export_to_nir
+    except ImportError as error:
+        raise InputError(f"the digits demo needs snnTorch, nirtorch and nir ({error.name} is "
+                         "missing): pip install 'snngen[train]'") from None
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)  # reproducible float sums, and the synthesis runs use the cores
+    stages = tqdm(total=7 + 4 * 5, desc="digits demo", unit="stage", disable=not progress)
+
+    def say(text):
+        stages.set_postfix_str(text)
+
+    timings = {}
+
+    def lap(name, since):
+        timings[name] = round(time.perf_counter() - since, 2)
+        return time.perf_counter()
+
+    now = time.perf_counter()
+    fit, validation, test = _load_digits(options.seed)
+    encoded = {name: (encode_intensity(x, options.steps, 16.0), y)
+               for name, (x, y) in (("fit", fit), ("validation", validation), ("test", test))}
+    stages.update()
+
+    # The shift leak is exact when beta = 1 − 2^−k: k = 3 here (tau = 8 dt).
+    beta = 1 - 2.0 ** -3
+    net, float_accuracy = _train_snntorch(encoded["fit"], encoded["test"], options, beta, say)
+    now = lap("train", now)
+    stages.update()
+
+    graph = export_to_nir(net, torch.zeros(64))
+    nir.write(str(out / "model.nir"), graph)
+    model = nir_to_float(out / "model.nir", dt=1e-4)
+    readout = model.layer_rows(len(model.layers) - 1)
+    # The imported model in float with the hardware's structure (a step per layer, the
+    # semantics' reset), before any rounding: separates mapping effects from quantization.
+    from .train import layered_snn
+
+    with torch.no_grad():
+        counts = layered_snn(model)(torch.tensor(encoded["test"][0], dtype=torch.float64))
+    mapped_accuracy = float((counts.numpy().argmax(axis=1) == encoded["test"][1]).mean())
+    stages.update()
+
+    x_fit, y_fit = encoded["fit"]
+    traces = hutchinson_traces(model, x_fit[:512], y_fit[:512], probes=options.probes,
+                               seed=options.seed)
+    budget = parse_budget(options.budget, model)
+    auto_bits, omega = allocate_bits(model, traces, budget)
+    now = lap("hessian_and_allocation", now)
+    stages.update()
+
+    layer_count = len(model.layers)
+    choices = {"16": [16] * layer_count, "8": [8] * layer_count, "4": [4] * layer_count,
+               "auto": auto_bits}
+    x_test, y_test = encoded["test"]
+    uniform8 = weight_memory_bits(model, choices["8"])
+    results, networks = [], {}
+    for precision in PRECISIONS:
+        say(f"quantize {precision}")
+        best, candidates = quantize_for_accuracy(
+            model, choices[precision], encoded["fit"], encoded["validation"],
+            qat_epochs=options.qat_epochs, seed=options.seed, progress=stages.update)
+        network = best.network
+        networks[precision] = network
+        save_network(network, out / f"net_{precision}.json")
+        predicted = classify(network, x_test, readout)
+        accuracy = float((predicted == y_test).mean())
+        plan = plan_hardware(network, None)
+        steps_total = options.steps + layer_count - 1
+        padded = np.zeros((len(x_test), steps_total, x_test.shape[2]), dtype=np.uint8)
+        padded[:, :options.steps] = x_test
+        batch = simulate_batch([network] * len(padded), steps_total, list(padded),
+                               record_state=False)
+        metrics = inference_metrics(plan, padded, batch.spikes[:, :, :network.neurons])
+        memory = weight_memory_bits(model, choices[precision])
+        results.append({
+            "precision": precision,
+            "bits_per_layer": [int(b) for b in choices[precision]],
+            "state_bits": network.state.bits,
+            "thresholds": [layer.threshold for layer in network.layers],
+            "method": best.method,
+            "validation_accuracy": best.validation_accuracy,
+            "candidates": {c.method: c.validation_accuracy for c in candidates},
+            "accuracy": accuracy,
+            "accuracy_drop_points": round(100 * (float_accuracy - accuracy), 2),
+            "weight_memory_bits": memory,
+            "weight_memory_vs_8bit": round(memory / uniform8, 4),
+            "stored_weight_bits": int(sum(
+                g.synapse_count * plan.group_weight_width(g.index) for g in plan.group_plans)),
+            "synapse_memory_bits": plan.memory_bits()["synapses"],
+            "lut": None, "bram": None, "fmax_mhz": None, "logic_cells": None,
+            "sops_per_inference": round(metrics["sops"], 1),
+            "spikes_per_inference": round(metrics["spikes"], 2),
+            "sops_per_spike": None if metrics["sops_per_spike"] is None
+            else round(metrics["sops_per_spike"], 2),
+            "energy_per_inference_nj": round(metrics["energy_pj"]["total"] / 1000, 3),
+            "energy_per_spike_pj": None if metrics["energy_per_spike_pj"] is None
+            else round(metrics["energy_per_spike_pj"], 1),
+            "energy_per_sop_pj": None if metrics["energy_per_sop_pj"] is None
+            else round(metrics["energy_per_sop_pj"], 3),
+            "energy_parts_nj": {k: round(v / 1000, 3) for k, v in metrics["energy_pj"].items()},
+            "rtl_bit_exact": None,
+        })
+        stages.update()
+    now = lap("quantize_and_measure", now)
+
+    if options.target is not None:
+        say("synthesis")
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            reports = list(pool.map(_synthesize_one, [
+                (network_to_json(networks[r["precision"]]), options.target) for r in results]))
+        for result, report in zip(results, reports, strict=True):
+            if "error" in report:
+                result["synthesis_error"] = report["error"]
+                continue
+            result.update(lut=report["lut"], bram=report["bram"], fmax_mhz=report["fmax_mhz"],
+                          logic_cells=report["logic_cells"], ff=report["ff"],
+                          spram=report["spram"], runtime_weights=report["runtime_weights"])
+        now = lap("synthesis", now)
+    # RTL: the first test images back to back (no reset between them), bit-exact every step.
+    from .cosim import run_cocotb
+
+    images = min(options.rtl_images, len(x_test))
+    steps_total = options.steps + layer_count - 1
+    stimulus = np.zeros((images * steps_total, x_test.shape[2]), dtype=np.uint8)
+    for i in range(images):
+        stimulus[i * steps_total:i * steps_total + options.steps] = x_test[i]
+    from .golden import simulate
+
+    for result in results:
+        network = networks[result["precision"]]
+        say(f"RTL {result['precision']}")
+        expected = simulate(network, len(stimulus), stimulus)
+        # The design that was synthesized: with runtime weights the testbench loads them first.
+        run = run_cocotb(network, len(stimulus), stimulus, simulator=options.simulator,
+                         build_dir=out / "rtl" / f"{result['precision']}",
+                         groups=plan_hardware(network, None).groups,
+                         runtime_weights=result.get("runtime_weights", False))
+        got = run.run
+        result["rtl_bit_exact"] = bool(run.failed == 0
+                                       and np.array_equal(got.spikes, expected.spikes)
+                                       and np.array_equal(got.state, expected.state))
+        result["rtl_images"] = images
+        result["rtl_cycles_per_inference"] = round(float(got.cycles.sum()) / images, 1)
+        if result["fmax_mhz"]:
+            seconds = result["rtl_cycles_per_inference"] / (result["fmax_mhz"] * 1e6)
+            result["latency_us"] = round(seconds * 1e6, 2)
+            result["inferences_per_second"] = round(1 / seconds, 1)
+            # Throughput per watt = SOPs per joule (the dynamic-energy estimate).
+            result["giga_sops_per_watt"] = round(
+                result["sops_per_inference"] / (result["energy_per_inference_nj"] * 1e-9) / 1e9,
+                1)
+        stages.update()
+    now = lap("rtl", now)
+
+    stages.update(stages.total - stages.n)
+    stages.close()
+
+    timings["total"] = round(time.perf_counter() - started, 1)
+    report = {
+        "float_accuracy": float_accuracy,
+        "imported_float_accuracy": mapped_accuracy,
+        "results": results,
+        "data": {"set": "sklearn.datasets.load_digits", "train": len(fit[0]),
+                 "validation": len(validation[0]), "test": len(test[0]),
+                 "split": f"train_test_split(test_size=0.25, stratify, random_state="
+                          f"{options.seed}); validation 20% of train",
+                 "encoding": f"deterministic rate code, {options.steps} steps, intensity 0..16"},
+        "model": {"layers": [{"name": layer["name"], "neurons": layer["last"] - layer["first"] + 1,
+                              "weights": model.layer_weight_count(i)}
+                             for i, layer in enumerate(model.layers)],
+                  "leak_shift": model.leak_shift, "beta": beta, "reset": "subtract"},
+        "hessian": {"method": f"Hutchinson, {options.probes} Rademacher probes, 512 training "
+                              "images", "traces": traces,
+                    "mean_eigenvalue": [t / max(model.layer_weight_count(i), 1)
+                                        for i, t in enumerate(traces)],
+                    "budget_bits": budget, "budget": options.budget, "auto_bits": auto_bits,
+                    "objective": omega},
+        "energy_model": ENERGY_MODEL,
+        "measured": ["accuracy", "weight_memory_bits", "lut", "bram", "fmax_mhz",
+                     "sops_per_inference", "spikes_per_inference", "rtl_cycles_per_inference",
+                     "rtl_bit_exact"],
+        "estimated": ["energy_per_inference_nj", "energy_per_spike_pj", "energy_per_sop_pj",
+                      "giga_sops_per_watt"],
+        "options": dataclasses.asdict(options),
+        "seconds": timings,
+    }
+    atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
+    atomic_write_text(out / "report.md", report_markdown(report))
+    _plot(report, out / "accuracy_vs_memory.png")
+    # The encoded test split, for `snngen quantize --data` and for re-running anything here.
+    atomic_write_bytes(out / "test_data.npz", npz_bytes({"inputs": x_test, "labels": y_test}))
+    return report
+
+
+def report_markdown(report: dict) -> str:
+    """The report as a markdown table (what docs/quantization.md shows)."""
+    lines = [
+        "# snngen digits demo",
+        "",
+        f"Float (snnTorch) test accuracy: **{100 * report['float_accuracy']:.2f}%** "
+        f"({report['data']['test']} test images); the imported model in float with the "
+        f"hardware's structure (a step per layer, before rounding): "
+        f"{100 * report['imported_float_accuracy']:.2f}%.",
+        "",
+        "| precision | bits/layer | state bits | method | accuracy | drop (pt) | weight memory "
+        "(bits) | vs 8-bit | LUT | BRAM | Fmax MHz | SOPs/inf | SOPs/spike | energy/inf nJ* "
+        "| RTL bit-exact |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["results"]:
+        def show(value, fmt="{}"):
+            return "–" if value is None else fmt.format(value)
+        lines.append(
+            f"| {r['precision']} | {','.join(map(str, r['bits_per_layer']))} | "
+            f"{r['state_bits']} | {r['method']} | {100 * r['accuracy']:.2f}% | "
+            f"{r['accuracy_drop_points']:+.2f} | {r['weight_memory_bits']} | "
+            f"{100 * r['weight_memory_vs_8bit']:.1f}% | {show(r['lut'])} | {show(r['bram'])} | "
+            f"{show(r['fmax_mhz'], '{:.1f}')} | {r['sops_per_inference']:.0f} | "
+            f"{show(r['sops_per_spike'])} | {r['energy_per_inference_nj']:.2f} | "
+            f"{'yes' if r['rtl_bit_exact'] else 'NO'} |")
+    h = report["hessian"]
+    lines += [
+        "",
+        f"Auto: Hessian traces {', '.join(f'{t:.3g}' for t in h['traces'])} "
+        f"(per weight {', '.join(f'{t:.3g}' for t in h['mean_eigenvalue'])}); budget "
+        f"{h['budget']} = {h['budget_bits']} bits → bits {h['auto_bits']}.",
+        "",
+        f"\\* estimate: {report['energy_model']['source']}; "
+        f"{report['energy_model']['scope']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 4))
+    ax = figure.add_subplot()
+    for r in report["results"]:
+        ax.scatter(r["weight_memory_bits"] / 1000, 100 * r["accuracy"], s=40)
+        ax.annotate(f"{r['precision']} ({','.join(map(str, r['bits_per_layer']))})",
+                    (r["weight_memory_bits"] / 1000, 100 * r["accuracy"]),
+                    textcoords="offset points", xytext=(5, -12), fontsize=8)
+    ax.axhline(100 * report["float_accuracy"], color="grey", ls="--", lw=0.8, label="float")
+    ax.axhline(100 * report["float_accuracy"] - 0.5, color="red", ls=":", lw=0.8,
+               label="float − 0.5 pt")
+    ax.set_xscale("log")
+    ax.set_xlabel("weight memory (kbit, log)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("digits: accuracy vs weight memory (integer golden model)")
+    ax.legend(loc="lower right", fontsize=8)
+    atomic_save_figure(figure, path)

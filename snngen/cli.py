@@ -602,17 +602,16 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     data = load_dataset(args.data, model.inputs, classes) if args.data else None
     evaluation = load_dataset(args.eval, model.inputs, classes) if args.eval else None
     traces = None
-    if bits == "auto" or args.qat:
-        if data is None:
-            raise InputError(f"--data TRAIN.npz is needed for "
-                             f"{'--bits auto (the Hessian)' if bits == 'auto' else '--qat'}")
+    if (bits == "auto" or args.qat) and data is None:
+        raise InputError(f"--data TRAIN.npz is needed for "
+                         f"{'--bits auto (the Hessian)' if bits == 'auto' else '--qat'}")
     if bits == "auto":
         from .train import hutchinson_traces
 
         budget = parse_budget(args.budget, model)
         traces = hutchinson_traces(model, data[0][:512], data[1][:512], probes=args.probes,
                                    seed=args.seed, reset=args.reset)
-        bits, _ = allocate_bits(model, traces, budget)
+        bits, _ = allocate_bits(model, traces, budget, granularity=args.granularity)
     method = "ptq"
     if args.qat:
         from .train import quantize_for_accuracy
@@ -623,20 +622,23 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
         fit = (data[0][order[:cut]], data[1][order[:cut]])
         validation = (data[0][order[cut:]], data[1][order[cut:]])
         best, _ = quantize_for_accuracy(model, bits, fit, validation, seed=args.seed,
-                                        reset=args.reset)
+                                        reset=args.reset, granularity=args.granularity)
         network, method = best.network, best.method
     else:
         network, _ = quantize_model(model, bits, state_bits=args.state_bits,
                                     representation=args.representation, overflow=args.overflow,
-                                    reset=args.reset)
+                                    reset=args.reset, granularity=args.granularity)
     save_network(network, args.out)
     memory = weight_memory_bits(model, bits)
     uniform8 = weight_memory_bits(model, [8] * len(bits))
     accuracy = None
     if evaluation is not None:
         accuracy = float((classify(network, evaluation[0], readout) == evaluation[1]).mean())
+    theta = np.broadcast_to(network.thresholds, (network.neurons,))
+    ranges = [(int(theta[first:end].min()), int(theta[first:end].max()))
+              for _, first, end in network.layer_spans]
     summary = {"out": args.out, "bits": list(bits), "state_bits": network.state.bits,
-               "thresholds": [layer.threshold for layer in network.layers], "method": method,
+               "granularity": args.granularity, "thresholds": ranges, "method": method,
                "weight_memory_bits": memory, "weight_memory_vs_8bit": memory / uniform8,
                "hessian_traces": traces, "accuracy": accuracy}
     if args.json:
@@ -647,8 +649,10 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
           + ("  Hessian trace" if traces else ""))
     for index, layer in enumerate(network.layers):
         trace = f"  {traces[index]:.4g}" if traces else ""
+        low, high = ranges[index]
+        shown = str(low) if low == high else f"{low}..{high}"
         print(f"  {layer.name:<12} {model.layer_weight_count(index):>8} {layer.weight_bits:>4} "
-              f"{layer.threshold:>9}{trace}")
+              f"{shown:>9}{trace}")
     print(f"  weight memory {memory} bits ({100 * memory / uniform8:.1f}% of uniform 8-bit); "
           f"state {network.state.bits} bits; {method}")
     if accuracy is not None:
@@ -1062,6 +1066,9 @@ def build_parser() -> argparse.ArgumentParser:
     quantize.add_argument("--qat", action="store_true",
                           help="quantization-aware fine-tuning when rounding costs accuracy "
                                "(PyTorch; uses --data, 80/20 split for the choice)")
+    quantize.add_argument("--granularity", choices=["neuron", "layer"], default="neuron",
+                          help="one threshold (scale) per neuron, stored beside its bias, or one "
+                               "per layer, a constant in its groups (default: %(default)s)")
     quantize.add_argument("--state-bits", type=_integer, metavar="B",
                           help="membrane state width (default: the narrowest holding ±4× the "
                                "largest threshold)")

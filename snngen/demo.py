@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -53,6 +54,8 @@ class DemoOptions:
         ``icarus`` or ``verilator`` for the RTL check.
     target : str or None
         Synthesis target; None skips synthesis (LUT/BRAM/Fmax then null).
+    granularity : str
+        ``neuron`` (a threshold per neuron) or ``layer`` (one per layer).
     seed : int
     """
 
@@ -65,6 +68,7 @@ class DemoOptions:
     rtl_images: int = 4
     simulator: str = "icarus"
     target: str | None = "ice40-up5k"
+    granularity: str = "neuron"
     seed: int = 0
 
 
@@ -193,7 +197,10 @@ def run_digits_demo(out_dir: str | os.PathLike, options: DemoOptions = DemoOptio
     now = lap("train", now)
     stages.update()
 
-    graph = export_to_nir(net, torch.zeros(64))
+    with warnings.catch_warnings():
+        # snnTorch's exporter uses a nirtorch entry point that nirtorch 2 deprecates.
+        warnings.filterwarnings("ignore", "nirtorch.extract_nir_graph", DeprecationWarning)
+        graph = export_to_nir(net, torch.zeros(64))
     nir.write(str(out / "model.nir"), graph)
     model = nir_to_float(out / "model.nir", dt=1e-4)
     readout = model.layer_rows(len(model.layers) - 1)
@@ -210,7 +217,7 @@ def run_digits_demo(out_dir: str | os.PathLike, options: DemoOptions = DemoOptio
     traces = hutchinson_traces(model, x_fit[:512], y_fit[:512], probes=options.probes,
                                seed=options.seed)
     budget = parse_budget(options.budget, model)
-    auto_bits, omega = allocate_bits(model, traces, budget)
+    auto_bits, omega = allocate_bits(model, traces, budget, granularity=options.granularity)
     now = lap("hessian_and_allocation", now)
     stages.update()
 
@@ -224,7 +231,8 @@ def run_digits_demo(out_dir: str | os.PathLike, options: DemoOptions = DemoOptio
         say(f"quantize {precision}")
         best, candidates = quantize_for_accuracy(
             model, choices[precision], encoded["fit"], encoded["validation"],
-            qat_epochs=options.qat_epochs, seed=options.seed, progress=stages.update)
+            qat_epochs=options.qat_epochs, seed=options.seed, granularity=options.granularity,
+            progress=stages.update)
         network = best.network
         networks[precision] = network
         save_network(network, out / f"net_{precision}.json")
@@ -242,7 +250,11 @@ def run_digits_demo(out_dir: str | os.PathLike, options: DemoOptions = DemoOptio
             "precision": precision,
             "bits_per_layer": [int(b) for b in choices[precision]],
             "state_bits": network.state.bits,
-            "thresholds": [layer.threshold for layer in network.layers],
+            "granularity": options.granularity,
+            "threshold_ranges": [
+                [int(np.min(network.thresholds[first:end])),
+                 int(np.max(network.thresholds[first:end]))]
+                for _, first, end in network.layer_spans],
             "method": best.method,
             "validation_accuracy": best.validation_accuracy,
             "candidates": {c.method: c.validation_accuracy for c in candidates},
@@ -374,13 +386,16 @@ def report_markdown(report: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["results"]:
+        spram = f" + {r['spram']} SPRAM" if r.get("spram") else ""
+
         def show(value, fmt="{}"):
             return "–" if value is None else fmt.format(value)
         lines.append(
             f"| {r['precision']} | {','.join(map(str, r['bits_per_layer']))} | "
             f"{r['state_bits']} | {r['method']} | {100 * r['accuracy']:.2f}% | "
             f"{r['accuracy_drop_points']:+.2f} | {r['weight_memory_bits']} | "
-            f"{100 * r['weight_memory_vs_8bit']:.1f}% | {show(r['lut'])} | {show(r['bram'])} | "
+            f"{100 * r['weight_memory_vs_8bit']:.1f}% | {show(r['lut'])} | {show(r['bram'])}"
+            f"{spram} | "
             f"{show(r['fmax_mhz'], '{:.1f}')} | {r['sops_per_inference']:.0f} | "
             f"{show(r['sops_per_spike'])} | {r['energy_per_inference_nj']:.2f} | "
             f"{'yes' if r['rtl_bit_exact'] else 'NO'} |")

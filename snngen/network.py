@@ -36,12 +36,12 @@ from .errors import InputError, InputTypeError
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
-    "Layer",
     "MAX_NEURONS",
     "MAX_STATE_BITS",
     "MAX_WEIGHT_BITS",
     "MIN_STATE_BITS",
     "MIN_WEIGHT_BITS",
+    "Layer",
     "Network",
     "NeuronModel",
     "Overflow",

@@ -4,12 +4,13 @@ The float model (:class:`~snngen.nir_import.FloatModel`) has weights in threshol
 fires at 1. Quantizing layer ℓ to b bits is choosing an integer threshold θ_ℓ and rounding
 ``θ_ℓ · w`` into the signed b-bit range (docs/quantization.md):
 
-- **weights**: symmetric, per layer: ``θ_ℓ = max(1, round(c · (2^(b−1) − 1) / max|W_ℓ|))`` with the
-  clipping ratio c ∈ [0.35, 1] that minimizes the layer's squared rounding error (the largest
-  weights clip a little when that buys resolution for the rest);
+- **weights**: symmetric, per neuron (default; the scale of a neuron's incoming weights, like
+  per-channel scales) or per layer: ``θ = max(1, round(c · (2^(b−1) − 1) / max|W|))`` with the
+  clipping ratio c ∈ [0.35, 1] that minimizes the squared rounding error (the largest weights
+  clip a little when that buys resolution for the rest);
 - **membrane state**: one width B for the network, with headroom: the state holds ±4·θ_max (two
   bits above the largest threshold, so a step's input rarely saturates), and B > k for the leak.
-  The state and the weights of a layer share the layer's scale θ_ℓ, so no rescaling is needed;
+  A neuron's state and its weights share its scale θ, so no rescaling is needed;
 - **bias**: ``round(θ_ℓ · bias)``, saturated to the lattice.
 
 ``auto`` allocates bits per layer from Hutchinson estimates of each layer's Hessian trace
@@ -41,6 +42,7 @@ __all__ = [
     "parse_budget",
     "quantize_layer",
     "quantize_model",
+    "quantize_rows",
     "weight_memory_bits",
 ]
 
@@ -51,6 +53,9 @@ _CLIP_RATIOS = np.linspace(0.35, 1.0, 27)
 STATE_HEADROOM = 4
 
 
+GRANULARITIES = ("neuron", "layer")
+
+
 @dataclasses.dataclass(frozen=True)
 class LayerQuantization:
     """How one layer was quantized.
@@ -59,10 +64,9 @@ class LayerQuantization:
     -------
     name : str
     bits : int
-    threshold : int
-        θ_ℓ: integer units per threshold (the layer's scale).
-    clip_ratio : float
-        c: the fraction of max|W| the largest integer weight stands for.
+    thresholds : tuple of int
+        θ of each of the layer's neurons: integer units per threshold (the quantization scale;
+        all equal with per-layer granularity).
     clipped : int
         Weights beyond the clipped range (saturated to the largest integer).
     weight_count : int
@@ -73,14 +77,20 @@ class LayerQuantization:
 
     name: str
     bits: int
-    threshold: int
-    clip_ratio: float
+    thresholds: tuple[int, ...]
     clipped: int
     weight_count: int
     squared_error: float
 
+    @property
+    def threshold(self) -> int | None:
+        """The layer's θ when all its neurons share one, else None."""
+        return self.thresholds[0] if len(set(self.thresholds)) == 1 else None
+
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        return {"name": self.name, "bits": self.bits, "threshold_min": min(self.thresholds),
+                "threshold_max": max(self.thresholds), "clipped": self.clipped,
+                "weight_count": self.weight_count, "squared_error": self.squared_error}
 
 
 def quantize_layer(weights: np.ndarray, bits: int, threshold: int | None = None
@@ -156,9 +166,38 @@ def weight_memory_bits(model: FloatModel, bits: Sequence[int]) -> int:
     return sum(model.layer_weight_count(i) * b for i, b in enumerate(bits))
 
 
+def quantize_rows(block: np.ndarray, declared: np.ndarray, bits: int, granularity: str,
+                  thresholds=None) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """Quantize one layer's weight block: (θ per row, integer block, squared error, clipped).
+
+    ``granularity="layer"``: one θ for the block; ``"neuron"``: one θ per row (per output
+    neuron, like per-channel scales). `thresholds` (a number, or one per row) fixes θ instead of
+    the error-minimizing search.
+    """
+    if granularity not in GRANULARITIES:
+        raise InputError(f"granularity must be neuron or layer, not {granularity!r}")
+    rows = block.shape[0]
+    fixed = None if thresholds is None else np.broadcast_to(np.asarray(thresholds), (rows,))
+    integer = np.zeros(block.shape, dtype=np.int64)
+    thetas = np.zeros(rows, dtype=np.int64)
+    error, clipped = 0.0, 0
+    groups = [np.arange(rows)] if granularity == "layer" else [np.array([r]) for r in range(rows)]
+    for chosen in groups:
+        mask = np.zeros(block.shape, dtype=bool)
+        mask[chosen] = declared[chosen]
+        theta, values, _, part_error, part_clipped = quantize_layer(
+            block[mask], bits, None if fixed is None else int(fixed[chosen[0]]))
+        integer[mask] = values
+        thetas[chosen] = theta
+        error += part_error
+        clipped += part_clipped
+    return thetas, integer, error, clipped
+
+
 def quantize_model(model: FloatModel, bits: Sequence[int], *, state_bits: int | None = None,
                    representation: str = "signed", overflow: str = "saturate",
-                   reset: str | None = "subtract", thresholds: Sequence[int] | None = None
+                   reset: str | None = "subtract", granularity: str = "neuron",
+                   thresholds: Sequence | None = None
                    ) -> tuple[Network, list[LayerQuantization]]:
     """A layered :class:`Network` (format version 2) with layer ℓ's weights at ``bits[ℓ]``.
 
@@ -171,8 +210,12 @@ def quantize_model(model: FloatModel, bits: Sequence[int], *, state_bits: int | 
         B. Default: the narrowest that holds ±4·θ_max and the leak shift.
     reset : {"subtract", "zero"}
         snnTorch's default is "subtract" (NIR cannot say so).
-    thresholds : sequence of int, optional
-        θ_ℓ per layer, instead of the search (after quantization-aware fine-tuning on that grid).
+    granularity : {"neuron", "layer"}
+        One scale θ per neuron (``neuron_thresholds``: the hardware stores θ beside each
+        neuron's bias) or one per layer (a constant in each layer's groups).
+    thresholds : sequence, optional
+        θ per layer (a number, or one per neuron of the layer), instead of the search (after
+        quantization-aware fine-tuning on that grid).
     """
     if len(bits) != len(model.layers):
         raise InputError(f"bits must give one width per layer ({len(model.layers)}), "
@@ -182,21 +225,21 @@ def quantize_model(model: FloatModel, bits: Sequence[int], *, state_bits: int | 
     n = model.neurons
     weights = np.zeros((n, n + model.inputs), dtype=np.int64)
     bias = np.zeros(n, dtype=np.int64)
-    reports, thresholds = [], []
+    theta = np.zeros(n, dtype=np.int64)
+    reports = []
     for index, width in enumerate(bits):
         rows = model.layer_rows(index)
         declared = model.structure[rows]
-        block = model.layer_weights(index)
-        threshold, integer, ratio, error, clipped = quantize_layer(
-            block[declared], width, None if fixed is None else fixed[index])
-        layer_weights = np.zeros(block.shape, dtype=np.int64)
-        layer_weights[declared] = integer
-        weights[rows] = layer_weights
-        bias[rows] = np.rint(model.bias[rows] * threshold).astype(np.int64)
-        thresholds.append(threshold)
-        reports.append(LayerQuantization(model.layers[index]["name"], int(width), threshold,
-                                         ratio, clipped, int(declared.sum()), error))
-    largest = max(thresholds)
+        thetas, integer, error, clipped = quantize_rows(
+            model.layer_weights(index), declared, width, granularity,
+            None if fixed is None else fixed[index])
+        weights[rows] = integer
+        bias[rows] = np.rint(model.bias[rows] * thetas).astype(np.int64)
+        theta[rows] = thetas
+        reports.append(LayerQuantization(model.layers[index]["name"], int(width),
+                                         tuple(int(t) for t in thetas), clipped,
+                                         int(declared.sum()), error))
+    largest = int(theta.max())
     needed, _ = bits_for_range(-STATE_HEADROOM * largest, STATE_HEADROOM * largest)
     if model.leak_shift is not None:
         needed = max(needed, model.leak_shift + 1)
@@ -204,34 +247,38 @@ def quantize_model(model: FloatModel, bits: Sequence[int], *, state_bits: int | 
         state_bits = min(needed, 32)
     state = StateFormat(state_bits, representation, overflow)
     if largest > state.max:
-        raise InputError(f"--state-bits {state_bits} cannot hold the largest layer threshold "
+        raise InputError(f"--state-bits {state_bits} cannot hold the largest threshold "
                          f"{largest} ({state.describe()} tops out at {state.max}); use "
                          f"--state-bits {needed}")
     check_leak_fits(model.leak_shift, state_bits)
     bias = np.clip(bias, state.min, state.max)
     reset_value = 0
     if mode == "zero" and model.reset_to != 0:
-        if len(set(thresholds)) > 1:
+        if len(set(theta.tolist())) > 1:
             raise InputError(f"a zero reset to v_reset/v_threshold = {model.reset_to:g} needs "
-                             "one threshold for every layer; quantize with reset subtract or "
+                             "one threshold for every neuron; quantize with reset subtract or "
                              "v_reset = 0")
         reset_value = int(np.clip(round(model.reset_to * largest), state.min, state.max))
+    per_layer = granularity == "layer"
     layers = tuple(Layer(report.name, model.layer_rows(i).stop - model.layer_rows(i).start,
-                         report.bits, report.threshold) for i, report in enumerate(reports))
+                         report.bits, report.threshold if per_layer else None)
+                   for i, report in enumerate(reports))
     network = Network(
         state=state,
-        neuron=NeuronModel(threshold=thresholds[0], leak_shift=model.leak_shift,
+        neuron=NeuronModel(threshold=int(theta[0]), leak_shift=model.leak_shift,
                            reset=Reset(mode), reset_value=reset_value),
         weight_bits=max(bits), weights=weights[:, :n], input_weights=weights[:, n:], bias=bias,
-        layers=layers,
+        layers=layers, neuron_thresholds=None if per_layer else theta,
         extra={"quantization": {"dt": model.dt, "bits": [int(b) for b in bits],
+                                "granularity": granularity,
                                 "layers": [r.to_json() for r in reports]}},
     )
     return network, reports
 
 
 def allocate_bits(model: FloatModel, traces: Sequence[float], budget: int,
-                  candidates: Sequence[int] = AUTO_CANDIDATES) -> tuple[list[int], float]:
+                  candidates: Sequence[int] = AUTO_CANDIDATES, granularity: str = "neuron"
+                  ) -> tuple[list[int], float]:
     """Per-layer widths minimizing the Hessian-weighted quantization perturbation in a budget.
 
     The objective (Lui & Neftci 2021, after HAWQ-V2) is
@@ -247,8 +294,8 @@ def allocate_bits(model: FloatModel, traces: Sequence[float], budget: int,
     errors = []
     for index in range(layers):
         declared = model.structure[model.layer_rows(index)]
-        block = model.layer_weights(index)[declared]
-        errors.append({b: quantize_layer(block, b)[3] for b in candidates})
+        block = model.layer_weights(index)
+        errors.append({b: quantize_rows(block, declared, b, granularity)[2] for b in candidates})
     counts = [model.layer_weight_count(i) for i in range(layers)]
     # A negative trace estimate (noise around a flat direction) counts as no sensitivity.
     sensitivity = [max(float(t), 0.0) / max(c, 1) for t, c in zip(traces, counts, strict=True)]
@@ -324,7 +371,7 @@ def load_dataset(path, inputs: int, classes: int) -> tuple[np.ndarray, np.ndarra
     if y.shape != (x.shape[0],) or y.dtype.kind not in "iu":
         raise InputError(f"{path}: labels must be {x.shape[0]} integers, not {y.dtype} of shape "
                          f"{y.shape}")
-    if y.size and not (0 <= y.min() and y.max() < classes):
+    if y.size and not (y.min() >= 0 and y.max() < classes):
         raise InputError(f"{path}: labels must be in 0..{classes - 1} (the readout layer has "
                          f"{classes} neurons), not {int(y.min())}..{int(y.max())}")
     return x.astype(np.uint8), y.astype(np.int64)

@@ -52,7 +52,8 @@ class _Surrogate:
 
     def __call__(self, u):
         smooth = self.torch.sigmoid(self.slope * u)
-        return (u >= 0).to(u.dtype) + smooth - smooth.detach()
+        # (smooth − smooth) is exactly 0 in value, so the spike is exactly 0 or 1.
+        return (u >= 0).to(u.dtype) + (smooth - smooth.detach())
 
 
 def layered_snn(model: FloatModel, reset: str = "subtract", slope: float = 5.0):
@@ -80,6 +81,8 @@ def layered_snn(model: FloatModel, reset: str = "subtract", slope: float = 5.0):
             self.reset = reset
             # Optional: maps the weight blocks before use (quantization-aware training).
             self.weight_transform = None
+            # Set to a list to collect every step's spikes (batch, N) there.
+            self.record = None
 
         def forward(self, x):
             batch, steps, _ = x.shape
@@ -101,6 +104,8 @@ def layered_snn(model: FloatModel, reset: str = "subtract", slope: float = 5.0):
                 s = self.spike(v - 1.0)
                 v = v - s if self.reset == "subtract" else v * (1.0 - s)
                 counts = counts + s[:, readout]
+                if self.record is not None:
+                    self.record.append(s.detach())
             return counts
 
     return _LayeredSNN()
@@ -139,13 +144,16 @@ def finetune_quantized(model: FloatModel, thresholds, bits, inputs: np.ndarray,
                        learning_rate: float = 1e-3, seed: int = 0,
                        reset: str = "subtract") -> FloatModel:
     """Quantization-aware fine-tuning: a copy of `model` trained with every layer's weights
-    rounded to its integer grid (θ_ℓ, b_ℓ bits) in the forward pass and straight-through
+    rounded to its integer grid (θ per layer or per neuron, b_ℓ bits) in the forward pass and
+    straight-through
     gradients, so training sees the rounding the hardware will do. Deterministic for a given
     `seed`."""
     torch = require_torch()
     torch.manual_seed(seed)
     network = layered_snn(model, reset=reset)
-    grids = [(float(theta), -(1 << (width - 1)), (1 << (width - 1)) - 1)
+    # θ per layer: a number, or one per neuron (a column, so it scales each row).
+    grids = [(torch.tensor(np.asarray(theta, dtype=np.float64).reshape(-1, 1)),
+              -(1 << (width - 1)), (1 << (width - 1)) - 1)
              for theta, width in zip(thresholds, bits, strict=True)]
 
     def rounded(weights):
@@ -202,7 +210,7 @@ class QuantizedCandidate:
 def quantize_for_accuracy(model: FloatModel, bits, fit: tuple[np.ndarray, np.ndarray],
                           validation: tuple[np.ndarray, np.ndarray], *, qat_epochs: int = 20,
                           seed: int = 0, reset: str = "subtract", tolerance: float = 0.005,
-                          progress=None
+                          granularity: str = "neuron", progress=None
                           ) -> tuple[QuantizedCandidate, list[QuantizedCandidate]]:
     """Quantize `model` at `bits`: post-training quantization when it is good enough, else the
     best quantization-aware fine-tuning.
@@ -229,15 +237,17 @@ def quantize_for_accuracy(model: FloatModel, bits, fit: tuple[np.ndarray, np.nda
     with torch.no_grad():
         counts = layered_snn(model, reset=reset)(torch.tensor(validation[0], dtype=torch.float64))
     unrounded = float((counts.numpy().argmax(axis=1) == validation[1]).mean())
-    network, reports = quantize_model(model, bits, reset=reset)
+    network, reports = quantize_model(model, bits, reset=reset, granularity=granularity)
     score("ptq", network)
     if candidates[0].validation_accuracy >= unrounded - tolerance:
         return candidates[0], candidates
     for scale in QAT_THRESHOLD_SCALES:
-        thresholds = [max(1, round(r.threshold * scale)) for r in reports]
+        thresholds = [np.maximum(1, np.rint(np.array(r.thresholds) * scale)).astype(np.int64)
+                      for r in reports]
         tuned = finetune_quantized(model, thresholds, bits, fit[0], fit[1], epochs=qat_epochs,
                                    seed=seed, reset=reset)
-        network, _ = quantize_model(tuned, bits, reset=reset, thresholds=thresholds)
+        network, _ = quantize_model(tuned, bits, reset=reset, thresholds=thresholds,
+                                    granularity=granularity)
         score(f"qat x{scale:g}", network)
     best = max(candidates, key=lambda c: c.validation_accuracy)  # first of equals: PTQ first
     return best, candidates

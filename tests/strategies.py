@@ -1,5 +1,7 @@
 """Hypothesis strategies: random network.json documents over every semantics option."""
 
+import itertools
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -73,7 +75,7 @@ def layered_documents(draw, max_neurons=12, max_layers=3, **options):
     weights, input_weights = np.array(doc["weights"]), np.array(doc["input_weights"])
     weights, input_weights = weights.reshape(n, n), input_weights.reshape(n, doc["inputs"])
     layers = []
-    for index, (first, end) in enumerate(zip(bounds, bounds[1:], strict=False)):
+    for index, (first, end) in enumerate(itertools.pairwise(bounds)):
         bits = draw(st.integers(1, bw))
         wlo, whi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
         weights[first:end] = np.clip(weights[first:end], wlo, whi)

@@ -215,7 +215,9 @@ def test_rtl_per_neuron_thresholds(groups, reset):
     rng = np.random.default_rng(6)
     network = network.replace(
         layers=tuple(Layer(x.name, x.size, x.weight_bits) for x in network.layers),
-        neuron_thresholds=rng.integers(2, 60, size=network.neurons))
+        # Around each layer's own scale (40, 9, 3), different for every neuron.
+        neuron_thresholds=np.concatenate([rng.integers(20, 60, size=6), rng.integers(4, 12, 5),
+                                          rng.integers(1, 4, 3)]))
     plan = plan_hardware(network, groups)
     assert plan.per_slot_thresholds
     inputs = stimulus(6, 20, network.inputs, rate=0.5)

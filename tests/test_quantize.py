@@ -30,6 +30,7 @@ from snngen.quantize import (
     parse_budget,
     quantize_layer,
     quantize_model,
+    quantize_rows,
     weight_memory_bits,
 )
 
@@ -61,6 +62,16 @@ def test_layer_quantizer_error_falls_with_bits():
     assert errors[-1] < 1e-6 * errors[0]
 
 
+def test_per_neuron_scales_never_round_worse_than_one_per_layer():
+    model = float_model(seed=8)
+    block, declared = model.layer_weights(0), model.structure[model.layer_rows(0)]
+    for bits in (2, 3, 4, 8):
+        per_neuron = quantize_rows(block, declared, bits, "neuron")
+        per_layer = quantize_rows(block, declared, bits, "layer")
+        assert per_neuron[2] <= per_layer[2] + 1e-12
+        assert len(set(per_layer[0].tolist())) == 1
+
+
 def test_layer_quantizer_with_a_fixed_threshold_rounds_on_that_grid():
     weights = np.array([0.26, -0.74, 1.9, -3.0])
     threshold, integer, _, _, clipped = quantize_layer(weights, 3, threshold=2)
@@ -71,19 +82,23 @@ def test_layer_quantizer_with_a_fixed_threshold_rounds_on_that_grid():
 
 # ---- whole models ---------------------------------------------------------------------------
 
+@pytest.mark.parametrize("granularity", ["neuron", "layer"])
 @pytest.mark.parametrize("bits", [[16, 16], [8, 8], [4, 4], [8, 3], [2, 6]])
-def test_quantized_model_honours_each_layer(bits):
+def test_quantized_model_honours_each_layer(bits, granularity):
     model = float_model()
-    network, reports = quantize_model(model, bits)
+    network, reports = quantize_model(model, bits, granularity=granularity)
     assert [layer.weight_bits for layer in network.layers] == bits
     assert network.weight_bits == max(bits)
     for index, (layer, first, end) in enumerate(network.layer_spans):
         rows = np.concatenate([network.weights[first:end], network.input_weights[first:end]], 1)
         lo, hi = -(1 << (bits[index] - 1)), (1 << (bits[index] - 1)) - 1
         assert rows.min() >= lo and rows.max() <= hi
-        assert layer.threshold == reports[index].threshold
+        assert_array_equal(np.broadcast_to(network.thresholds, (network.neurons,))[first:end],
+                           reports[index].thresholds)
+        if granularity == "layer":
+            assert layer.threshold == reports[index].threshold is not None
         # The state holds 4× the largest threshold (the headroom the docs promise).
-        assert network.state.max >= 4 * max(r.threshold for r in reports) - 1
+        assert network.state.max >= 4 * max(max(r.thresholds) for r in reports) - 1
     assert network.extra["quantization"]["bits"] == bits
 
 
@@ -147,8 +162,8 @@ def test_allocation_is_the_brute_force_optimum(trace_a, trace_b, percent):
     model = float_model(seed=5)
     budget = parse_budget(f"{percent}%", model)
     bits, omega = allocate_bits(model, [trace_a, trace_b], budget)
-    errors = [{b: quantize_layer(model.layer_weights(i)[model.structure[model.layer_rows(i)]],
-                                 b)[3] for b in AUTO_CANDIDATES} for i in range(2)]
+    errors = [{b: quantize_rows(model.layer_weights(i), model.structure[model.layer_rows(i)], b,
+                                "neuron")[2] for b in AUTO_CANDIDATES} for i in range(2)]
     counts = [model.layer_weight_count(i) for i in range(2)]
     best = min(
         (trace_a / counts[0] * errors[0][a] + trace_b / counts[1] * errors[1][b])
@@ -242,7 +257,7 @@ def test_quantize_command_writes_a_layered_network(tmp_path, capsys):
 @pytest.mark.parametrize(("argv", "message"), [
     (["--bits", "auto"], "--data TRAIN.npz is needed for --bits auto"),
     (["--bits", "9,9,9"], "--bits must give one width for each of the 2 layers, not 3"),
-    (["--bits", "8", "--state-bits", "4"], "--state-bits 4 cannot hold the largest layer"),
+    (["--bits", "8", "--state-bits", "4"], "--state-bits 4 cannot hold the largest threshold"),
     (["--bits", "8", "--eval", "missing.npz"], "missing.npz: no such file"),
 ])
 def test_quantize_command_errors_are_one_line(tmp_path, capsys, argv, message):

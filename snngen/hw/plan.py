@@ -22,7 +22,6 @@ synapses are stored, so weight memory follows the number of synapses, not N².
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -344,8 +343,8 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         for offset in range(count):
             layouts.append((first + offset, count, np.arange(first + offset, end, count),
                             network.layer_threshold(layer)))
-    thresholds = np.broadcast_to(np.asarray(network.thresholds, dtype=np.int64), (n,))
         first_group += count
+    thresholds = np.broadcast_to(np.asarray(network.thresholds, dtype=np.int64), (n,))
     slots = max(len(members) for _, _, members, _ in layouts)
 
     group_plans = []

@@ -334,8 +334,19 @@ def run_digits_demo(out_dir: str | os.PathLike, options: DemoOptions = DemoOptio
     stages.close()
 
     timings["total"] = round(time.perf_counter() - started, 1)
+    by_precision = {r["precision"]: r for r in results}
+    targets = {
+        "float accuracy >= 95%": float_accuracy >= 0.95,
+        "8-bit drop <= 0.5 pt": by_precision["8"]["accuracy"] >= float_accuracy - 0.005,
+        "auto weight memory <= 42% of 8-bit": by_precision["auto"]["weight_memory_vs_8bit"]
+        <= 0.42,
+        "auto drop <= 0.5 pt": by_precision["auto"]["accuracy"] >= float_accuracy - 0.005,
+        "demo <= 5 min": timings["total"] <= 300,
+        "every precision bit-exact in RTL": all(r["rtl_bit_exact"] for r in results),
+    }
     report = {
         "float_accuracy": float_accuracy,
+        "targets": targets,
         "imported_float_accuracy": mapped_accuracy,
         "results": results,
         "data": {"set": "sklearn.datasets.load_digits", "train": len(fit[0]),
@@ -405,6 +416,10 @@ def report_markdown(report: dict) -> str:
         f"Auto: Hessian traces {', '.join(f'{t:.3g}' for t in h['traces'])} "
         f"(per weight {', '.join(f'{t:.3g}' for t in h['mean_eigenvalue'])}); budget "
         f"{h['budget']} = {h['budget_bits']} bits → bits {h['auto_bits']}.",
+        "",
+        "Targets (issue 8): " + "; ".join(
+            f"{name}: {'met' if ok else 'MISSED'}" for name, ok in report["targets"].items())
+        + ".",
         "",
         f"\\* estimate: {report['energy_model']['source']}; "
         f"{report['energy_model']['scope']}.",

@@ -17,7 +17,7 @@ __all__ = ["ENERGY_MODEL", "inference_metrics"]
 
 ENERGY_MODEL = {
     "source": "M. Horowitz, \"Computing's energy problem (and what we can do about it)\", "
-              "ISSCC 2014, Table/Fig. 1.1.9: 45 nm, 0.9 V",
+              "ISSCC 2014, energy per operation at 45 nm, 0.9 V",
     # 8 KB SRAM: a 64-bit read costs 10 pJ; a write is taken to cost the same.
     "sram_access_pj_per_bit": 10.0 / 64,
     # Integer addition: 0.03 pJ at 8 bits, 0.1 pJ at 32 bits: about 0.003–0.004 pJ a bit.

@@ -621,8 +621,10 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
         cut = int(0.8 * len(order))
         fit = (data[0][order[:cut]], data[1][order[:cut]])
         validation = (data[0][order[cut:]], data[1][order[cut:]])
-        best, _ = quantize_for_accuracy(model, bits, fit, validation, seed=args.seed,
-                                        reset=args.reset, granularity=args.granularity)
+        best, _ = quantize_for_accuracy(
+            model, bits, fit, validation, seed=args.seed, reset=args.reset,
+            granularity=args.granularity, state_bits=args.state_bits,
+            representation=args.representation, overflow=args.overflow)
         network, method = best.network, best.method
     else:
         network, _ = quantize_model(model, bits, state_bits=args.state_bits,
@@ -676,7 +678,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             raise InputError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
     options = DemoOptions(hidden=args.hidden, steps=args.steps, epochs=args.epochs,
                           budget=args.budget, rtl_images=args.rtl_images, simulator=args.sim,
-                          target=target, seed=args.seed)
+                          target=target, granularity=args.granularity, seed=args.seed)
     report = run_digits_demo(args.out, options, progress=not args.quiet)
     print(f"float accuracy {100 * report['float_accuracy']:.2f}%")
     for r in report["results"]:
@@ -1110,8 +1112,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--sim", choices=["icarus", "verilator"], default="icarus",
                       help="RTL simulator (default: %(default)s)")
     demo.add_argument("--target", default="ice40-up5k",
-                      help="synthesis target (default: %(default)s)")
+                      help="synthesis target: ice40-up5k, ice40-hx8k, ecp5-25f or ecp5-85f "
+                           "(default: %(default)s)")
     demo.add_argument("--no-synth", action="store_true", help="skip synthesis")
+    demo.add_argument("--granularity", choices=["neuron", "layer"], default="neuron",
+                      help="quantization scale per neuron or per layer (default: %(default)s)")
     demo.add_argument("--seed", type=_integer, default=0, help="seed (default: 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(handler=_cmd_demo)

@@ -210,7 +210,9 @@ class QuantizedCandidate:
 def quantize_for_accuracy(model: FloatModel, bits, fit: tuple[np.ndarray, np.ndarray],
                           validation: tuple[np.ndarray, np.ndarray], *, qat_epochs: int = 20,
                           seed: int = 0, reset: str = "subtract", tolerance: float = 0.005,
-                          granularity: str = "neuron", progress=None
+                          granularity: str = "neuron", state_bits: int | None = None,
+                          representation: str = "signed", overflow: str = "saturate",
+                          progress=None
                           ) -> tuple[QuantizedCandidate, list[QuantizedCandidate]]:
     """Quantize `model` at `bits`: post-training quantization when it is good enough, else the
     best quantization-aware fine-tuning.
@@ -237,7 +239,12 @@ def quantize_for_accuracy(model: FloatModel, bits, fit: tuple[np.ndarray, np.nda
     with torch.no_grad():
         counts = layered_snn(model, reset=reset)(torch.tensor(validation[0], dtype=torch.float64))
     unrounded = float((counts.numpy().argmax(axis=1) == validation[1]).mean())
-    network, reports = quantize_model(model, bits, reset=reset, granularity=granularity)
+    def quantize(source, thresholds=None):
+        return quantize_model(source, bits, reset=reset, granularity=granularity,
+                              thresholds=thresholds, state_bits=state_bits,
+                              representation=representation, overflow=overflow)
+
+    network, reports = quantize(model)
     score("ptq", network)
     if candidates[0].validation_accuracy >= unrounded - tolerance:
         return candidates[0], candidates
@@ -246,8 +253,7 @@ def quantize_for_accuracy(model: FloatModel, bits, fit: tuple[np.ndarray, np.nda
                       for r in reports]
         tuned = finetune_quantized(model, thresholds, bits, fit[0], fit[1], epochs=qat_epochs,
                                    seed=seed, reset=reset)
-        network, _ = quantize_model(tuned, bits, reset=reset, thresholds=thresholds,
-                                    granularity=granularity)
+        network, _ = quantize(tuned, thresholds)
         score(f"qat x{scale:g}", network)
     best = max(candidates, key=lambda c: c.validation_accuracy)  # first of equals: PTQ first
     return best, candidates

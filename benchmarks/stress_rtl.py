@@ -3,11 +3,14 @@
     python benchmarks/stress_rtl.py [--seed S] [--seconds 900]
 
 Draws networks with N 1–130, 3–16 bits, every representation, overflow and reset, G 1–9 or N,
-random input rates, and random backpressure on a third of the runs, until the time budget is spent;
+random input rates, random backpressure on a third of the runs, runtime weights on a third, and
+layers (format version 2: per-layer widths, per-layer or per-neuron thresholds) on a third, until
+the time budget is spent;
 prints each failing configuration (and pickles it under ./stress_failures/) and a final count.
 """
 
 import argparse
+import itertools
 import pickle
 import random
 import sys
@@ -22,7 +25,31 @@ from rtl_cases import random_case
 from snngen.generate import random_network
 from snngen.golden import simulate
 from snngen.hw.amaranth_sim import run_amaranth
-from snngen.hw.plan import plan_hardware
+from snngen.hw.plan import bits_for_range, plan_hardware
+from snngen.network import Layer, network_to_json
+
+
+def layered(network, rng):
+    """The same network split into 2–4 layers (format version 2): each layer declares the
+    narrowest weight width its rows need, and gets its own threshold or, half the time, every
+    neuron its own."""
+    n = network.neurons
+    count = rng.randint(2, min(4, n))
+    cuts = sorted(rng.sample(range(1, n), count - 1))
+    bounds = [0, *cuts, n]
+    incoming = np.concatenate([network.weights, network.input_weights], axis=1)
+    state = network.state
+    per_neuron = rng.random() < 0.5
+    layers = []
+    for index, (first, end) in enumerate(itertools.pairwise(bounds)):
+        rows = incoming[first:end]
+        low, high = int(min(rows.min(initial=0), -1)), int(max(rows.max(initial=0), 0))
+        width, _ = bits_for_range(low, high)
+        threshold = None if per_neuron else rng.randint(max(1, state.min), state.max)
+        layers.append(Layer(f"L{index}", end - first, min(width, network.weight_bits), threshold))
+    thresholds = (np.array([rng.randint(max(1, state.min), state.max) for _ in range(n)])
+                  if per_neuron else None)
+    return network.replace(layers=tuple(layers), neuron_thresholds=thresholds)
 
 
 def main():
@@ -51,6 +78,9 @@ def main():
                                      representation=representation, overflow=overflow,
                                      reset=reset, seed=seed,
                                      density=rng.choice([0.05, 0.2, 0.5]))
+        if rng.random() < 0.3 and network.neurons >= 2:
+            network = layered(network, rng)
+            groups = min(max(groups, len(network.layers)), network.neurons)
         steps = rng.randint(1, 12)
         x = (np.random.default_rng(seed).random((steps, inputs_count)) < rng.random()
              ).astype(np.uint8)
@@ -70,8 +100,10 @@ def main():
               f"runtime_weights={runtime_weights}", flush=True)
         folder = Path("stress_failures")
         folder.mkdir(exist_ok=True)
+        # The network as its network.json text: a Network's read-only mappings do not pickle.
         with open(folder / f"fail_{seed}.pkl", "wb") as file:
-            pickle.dump((network, groups, steps, x, stall, runtime_weights), file)
+            pickle.dump((network_to_json(network), groups, steps, x, stall, runtime_weights),
+                        file)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -1032,15 +1032,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="membrane state width (default: %(default)s)")
     importer.add_argument("--weight-bits", type=_integer, metavar="Bw",
                           help="weight width (default: B, at most 16)")
-    importer.add_argument("--dt", type=_number, default=1e-4, metavar="SECONDS",
-                          help="time step the graph's tau refer to (default: 1e-4, snnTorch's)")
+    _add_dt_flag(importer)
     importer.add_argument("--reset", choices=["zero", "subtract"],
                           help="zero: reset to v_reset as NIR says (default); subtract: "
                                "snnTorch's default reset, which NIR cannot express")
-    importer.add_argument("--representation", choices=_choices(Representation),
-                          default="signed", help="state representation (default: signed)")
-    importer.add_argument("--overflow", choices=_choices(Overflow), default="saturate",
-                          help="overflow mode (default: saturate)")
+    _add_lattice_flags(importer)
     importer.add_argument("--json", action="store_true", help="print a JSON summary")
     importer.set_defaults(handler=_cmd_import)
 
@@ -1074,14 +1070,10 @@ def build_parser() -> argparse.ArgumentParser:
     quantize.add_argument("--state-bits", type=_integer, metavar="B",
                           help="membrane state width (default: the narrowest holding ±4× the "
                                "largest threshold)")
-    quantize.add_argument("--dt", type=_number, default=1e-4, metavar="SECONDS",
-                          help="time step the graph's tau refer to (default: 1e-4, snnTorch's)")
+    _add_dt_flag(quantize)
     quantize.add_argument("--reset", choices=["subtract", "zero"], default="subtract",
                           help="reset mode (default: subtract, snnTorch's)")
-    quantize.add_argument("--representation", choices=_choices(Representation),
-                          default="signed", help="state representation (default: signed)")
-    quantize.add_argument("--overflow", choices=_choices(Overflow), default="saturate",
-                          help="overflow mode (default: saturate)")
+    _add_lattice_flags(quantize)
     quantize.add_argument("--probes", type=_integer, default=32, metavar="M",
                           help="Hutchinson probes per trace (default: %(default)s)")
     quantize.add_argument("--seed", type=_integer, default=0, help="seed (default: 0)")
@@ -1191,6 +1183,19 @@ def _add_runtime_weights_flag(parser: argparse.ArgumentParser) -> None:
                         help="synapse tables are RAM loaded after reset through the "
                              "synapse_load port (synapses.hex) instead of ROM in the bitstream; "
                              "on the iCE40 UP5K they go to SPRAM (docs/architecture.md)")
+
+
+def _add_dt_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dt", type=_number, default=1e-4, metavar="SECONDS",
+                        help="time step the graph's tau refer to (default: 1e-4, snnTorch's)")
+
+
+def _add_lattice_flags(parser: argparse.ArgumentParser) -> None:
+    """--representation and --overflow of commands that make a network from a NIR graph."""
+    parser.add_argument("--representation", choices=_choices(Representation), default="signed",
+                        help="state representation (default: signed)")
+    parser.add_argument("--overflow", choices=_choices(Overflow), default="saturate",
+                        help="overflow mode (default: saturate)")
 
 
 def _add_groups_flag(parser: argparse.ArgumentParser) -> None:

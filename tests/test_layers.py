@@ -16,11 +16,11 @@ from numpy.testing import assert_array_equal
 from rtl_cases import stimulus
 from strategies import layered_documents, runs
 from test_golden import ref_run as reference_run
+from test_rtl_amaranth import assert_bit_exact, rtl_run
 
 from snngen.cosim import run_cocotb
 from snngen.errors import InputError
 from snngen.golden import simulate, simulate_batch
-from snngen.hw.amaranth_sim import run_amaranth
 from snngen.hw.plan import plan_hardware
 from snngen.network import (
     Layer,
@@ -59,19 +59,6 @@ def layered_network(seed=0, sizes=(6, 5, 3), bits=(8, 4, 2), state_bits=10, inpu
                                                    reset=reset),
                    weight_bits=max(bits), weights=weights, input_weights=input_weights,
                    bias=rng.integers(0, 3, size=n), layers=layers)
-
-
-def rtl_run(network, groups, steps, inputs, **options):
-    return run_amaranth(plan_hardware(network, groups), steps, inputs, **options)
-
-
-def assert_bit_exact(network, groups, steps, inputs, **options):
-    expected = simulate(network, steps, inputs)
-    got = rtl_run(network, groups, steps, inputs, **options)
-    assert_array_equal(got.spikes, expected.spikes)
-    assert_array_equal(got.state, expected.state)
-    assert got.end_counts == [len(ids) for ids in got.events]
-    return expected
 
 
 # ---- format ---------------------------------------------------------------------------------
@@ -204,7 +191,7 @@ def test_too_few_groups_for_the_layers_is_a_clear_error():
 def test_rtl_layered_chain(groups, reset, overflow):
     network = layered_network(seed=3, reset=reset, overflow=overflow)
     inputs = stimulus(3, 20, network.inputs, rate=0.5)
-    expected = assert_bit_exact(network, groups, 20, inputs)
+    expected, _ = assert_bit_exact(network, groups, 20, inputs)
     assert expected.spikes[:, 11:].any(), "the last layer never fires: the case is too quiet"
 
 
@@ -221,7 +208,7 @@ def test_rtl_per_neuron_thresholds(groups, reset):
     plan = plan_hardware(network, groups)
     assert plan.per_slot_thresholds
     inputs = stimulus(6, 20, network.inputs, rate=0.5)
-    expected = assert_bit_exact(network, groups, 20, inputs)
+    expected, _ = assert_bit_exact(network, groups, 20, inputs)
     assert expected.spikes[:, 11:].any()
 
 

@@ -670,6 +670,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                                 ("--rtl-images", args.rtl_images, 1, 100)):
         if not lo <= value <= hi:
             raise InputError(f"{flag} must be in {lo}..{hi}, not {value}")
+    from .quantize import parse_budget_text
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise InputError(f"--out must be a folder, not the file {args.out!r}")
+    parse_budget_text(args.budget)
     target = None if args.no_synth else args.target
     if target is not None:
         from .synth import TARGETS

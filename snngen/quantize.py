@@ -40,6 +40,7 @@ __all__ = [
     "classify",
     "parse_bits",
     "parse_budget",
+    "parse_budget_text",
     "quantize_layer",
     "quantize_model",
     "quantize_rows",
@@ -145,20 +146,28 @@ def parse_bits(text: str, layers: int) -> list[int] | str:
     return values
 
 
-def parse_budget(text: str, model: FloatModel) -> int:
-    """``--budget``: total weight-memory bits, as ``12000`` bits or ``42%`` of uniform 8-bit."""
+def parse_budget_text(text: str) -> tuple[str, float]:
+    """Check a ``--budget`` before any work: ("bits", n) or ("percent", p)."""
     text = str(text).strip()
-    uniform8 = weight_memory_bits(model, [8] * len(model.layers))
     match = re.fullmatch(r"(\d+(?:\.\d+)?)%", text)
     if match:
         percent = float(match.group(1))
         if not 0 < percent <= 400:
             raise InputError(f"--budget must be a percentage in (0, 400], not {text}")
-        return math.floor(uniform8 * percent / 100)
+        return "percent", percent
     if re.fullmatch(r"\d+", text) and int(text) > 0:
-        return int(text)
+        return "bits", int(text)
     raise InputError(f"--budget must be a bit count (like 12000) or a percentage of the uniform "
                      f"8-bit weight memory (like 42%), not {text!r}")
+
+
+def parse_budget(text: str, model: FloatModel) -> int:
+    """``--budget``: total weight-memory bits, as ``12000`` bits or ``42%`` of uniform 8-bit."""
+    kind, value = parse_budget_text(text)
+    if kind == "bits":
+        return int(value)
+    uniform8 = weight_memory_bits(model, [8] * len(model.layers))
+    return math.floor(uniform8 * value / 100)
 
 
 def weight_memory_bits(model: FloatModel, bits: Sequence[int]) -> int:

@@ -116,6 +116,27 @@ def test_digits_demo_end_to_end(tmp_path, capsys):
     assert (out / "model.nir").exists()
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--hidden", "0"], "--hidden must be in 2..1024, not 0"),
+    (["--target", "xc7a35t"], "--target must be one of ice40-up5k, ice40-hx8k, ecp5-25f, "
+                              "ecp5-85f, not 'xc7a35t'"),
+    (["--budget", "lots"], "--budget must be a bit count"),
+])
+def test_demo_errors_are_one_line(tmp_path, capsys, argv, message):
+    assert main(["demo", "digits", "--out", str(tmp_path / "d"), "--quiet", "--epochs", "1",
+                 "--no-synth" if "--target" not in argv else "--quiet", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_demo_refuses_a_file_as_its_folder(tmp_path, capsys):
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    assert main(["demo", "digits", "--out", str(target), "--quiet"]) == 2
+    assert "--out must be a folder" in capsys.readouterr().err
+    assert target.read_text() == "keep me"
+
+
 @pytest.mark.slow
 def test_digits_demo_full(tmp_path):
     """The documented demo: targets of issue #8 (float ≥ 95 %, 8-bit drop ≤ 0.5 pt, auto within

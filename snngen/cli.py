@@ -756,7 +756,8 @@ def _open_port(args: argparse.Namespace):
         from .hw.plan import plan_hardware
 
         network = load_network(args.port[4:])
-        plan = plan_hardware(network, 1, runtime_weights=args.synapses is not None)
+        # One group, or one per layer for a layered network (as `board build` defaults).
+        plan = plan_hardware(network, None, runtime_weights=args.synapses is not None)
         return SimulatedSerial(BoardCore(plan, 4), 4)
     return SerialTransport(args.port, args.baud)
 

@@ -94,7 +94,6 @@ def _train_snntorch(fit, test, options: DemoOptions, beta: float, say):
     import torch
 
     torch.manual_seed(options.seed)
-    torch.use_deterministic_algorithms(True)
     hidden = options.hidden
 
     def leaky(size, output=False):
@@ -158,7 +157,25 @@ def _synthesize_one(args):
 
 def run_digits_demo(out_dir: str | os.PathLike, options: DemoOptions = DemoOptions(),
                     *, progress: bool = True) -> dict:
-    """Run the whole demo into `out_dir`; returns the report (also DIR/report.json)."""
+    """Run the whole demo into `out_dir`; returns the report (also DIR/report.json).
+
+    PyTorch runs single-threaded with deterministic algorithms meanwhile (the same command gives
+    the same networks, and the synthesis runs get the cores); both settings are restored after.
+    """
+    from .train import require_torch
+
+    torch = require_torch()
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        return _run_digits_demo(Path(out_dir), options, progress)
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def _run_digits_demo(out: Path, options: DemoOptions, progress: bool) -> dict:
     from .train import encode_intensity, hutchinson_traces, quantize_for_accuracy, require_torch
 
     torch = require_torch()
@@ -171,9 +188,7 @@ def run_digits_demo(out_dir: str | os.PathLike, options: DemoOptions = DemoOptio
     from tqdm import tqdm
 
     started = time.perf_counter()
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)  # reproducible float sums, and the synthesis runs use the cores
     stages = tqdm(total=7 + 4 * 5, desc="digits demo", unit="stage", disable=not progress)
 
     def say(text):

@@ -290,3 +290,17 @@ def test_quantize_auto_command(tmp_path, capsys):
     assert summary["weight_memory_vs_8bit"] <= 0.45
     assert len(summary["hessian_traces"]) == 2
     assert [layer.weight_bits for layer in load_network(out).layers] == summary["bits"]
+
+
+def test_quantize_is_deterministic(tmp_path):
+    """The same command and inputs give the same bytes (auto: the Hessian probes are seeded)."""
+    pytest.importorskip("torch", reason="pip install 'snngen[train]'")
+    model = _write_model(tmp_path)
+    data = _write_data(tmp_path)
+    texts = []
+    for name in ("a.json", "b.json"):
+        out = tmp_path / name
+        assert main(["quantize", str(model), "--out", str(out), "--bits", "auto", "--data",
+                     str(data), "--probes", "4", "--json"]) == 0
+        texts.append(out.read_bytes())
+    assert texts[0] == texts[1]

@@ -465,8 +465,9 @@ class BatchStepper:
         self.shift = column([net.neuron.leak_shift or 0 for net in networks])
         self.leaky = column([net.neuron.leak_shift is not None for net in networks])
         self.threshold = column([net.neuron.threshold for net in networks])
-        if any(net.layers for net in networks):
-            # Per-layer thresholds: one per neuron (padding neurons keep their network's θ).
+        if any(np.ndim(net.thresholds) for net in networks):
+            # Per-layer or per-neuron thresholds: one per neuron (padding neurons keep their
+            # network's θ).
             self.threshold = np.repeat(self.threshold, n_max, axis=1)
             for b, net in enumerate(networks):
                 self.threshold[b, :net.neurons] = net.thresholds

@@ -132,6 +132,25 @@ def test_golden_matches_reference_with_layers(run):
     assert_array_equal(batch.state, state)
 
 
+@given(runs())
+def test_per_neuron_thresholds_without_layers_match_reference(run):
+    """neuron_thresholds alone (no layers) are honoured by every engine, batched included."""
+    doc, steps, x = run
+    rng = np.random.default_rng(steps)
+    hi = (1 << doc["state_bits"]) - 1 if doc["representation"] == "unsigned" else \
+        (1 << (doc["state_bits"] - 1)) - 1
+    doc = {**doc, "version": 2,
+           "neuron_thresholds": rng.integers(1, hi + 1, size=doc["neurons"]).tolist()}
+    spikes, state = reference_run(doc, steps, x)
+    network = network_from_json(doc)
+    assert not network.layers
+    for trace in (simulate(network, steps, x, method="dense"),
+                  simulate(network, steps, x, method="event"),
+                  simulate_batch([network], steps, [x]).trace(0)):
+        assert_array_equal(trace.spikes, spikes)
+        assert_array_equal(trace.state, state)
+
+
 def test_per_layer_thresholds_change_behaviour():
     """A threshold per layer is honoured, not the network's one: raising L1's stops it firing."""
     network = layered_network(thresholds=(40, 9, 3))
@@ -210,6 +229,17 @@ def test_rtl_per_neuron_thresholds(groups, reset):
     inputs = stimulus(6, 20, network.inputs, rate=0.5)
     expected, _ = assert_bit_exact(network, groups, 20, inputs)
     assert expected.spikes[:, 11:].any()
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_rtl_per_neuron_thresholds_without_layers(groups):
+    network = layered_network(seed=7).replace(layers=())
+    network = network.replace(neuron_thresholds=np.random.default_rng(7).integers(
+        3, 60, size=network.neurons))
+    assert plan_hardware(network, groups).per_slot_thresholds
+    inputs = stimulus(7, 20, network.inputs, rate=0.5)
+    expected, _ = assert_bit_exact(network, groups, 20, inputs)
+    assert expected.spikes.any()
 
 
 def test_rtl_layered_host_port_reads():

@@ -583,12 +583,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_quantize(args: argparse.Namespace) -> int:
     from .nir_import import nir_to_float
     from .quantize import (
+        accuracy,
         allocate_bits,
-        classify,
         load_dataset,
         parse_bits,
         parse_budget,
         quantize_model,
+        threshold_ranges,
         weight_memory_bits,
     )
 
@@ -633,16 +634,12 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     save_network(network, args.out)
     memory = weight_memory_bits(model, bits)
     uniform8 = weight_memory_bits(model, [8] * len(bits))
-    accuracy = None
-    if evaluation is not None:
-        accuracy = float((classify(network, evaluation[0], readout) == evaluation[1]).mean())
-    theta = np.broadcast_to(network.thresholds, (network.neurons,))
-    ranges = [(int(theta[first:end].min()), int(theta[first:end].max()))
-              for _, first, end in network.layer_spans]
+    measured = None if evaluation is None else accuracy(network, *evaluation, readout)
+    ranges = threshold_ranges(network)
     summary = {"out": args.out, "bits": list(bits), "state_bits": network.state.bits,
                "granularity": args.granularity, "thresholds": ranges, "method": method,
                "weight_memory_bits": memory, "weight_memory_vs_8bit": memory / uniform8,
-               "hessian_traces": traces, "accuracy": accuracy}
+               "hessian_traces": traces, "accuracy": measured}
     if args.json:
         print(json.dumps(summary, sort_keys=True))
         return 0
@@ -657,8 +654,8 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
               f"{shown:>9}{trace}")
     print(f"  weight memory {memory} bits ({100 * memory / uniform8:.1f}% of uniform 8-bit); "
           f"state {network.state.bits} bits; {method}")
-    if accuracy is not None:
-        print(f"  accuracy     {100 * accuracy:.2f}% on {args.eval} (integer golden model)")
+    if measured is not None:
+        print(f"  accuracy     {100 * measured:.2f}% on {args.eval} (integer golden model)")
     return 0
 
 

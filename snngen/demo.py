@@ -21,11 +21,18 @@ import numpy as np
 from ._files import atomic_save_figure, atomic_write_bytes, atomic_write_text, npz_bytes
 from .energy import ENERGY_MODEL, inference_metrics
 from .errors import InputError
-from .golden import simulate_batch
+from .golden import simulate
 from .hw.plan import plan_hardware
 from .network import network_to_json, save_network
 from .nir_import import nir_to_float
-from .quantize import allocate_bits, classify, parse_budget, weight_memory_bits
+from .quantize import (
+    allocate_bits,
+    parse_budget,
+    predict,
+    run_inference,
+    threshold_ranges,
+    weight_memory_bits,
+)
 
 __all__ = ["DemoOptions", "run_digits_demo"]
 
@@ -176,7 +183,14 @@ def run_digits_demo(out_dir: str | os.PathLike, options: DemoOptions = DemoOptio
 
 
 def _run_digits_demo(out: Path, options: DemoOptions, progress: bool) -> dict:
-    from .train import encode_intensity, hutchinson_traces, quantize_for_accuracy, require_torch
+    from .cosim import run_cocotb
+    from .train import (
+        encode_intensity,
+        hutchinson_traces,
+        quantize_for_accuracy,
+        require_torch,
+        unrounded_accuracy,
+    )
 
     torch = require_torch()
     try:
@@ -221,11 +235,7 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: bool) -> dict:
     readout = model.layer_rows(len(model.layers) - 1)
     # The imported model in float with the hardware's structure (a step per layer, the
     # semantics' reset), before any rounding: separates mapping effects from quantization.
-    from .train import layered_snn
-
-    with torch.no_grad():
-        counts = layered_snn(model)(torch.tensor(encoded["test"][0], dtype=torch.float64))
-    mapped_accuracy = float((counts.numpy().argmax(axis=1) == encoded["test"][1]).mean())
+    mapped_accuracy = unrounded_accuracy(model, *encoded["test"])
     stages.update()
 
     x_fit, y_fit = encoded["fit"]
@@ -251,25 +261,18 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: bool) -> dict:
         network = best.network
         networks[precision] = network
         save_network(network, out / f"net_{precision}.json")
-        predicted = classify(network, x_test, readout)
-        accuracy = float((predicted == y_test).mean())
+        # One golden-model run of the test split gives the accuracy and the counted metrics.
+        padded, spikes = run_inference(network, x_test)
+        accuracy = float((predict(spikes, readout) == y_test).mean())
         plan = plan_hardware(network, None)
-        steps_total = options.steps + layer_count - 1
-        padded = np.zeros((len(x_test), steps_total, x_test.shape[2]), dtype=np.uint8)
-        padded[:, :options.steps] = x_test
-        batch = simulate_batch([network] * len(padded), steps_total, list(padded),
-                               record_state=False)
-        metrics = inference_metrics(plan, padded, batch.spikes[:, :, :network.neurons])
+        metrics = inference_metrics(plan, padded, spikes)
         memory = weight_memory_bits(model, choices[precision])
         results.append({
             "precision": precision,
             "bits_per_layer": [int(b) for b in choices[precision]],
             "state_bits": network.state.bits,
             "granularity": options.granularity,
-            "threshold_ranges": [
-                [int(np.min(network.thresholds[first:end])),
-                 int(np.max(network.thresholds[first:end]))]
-                for _, first, end in network.layer_spans],
+            "threshold_ranges": [list(r) for r in threshold_ranges(network)],
             "method": best.method,
             "validation_accuracy": best.validation_accuracy,
             "candidates": {c.method: c.validation_accuracy for c in candidates},
@@ -309,24 +312,18 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: bool) -> dict:
                           logic_cells=report["logic_cells"], ff=report["ff"],
                           spram=report["spram"], runtime_weights=report["runtime_weights"])
         now = lap("synthesis", now)
-    # RTL: the first test images back to back (no reset between them), bit-exact every step.
-    from .cosim import run_cocotb
 
+    # RTL: the first test images back to back (no reset between them), bit-exact every step;
+    # each image with the no-input steps the layers need to answer, as in the accuracy runs.
     images = min(options.rtl_images, len(x_test))
-    steps_total = options.steps + layer_count - 1
-    stimulus = np.zeros((images * steps_total, x_test.shape[2]), dtype=np.uint8)
-    for i in range(images):
-        stimulus[i * steps_total:i * steps_total + options.steps] = x_test[i]
-    from .golden import simulate
-
+    stimulus = padded[:images].reshape(-1, padded.shape[2])
     for result in results:
         network = networks[result["precision"]]
         say(f"RTL {result['precision']}")
         expected = simulate(network, len(stimulus), stimulus)
         # The design that was synthesized: with runtime weights the testbench loads them first.
         run = run_cocotb(network, len(stimulus), stimulus, simulator=options.simulator,
-                         build_dir=out / "rtl" / f"{result['precision']}",
-                         groups=plan_hardware(network, None).groups,
+                         build_dir=out / "rtl" / f"{result['precision']}", groups=None,
                          runtime_weights=result.get("runtime_weights", False))
         got = run.run
         result["rtl_bit_exact"] = bool(run.failed == 0

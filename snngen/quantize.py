@@ -36,14 +36,18 @@ from .nir_import import FloatModel, check_leak_fits, check_reset
 __all__ = [
     "AUTO_CANDIDATES",
     "LayerQuantization",
+    "accuracy",
     "allocate_bits",
     "classify",
     "parse_bits",
     "parse_budget",
     "parse_budget_text",
+    "predict",
     "quantize_layer",
     "quantize_model",
     "quantize_rows",
+    "run_inference",
+    "threshold_ranges",
     "weight_memory_bits",
 ]
 
@@ -110,14 +114,14 @@ def quantize_layer(weights: np.ndarray, bits: int, threshold: int | None = None
     best = None
     choices = [threshold] if threshold is not None else [
         max(1, round(ratio * top / largest)) for ratio in _CLIP_RATIOS]
-    for threshold in choices:
-        ratio = threshold * largest / top
-        rounded = np.rint(w * threshold)
+    for theta in choices:
+        ratio = theta * largest / top
+        rounded = np.rint(w * theta)
         integer = np.clip(rounded, lo, hi)
-        error = float(((integer / threshold - w) ** 2).sum())
+        error = float(((integer / theta - w) ** 2).sum())
         # Strictly better only: among equal errors the first (smallest θ) stays, deterministic.
         if best is None or error < best[3] - 1e-15:
-            best = (threshold, integer.astype(np.int64), float(ratio), error,
+            best = (theta, integer.astype(np.int64), float(ratio), error,
                     int(((rounded < lo) | (rounded > hi)).sum()))
     return best
 
@@ -328,10 +332,44 @@ def allocate_bits(model: FloatModel, traces: Sequence[float], budget: int,
     return best[1], best[0][0]
 
 
+def run_inference(network: Network, inputs: np.ndarray, extra_steps: int | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Every sample through the integer golden model: (padded inputs, spikes).
+
+    Parameters
+    ----------
+    inputs : ndarray of 0/1, shape (samples, T, K)
+    extra_steps : int, optional
+        Steps with no input after the T stimulus steps: a spike crosses one layer per step, so an
+        L-layer network needs L − 1 more to answer (the default).
+
+    Returns
+    -------
+    padded : ndarray of uint8, shape (samples, T + extra, K)
+    spikes : ndarray of uint8, shape (samples, T + extra, N)
+    """
+    samples, steps, _ = inputs.shape
+    extra = (len(network.layer_spans) - 1) if extra_steps is None else extra_steps
+    padded = np.zeros((samples, steps + extra, inputs.shape[2]), dtype=np.uint8)
+    padded[:, :steps] = inputs
+    spikes = np.zeros((samples, steps + extra, network.neurons), dtype=np.uint8)
+    chunk = 256
+    for start in range(0, samples, chunk):
+        part = padded[start:start + chunk]
+        batch = simulate_batch([network] * len(part), steps + extra, list(part),
+                               record_state=False)
+        spikes[start:start + len(part)] = batch.spikes[:, :, :network.neurons]
+    return padded, spikes
+
+
+def predict(spikes: np.ndarray, readout: slice) -> np.ndarray:
+    """The readout neuron with the most spikes per sample (the lowest index on ties)."""
+    return np.argmax(spikes[:, :, readout].sum(axis=1), axis=1)
+
+
 def classify(network: Network, inputs: np.ndarray, readout: slice,
              extra_steps: int | None = None) -> np.ndarray:
-    """Predicted class per sample: the readout neuron with the most spikes (the lowest index
-    on ties), simulated with the integer golden model.
+    """Predicted class per sample (:func:`predict` of :func:`run_inference`).
 
     Parameters
     ----------
@@ -339,21 +377,21 @@ def classify(network: Network, inputs: np.ndarray, readout: slice,
     readout : slice
         The output layer's neurons.
     extra_steps : int, optional
-        Steps with no input after the T stimulus steps: a spike crosses one layer per step, so an
-        L-layer network needs L − 1 more to answer (the default).
+        As for :func:`run_inference`.
     """
-    samples, steps, _ = inputs.shape
-    extra = (len(network.layer_spans) - 1) if extra_steps is None else extra_steps
-    padded = np.zeros((samples, steps + extra, inputs.shape[2]), dtype=np.uint8)
-    padded[:, :steps] = inputs
-    counts = np.zeros((samples, readout.stop - readout.start), dtype=np.int64)
-    chunk = 256
-    for start in range(0, samples, chunk):
-        part = padded[start:start + chunk]
-        batch = simulate_batch([network] * len(part), steps + extra, list(part),
-                               record_state=False)
-        counts[start:start + len(part)] = batch.spikes[:, :, readout].sum(axis=1)
-    return np.argmax(counts, axis=1)
+    return predict(run_inference(network, inputs, extra_steps)[1], readout)
+
+
+def accuracy(network: Network, inputs: np.ndarray, labels: np.ndarray, readout: slice) -> float:
+    """The fraction of samples :func:`classify` gets right."""
+    return float((classify(network, inputs, readout) == labels).mean())
+
+
+def threshold_ranges(network: Network) -> list[tuple[int, int]]:
+    """(smallest, largest) θ of each layer."""
+    theta = np.broadcast_to(network.thresholds, (network.neurons,))
+    return [(int(theta[first:end].min()), int(theta[first:end].max()))
+            for _, first, end in network.layer_spans]
 
 
 def load_dataset(path, inputs: int, classes: int) -> tuple[np.ndarray, np.ndarray]:

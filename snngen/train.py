@@ -17,7 +17,7 @@ from .errors import InputError
 from .nir_import import FloatModel
 
 __all__ = ["encode_intensity", "finetune_quantized", "hutchinson_traces", "layered_snn",
-           "require_torch"]
+           "quantize_for_accuracy", "require_torch", "unrounded_accuracy"]
 
 
 def require_torch():
@@ -109,6 +109,16 @@ def layered_snn(model: FloatModel, reset: str = "subtract", slope: float = 5.0):
             return counts
 
     return _LayeredSNN()
+
+
+def unrounded_accuracy(model: FloatModel, inputs: np.ndarray, labels: np.ndarray, *,
+                       reset: str = "subtract") -> float:
+    """Accuracy of `model` before any rounding: :func:`layered_snn` in float64, readout by
+    the most spikes (what quantization is measured against)."""
+    torch = require_torch()
+    with torch.no_grad():
+        counts = layered_snn(model, reset=reset)(torch.tensor(inputs, dtype=torch.float64))
+    return float((counts.numpy().argmax(axis=1) == labels).mean())
 
 
 def hutchinson_traces(model: FloatModel, inputs: np.ndarray, labels: np.ndarray, *,
@@ -224,21 +234,18 @@ def quantize_for_accuracy(model: FloatModel, bits, fit: tuple[np.ndarray, np.nda
     candidate with the best validation accuracy wins (ties: PTQ, then the smaller scale). The
     test set is never looked at. Returns (chosen, all candidates measured).
     """
-    from .quantize import classify, quantize_model
+    from .quantize import accuracy, quantize_model
 
     readout = model.layer_rows(len(model.layers) - 1)
     candidates = []
 
     def score(method, network):
-        accuracy = float((classify(network, validation[0], readout) == validation[1]).mean())
-        candidates.append(QuantizedCandidate(method, network, accuracy))
+        candidates.append(QuantizedCandidate(
+            method, network, accuracy(network, validation[0], validation[1], readout)))
         if progress is not None:
             progress()
 
-    torch = require_torch()
-    with torch.no_grad():
-        counts = layered_snn(model, reset=reset)(torch.tensor(validation[0], dtype=torch.float64))
-    unrounded = float((counts.numpy().argmax(axis=1) == validation[1]).mean())
+    unrounded = unrounded_accuracy(model, validation[0], validation[1], reset=reset)
     def quantize(source, thresholds=None):
         return quantize_model(source, bits, reset=reset, granularity=granularity,
                               thresholds=thresholds, state_bits=state_bits,

@@ -290,12 +290,10 @@ class HardwarePlan:
         }
 
 
-def _share_groups(groups: int, work: list[int], sizes: list[int]) -> list[int] | None:
-    """Split `groups` over segments in proportion to their `work`: at least one each, at most
-    one per neuron (`sizes`); ties go to the earlier segment, so it is deterministic. None when
-    the segments have fewer neurons than `groups`."""
-    if groups > sum(sizes):
-        return None
+def _share_groups(groups: int, work: list[int], sizes: list[int]) -> list[int]:
+    """Split `groups` (len(work) ≤ groups ≤ sum(sizes)) over segments in proportion to their
+    `work`: at least one each, at most one per neuron (`sizes`); ties go to the earlier segment,
+    so it is deterministic."""
     count = [1] * len(work)
     total = sum(work) or 1
     for _ in range(groups - len(work)):
@@ -335,22 +333,19 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
     per_segment = _share_groups(groups, [
         max(int(np.count_nonzero(incoming[first:end])), end - first) for _, first, end in spans],
         sizes)
-    if per_segment is None:  # unreachable: groups ≤ N was checked above
-        raise InputError(f"groups must be at most {n}, not {groups}")
     segments, layouts, first_group = [], [], 0
-    for (layer, first, end), count in zip(spans, per_segment, strict=True):
+    for (_, first, end), count in zip(spans, per_segment, strict=True):
         segments.append((first, end, first_group, count))
         for offset in range(count):
-            layouts.append((first + offset, count, np.arange(first + offset, end, count),
-                            network.layer_threshold(layer)))
+            layouts.append((first + offset, count, np.arange(first + offset, end, count)))
         first_group += count
     thresholds = np.broadcast_to(np.asarray(network.thresholds, dtype=np.int64), (n,))
-    slots = max(len(members) for _, _, members, _ in layouts)
+    slots = max(len(members) for _, _, members in layouts)
 
     group_plans = []
     masks = np.zeros(sources, dtype=object)
     per_slot = False
-    for g, (base, stride, members, threshold) in enumerate(layouts):
+    for g, (base, stride, members) in enumerate(layouts):
         members.setflags(write=False)
         threshold = int(thresholds[members[0]])
         slot_thresholds = np.full(slots, threshold, dtype=np.int64)

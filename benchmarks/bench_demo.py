@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from snngen.demo import DemoOptions, run_digits_demo
+from snngen.quant.demo import DemoOptions, run_digits_demo
 
 
 def main():
@@ -25,7 +25,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="snngen-bench-demo-") as scratch:
         started = time.perf_counter()
-        report = run_digits_demo(args.out or scratch, DemoOptions(), progress=False)
+        report = run_digits_demo(args.out or scratch, DemoOptions())
         wall = time.perf_counter() - started
     results = {r["precision"]: r for r in report["results"]}
     # The demo judges its own targets; the wall time here includes its imports and setup.

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import reference
 from bench_golden import best
 
-from snngen.explore import ExplorePoint, analyse, plan_tasks, run_explore
-from snngen.network import network_to_json
+from snngen.model.network import network_to_json
+from snngen.study.explore import ExplorePoint, analyse, plan_tasks, run_explore
 
 
 def main():
@@ -44,7 +44,7 @@ def main():
     def whole_command():
         folder = tempfile.mkdtemp(prefix="snngen-bench-explore-")
         try:
-            run_explore(folder, points, steps=1000, jobs=args.jobs, progress=False)
+            run_explore(folder, points, steps=1000, jobs=args.jobs)
         finally:
             shutil.rmtree(folder)
 

@@ -20,9 +20,9 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import reference  # noqa: E402
 
-from snngen.generate import random_network  # noqa: E402
-from snngen.golden import simulate, simulate_batch  # noqa: E402
-from snngen.network import network_to_json  # noqa: E402
+from snngen.model.generate import random_network  # noqa: E402
+from snngen.model.golden import simulate, simulate_batch  # noqa: E402
+from snngen.model.network import network_to_json  # noqa: E402
 
 
 def best(function, repeat):

@@ -19,10 +19,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from rtl_cases import full_load_network
 
-from snngen.generate import random_network
-from snngen.golden import simulate
-from snngen.hw.amaranth_sim import run_amaranth
 from snngen.hw.plan import plan_hardware
+from snngen.model.generate import random_network
+from snngen.model.golden import simulate
+from snngen.verify.amaranth import run_amaranth
 
 
 def measure(network, groups, steps, inputs):

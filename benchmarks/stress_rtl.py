@@ -22,11 +22,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from rtl_cases import random_case
 
-from snngen.generate import random_network
-from snngen.golden import simulate
-from snngen.hw.amaranth_sim import run_amaranth
 from snngen.hw.plan import bits_for_range, plan_hardware
-from snngen.network import Layer, network_to_json
+from snngen.model.generate import random_network
+from snngen.model.golden import simulate
+from snngen.model.network import Layer, network_to_json
+from snngen.verify.amaranth import run_amaranth
 
 
 def layered(network, rng):

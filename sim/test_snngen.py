@@ -17,8 +17,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, Timer
 
-from snngen.golden import first_mismatch, simulate
-from snngen.network import load_network
+from snngen.model.golden import first_mismatch, simulate
+from snngen.model.network import load_network
 
 CLOCK_NS = 10
 
@@ -212,7 +212,7 @@ async def harness_run(dut):
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
     await RisingEdge(dut.finished)
-    from snngen.cosim import parse_trace
+    from snngen.verify.cosim import parse_trace
 
     parsed = parse_trace(_build() / run["trace"], network, run["steps"])
     mismatch = Scoreboard(network, run["steps"], inputs).check(parsed.spikes, parsed.state)

@@ -1,11 +1,12 @@
 """snngen: a hardware generator for quantized, integer-state spiking neural networks.
 
-The one contract is the integer semantics of docs/semantics.md; :mod:`snngen.golden` executes it.
+The one contract is the integer semantics of docs/semantics.md; :mod:`snngen.model.golden` executes it.
 """
 
 from .errors import InputError, InputTypeError
-from .golden import BatchTrace, Orbit, Trace, find_orbit, simulate, simulate_batch
-from .network import (
+from .model.generate import random_network
+from .model.golden import BatchTrace, Orbit, Trace, find_orbit, simulate, simulate_batch
+from .model.network import (
     Network,
     NeuronModel,
     Overflow,
@@ -33,6 +34,7 @@ __all__ = [
     "__version__",
     "find_orbit",
     "load_network",
+    "random_network",
     "save_network",
     "simulate",
     "simulate_batch",

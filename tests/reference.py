@@ -1,6 +1,6 @@
 """A scalar, pure-Python reference of the integer semantics, written from docs/semantics.md alone.
 
-It shares no code with snngen.golden on purpose: Python integers (unbounded, so no overflow can hide),
+It shares no code with snngen.model.golden on purpose: Python integers (unbounded, so no overflow can hide),
 one neuron and one synapse at a time, the spec's formulas spelled out literally.
 """
 

@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 
-from snngen.network import Network, NeuronModel, StateFormat
+from snngen.model.network import Network, NeuronModel, StateFormat
 
 BITS = (4, 8, 16)
 REPRESENTATIONS = ("signed", "unsigned")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from snngen.cli import main
-from snngen.generate import random_network
-from snngen.network import network_to_json
+from snngen.model.generate import random_network
+from snngen.model.network import network_to_json
 
 # (flags, expected fragment of the one-line error)
 BAD_FLAGS = [

@@ -22,11 +22,11 @@ from snngen.board.link import BoardCore, crc8_next
 from snngen.board.protocol import SYNC, Request, crc8, encode_frame
 from snngen.board.sim import SimulatedSerial
 from snngen.board.uart import UARTReceiver, UARTTransmitter
-from snngen.build import load_words_hex
 from snngen.cli import main
-from snngen.golden import simulate
+from snngen.hw.emit import load_words_hex
 from snngen.hw.plan import plan_hardware
-from snngen.network import save_network
+from snngen.model.golden import simulate
+from snngen.model.network import save_network
 
 DIVISOR = 4
 
@@ -302,7 +302,7 @@ def test_runtime_weights_board_puts_the_tables_in_spram(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert status == 0
     assert report["utilization"]["ICESTORM_SPRAM"] == 50.0   # one SPRAM per group
-    from snngen.network import load_network
+    from snngen.model.network import load_network
 
     network = load_network(out / "network.json")
     assert len((out / "synapses.hex").read_text().split()) == network.synapses

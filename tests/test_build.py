@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from rtl_cases import random_case
 
-from snngen.build import build_design, generate
 from snngen.cli import main
 from snngen.errors import InputError
-from snngen.generate import random_network
-from snngen.tools import find_iverilog, find_verilator
+from snngen.hw.emit import build_design, generate
+from snngen.model.generate import random_network
+from snngen.synth.tools import find_iverilog, find_verilator
 
 CASES = [
     ("8b-signed-saturate-G1", random_network(neurons=24, bits=8, seed=1), 1),
@@ -92,7 +92,7 @@ def test_manifest_describes_the_verilog(tmp_path):
 
 
 def test_build_from_network_file_uses_its_name(tmp_path, capsys):
-    from snngen.network import save_network
+    from snngen.model.network import save_network
     save_network(random_network(neurons=6, seed=2), tmp_path / "tiny.json")
     os.chdir(tmp_path)
     assert main(["build", "tiny.json", "--groups", "2"]) == 0

@@ -9,8 +9,8 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from snngen.cli import main
-from snngen.golden import simulate
-from snngen.network import load_network
+from snngen.model.golden import simulate
+from snngen.model.network import load_network
 
 
 def run(capsys, *argv):

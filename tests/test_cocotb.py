@@ -13,11 +13,11 @@ from numpy.testing import assert_array_equal
 from rtl_cases import full_load_network, random_case, stimulus
 
 from snngen.cli import main
-from snngen.cosim import run_cocotb
 from snngen.errors import InputError
-from snngen.golden import simulate
-from snngen.network import save_network
-from snngen.tools import find_iverilog, find_verilator
+from snngen.model.golden import simulate
+from snngen.model.network import save_network
+from snngen.synth.tools import find_iverilog, find_verilator
+from snngen.verify.cosim import run_cocotb
 
 SIMULATORS = ["icarus", "verilator"]
 
@@ -136,7 +136,7 @@ def test_a_broken_design_is_caught(tmp_path):
 def test_gate_level_ice40_netlist(tmp_path):
     """synth_ice40 netlist (LUTs, carries, FFs, SB_RAM40_4K) under Icarus: still bit-exact."""
     require("icarus")
-    from snngen.gatelevel import run_gate_level
+    from snngen.verify.gatelevel import run_gate_level
     network = random_case(13, 8, "signed", "saturate", "subtract", neurons=48, inputs=4,
                           density=0.3)
     inputs = stimulus(13, 12, network.inputs, rate=0.3)
@@ -165,9 +165,9 @@ def test_verify_command(tmp_path, capsys, simulator):
 
 def test_verify_command_reports_a_mismatch(tmp_path, capsys, monkeypatch):
     require("icarus")
-    import snngen.cli
-    from snngen.golden import Trace
-    real = snngen.cli.simulate
+    import snngen.cli.hardware
+    from snngen.model.golden import Trace
+    real = snngen.cli.hardware.simulate
 
     def corrupted(network, steps, inputs=None, **options):
         trace = real(network, steps, inputs, **options)
@@ -175,7 +175,7 @@ def test_verify_command_reports_a_mismatch(tmp_path, capsys, monkeypatch):
         spikes[2, 3] ^= 1
         return Trace(spikes=spikes, state=trace.state)
 
-    monkeypatch.setattr(snngen.cli, "simulate", corrupted)
+    monkeypatch.setattr(snngen.cli.hardware, "simulate", corrupted)
     path = tmp_path / "net.json"
     save_network(random_case(2, 6, "signed", "wrap", "zero", neurons=9), path)
     status = main(["verify", str(path), "--steps", "5", "--sim", "icarus",

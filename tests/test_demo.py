@@ -13,7 +13,7 @@ from numpy.testing import assert_array_equal
 from rtl_cases import stimulus
 
 from snngen.cli import main
-from snngen.nir_import import import_nir, nir_to_float
+from snngen.quant.nir_import import import_nir, nir_to_float
 
 torch = pytest.importorskip("torch", reason="pip install torch==2.13.0 'snngen[train]'")
 snntorch = pytest.importorskip("snntorch", reason="pip install 'snngen[train]'")
@@ -23,7 +23,7 @@ pytest.importorskip("sklearn", reason="pip install 'snngen[train]'")
 import snntorch.utils  # noqa: E402, F811 (the submodule, after the skip checks)
 from snntorch.export_nir import export_to_nir  # noqa: E402
 
-from snngen.train import layered_snn  # noqa: E402
+from snngen.quant.train import layered_snn  # noqa: E402
 
 
 def snntorch_net(sizes, beta=0.875, seed=0, bias=False):

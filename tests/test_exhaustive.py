@@ -7,8 +7,8 @@ import pytest
 import reference
 from numpy.testing import assert_array_equal
 
-from snngen.golden import neuron_update, simulate
-from snngen.network import Network, NeuronModel, StateFormat
+from snngen.model.golden import neuron_update, simulate
+from snngen.model.network import Network, NeuronModel, StateFormat
 
 BITS = 4
 

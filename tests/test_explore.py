@@ -1,6 +1,6 @@
 """``snngen explore``: the batched orbit search against the golden model run by run.
 
-``ref_*`` come from :func:`snngen.golden.simulate` and :func:`find_orbit` on one network at a
+``ref_*`` come from :func:`snngen.model.golden.simulate` and :func:`find_orbit` on one network at a
 time; ``analyse`` runs the whole batch with early stopping, orbit reconstruction and Brent's
 search past T. Every figure of a row must match exactly.
 """
@@ -14,12 +14,18 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
 from snngen.cli import main
-from snngen.explore import ExplorePoint, analyse, effective_leak_shift, explore_network, plan_tasks
-from snngen.explore_plots import activity_threshold
-from snngen.golden import find_orbit, overflow_events, simulate
-from snngen.hw.amaranth_sim import run_amaranth
 from snngen.hw.plan import plan_hardware
-from snngen.network import StateFormat, load_network
+from snngen.model.golden import find_orbit, overflow_events, simulate
+from snngen.model.network import StateFormat, load_network
+from snngen.study.explore import (
+    ExplorePoint,
+    analyse,
+    effective_leak_shift,
+    explore_network,
+    plan_tasks,
+)
+from snngen.study.plots import activity_threshold
+from snngen.verify.amaranth import run_amaranth
 
 
 def ref_row(point: ExplorePoint, steps: int, horizon: int) -> dict:
@@ -157,7 +163,7 @@ def test_command_outputs_resume_and_determinism(tmp_path, capsys, monkeypatch):
     assert len((out / "results.csv").read_text().splitlines()) == 1 + 12
     first = (out / "results.csv").read_bytes()
     # Resumed: nothing is recomputed, the outputs are the same bytes.
-    import snngen.explore as explore_module
+    import snngen.study.explore as explore_module
 
     monkeypatch.setattr(explore_module, "analyse", lambda *a, **k: pytest.fail("recomputed"))
     _explore(tmp_path, "a", "--save-networks")

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from strategies import network_documents, runs
 
-from snngen.golden import simulate, simulate_batch
-from snngen.network import network_from_json
+from snngen.model.golden import simulate, simulate_batch
+from snngen.model.network import network_from_json
 
 
 def ref_run(doc, steps, x):
@@ -70,7 +70,7 @@ def test_batch_matches_reference(run_list, steps):
 
 
 def test_batch_without_state_records_same_spikes():
-    from snngen.generate import random_network
+    from snngen.model.generate import random_network
     nets = [random_network(neurons=n, bits=b, seed=n + b) for n, b in ((5, 4), (17, 8), (9, 16))]
     full = simulate_batch(nets, 50)
     spikes_only = simulate_batch(nets, 50, record_state=False)
@@ -85,7 +85,7 @@ def test_batch_without_state_records_same_spikes():
 @pytest.mark.parametrize("bits", [4, 8, 16])
 def test_methods_agree_on_generated_networks(seed, bits):
     """Larger networks than hypothesis draws: dense, event and batch give one trace."""
-    from snngen.generate import random_network
+    from snngen.model.generate import random_network
     network = random_network(neurons=130, bits=bits, density=0.5, seed=seed)
     x = (np.random.default_rng(seed).random((300, network.inputs)) < 0.1).astype(np.uint8)
     dense = simulate(network, 300, x, method="dense")
@@ -101,8 +101,8 @@ def test_reference_agrees_on_a_generated_network():
     """One full-size case through the scalar reference itself (N = 130, 8 bits)."""
     import json
 
-    from snngen.generate import random_network
-    from snngen.network import network_to_json
+    from snngen.model.generate import random_network
+    from snngen.model.network import network_to_json
     network = random_network(neurons=130, bits=8, density=0.5, seed=7)
     doc = json.loads(network_to_json(network))
     x = (np.random.default_rng(7).random((60, network.inputs)) < 0.2).astype(np.uint8)
@@ -115,7 +115,7 @@ def test_reference_agrees_on_a_generated_network():
 @pytest.mark.parametrize("method", ["dense", "event", "batch"])
 def test_integer_summation_path(monkeypatch, method):
     """The int64 path, normally taken only when a float could round (|sums| ≥ 2**53)."""
-    import snngen.golden as golden
+    import snngen.model.golden as golden
     monkeypatch.setattr(golden, "_sum_dtype", lambda bound: np.int64)
     monkeypatch.setattr(golden, "_FLOAT64_EXACT", 0)
 

@@ -9,11 +9,11 @@ from numpy.testing import assert_array_equal
 from rtl_cases import random_case
 
 from snngen.errors import InputError
-from snngen.generate import random_network
 from snngen.hw.core import reciprocal
 from snngen.hw.group import NeuronGroup
 from snngen.hw.plan import bits_for_range, plan_hardware
 from snngen.hw.router import SpikeMerger, SpikeRouter
+from snngen.model.generate import random_network
 
 # ---- plan ----------------------------------------------------------------------------------
 
@@ -195,7 +195,7 @@ def test_group_accumulates_and_sweeps():
     simulator.add_testbench(bench)
     simulator.run()
     # The golden step from v(0) with s(0) = all ones and x(1) = channel 0.
-    from snngen.golden import neuron_update, synaptic_current
+    from snngen.model.golden import neuron_update, synaptic_current
     current = synaptic_current(network, previous, np.array([1, 0]))
     after, fired = neuron_update(network, network.initial_state, current)
     assert sorted(spikes) == list(np.flatnonzero(fired))

@@ -18,11 +18,10 @@ from strategies import layered_documents, runs
 from test_golden import ref_run as reference_run
 from test_rtl_amaranth import assert_bit_exact, rtl_run
 
-from snngen.cosim import run_cocotb
 from snngen.errors import InputError
-from snngen.golden import simulate, simulate_batch
 from snngen.hw.plan import plan_hardware
-from snngen.network import (
+from snngen.model.golden import simulate, simulate_batch
+from snngen.model.network import (
     Layer,
     Network,
     NeuronModel,
@@ -32,7 +31,8 @@ from snngen.network import (
     network_to_json,
     save_network,
 )
-from snngen.tools import find_iverilog, find_verilator
+from snngen.synth.tools import find_iverilog, find_verilator
+from snngen.verify.cosim import run_cocotb
 
 
 def layered_network(seed=0, sizes=(6, 5, 3), bits=(8, 4, 2), state_bits=10, inputs=4,

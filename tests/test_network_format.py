@@ -10,8 +10,8 @@ from numpy.testing import assert_array_equal
 from strategies import network_documents
 
 from snngen.errors import InputError, InputTypeError
-from snngen.generate import random_network
-from snngen.network import (
+from snngen.model.generate import random_network
+from snngen.model.network import (
     Network,
     NeuronModel,
     Overflow,
@@ -114,7 +114,7 @@ def test_generator_covers_every_width(bits, representation):
 @pytest.mark.parametrize("bits", [4, 8, 16])
 def test_default_network_is_active_but_not_saturated(bits, seed):
     """The defaults give irregular activity for 1000 steps: neither silent nor all firing."""
-    from snngen.golden import simulate
+    from snngen.model.golden import simulate
     network = random_network(bits=bits, seed=seed)
     trace = simulate(network, 1000)
     late = trace.spikes[-200:]

@@ -11,10 +11,10 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from snngen.cli import main
-from snngen.golden import simulate
-from snngen.hw.amaranth_sim import run_amaranth
 from snngen.hw.plan import plan_hardware
-from snngen.network import load_network
+from snngen.model.golden import simulate
+from snngen.model.network import load_network
+from snngen.verify.amaranth import run_amaranth
 
 nir = pytest.importorskip("nir", reason="pip install 'snngen[nir]'")
 

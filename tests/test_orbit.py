@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from strategies import network_documents
 
-from snngen.golden import Orbit, find_orbit, simulate
-from snngen.network import Network, NeuronModel, StateFormat, network_from_json
+from snngen.model.golden import Orbit, find_orbit, simulate
+from snngen.model.network import Network, NeuronModel, StateFormat, network_from_json
 
 
 def brute_force_orbit(initial_state, state, spikes):
@@ -69,7 +69,7 @@ def test_matches_brute_force(doc):
 @pytest.mark.parametrize("bits", [2, 3, 4])
 def test_small_lattices_always_recur(bits):
     """N neurons of B bits have at most 2**(N·(B+1)) states: a long enough run must repeat."""
-    from snngen.generate import random_network
+    from snngen.model.generate import random_network
     network = random_network(neurons=2, inputs=0, bits=bits, seed=bits)
     bound = 2 ** (2 * (bits + 1))
     trace = simulate(network, bound + 1)

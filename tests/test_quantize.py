@@ -17,12 +17,11 @@ from test_nir import two_layer_graph
 
 from snngen.cli import main
 from snngen.errors import InputError
-from snngen.golden import simulate
-from snngen.hw.amaranth_sim import run_amaranth
 from snngen.hw.plan import plan_hardware
-from snngen.network import load_network
-from snngen.nir_import import nir_to_float
-from snngen.quantize import (
+from snngen.model.golden import simulate
+from snngen.model.network import load_network
+from snngen.quant.nir_import import nir_to_float
+from snngen.quant.quantize import (
     AUTO_CANDIDATES,
     allocate_bits,
     classify,
@@ -33,6 +32,7 @@ from snngen.quantize import (
     quantize_rows,
     weight_memory_bits,
 )
+from snngen.verify.amaranth import run_amaranth
 
 nir = pytest.importorskip("nir", reason="pip install 'snngen[nir]'")
 
@@ -105,7 +105,7 @@ def test_quantized_model_honours_each_layer(bits, granularity):
 def test_sixteen_bits_spike_like_the_unrounded_model():
     """At 16 bits the integer network reproduces the float model's spikes (one layer per step)."""
     torch = pytest.importorskip("torch", reason="pip install 'snngen[train]'")
-    from snngen.train import layered_snn
+    from snngen.quant.train import layered_snn
 
     model = float_model(seed=3)
     network, _ = quantize_model(model, [16, 16])
@@ -196,7 +196,7 @@ def test_parsing_bits_and_budgets():
 def test_hutchinson_matches_the_exact_hessian_trace():
     """On a network small enough for the full Hessian, the estimate converges to its trace."""
     torch = pytest.importorskip("torch", reason="pip install 'snngen[train]'")
-    from snngen.train import hutchinson_traces, layered_snn
+    from snngen.quant.train import hutchinson_traces, layered_snn
 
     model = float_model(seed=6, inputs=4, hidden=3, outputs=2)
     x = np.stack([stimulus(s, 8, 4, rate=0.6) for s in range(16)])

@@ -12,10 +12,10 @@ from numpy.testing import assert_array_equal
 from rtl_cases import full_load_network, random_case, semantics_matrix, stimulus
 from strategies import network_documents
 
-from snngen.golden import simulate
-from snngen.hw.amaranth_sim import run_amaranth
 from snngen.hw.plan import plan_hardware
-from snngen.network import network_from_json
+from snngen.model.golden import simulate
+from snngen.model.network import network_from_json
+from snngen.verify.amaranth import run_amaranth
 
 STEPS = 12
 

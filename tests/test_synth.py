@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from snngen.cli import main
-from snngen.generate import random_network
-from snngen.synth import (
+from snngen.model.generate import random_network
+from snngen.synth.flow import (
     TARGETS,
     SynthesisError,
     _run,

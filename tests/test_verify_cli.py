@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-import snngen.cli
+import snngen.cli.hardware
 from snngen.cli import main
-from snngen.generate import random_network
-from snngen.golden import Trace, simulate
-from snngen.network import load_network, save_network
+from snngen.model.generate import random_network
+from snngen.model.golden import Trace, simulate
+from snngen.model.network import load_network, save_network
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_bit_exact_run_exits_zero_and_writes_the_rtl_trace(tmp_path, network_fil
 def test_mismatch_exits_one_and_names_step_neuron_expected_got(network_file, capsys,
                                                               monkeypatch):
     """Corrupt the reference the RTL is compared with: the command must notice and say where."""
-    real = snngen.cli.simulate
+    real = snngen.cli.hardware.simulate
 
     def corrupted(network, steps, inputs=None, **options):
         trace = real(network, steps, inputs, **options)
@@ -47,7 +47,7 @@ def test_mismatch_exits_one_and_names_step_neuron_expected_got(network_file, cap
         state[4, 7] += 1
         return Trace(spikes=trace.spikes, state=state)
 
-    monkeypatch.setattr(snngen.cli, "simulate", corrupted)
+    monkeypatch.setattr(snngen.cli.hardware, "simulate", corrupted)
     status = main(["verify", str(network_file), "--steps", "8"])
     captured = capsys.readouterr()
     got = int(real(load_network(network_file), 8).state[4, 7])

@@ -16,11 +16,11 @@ from amaranth.build import Attrs, Pins, Resource, Subsignal
 from amaranth.lib import io, wiring
 
 from .._files import atomic_write_text
-from ..build import load_words_hex, to_verilog, uninitialised_memories
 from ..errors import InputError
+from ..hw.emit import load_words_hex, to_verilog, uninitialised_memories
 from ..hw.plan import HardwarePlan, plan_hardware
-from ..network import Network, network_to_json
-from ..synth import parse_nextpnr_report, resource_shortage
+from ..model.network import Network, network_to_json
+from ..synth.flow import parse_nextpnr_report, resource_shortage
 from .link import BoardCore
 
 __all__ = [

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..golden import Trace
+from ..model.golden import Trace
 from .protocol import (
     MAX_INPUTS,
     MAX_PAYLOAD,

@@ -6,7 +6,7 @@ from amaranth import Assert, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..network import Overflow, Reset
+from ..model.network import Overflow, Reset
 from .plan import HardwarePlan
 from .queue import EventQueue
 

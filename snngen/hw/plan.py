@@ -1,4 +1,4 @@
-"""The hardware plan: everything the generator derives from a :class:`~snngen.network.Network`.
+"""The hardware plan: everything the generator derives from a :class:`~snngen.model.network.Network`.
 
 A plan fixes the partition into neuron groups, the sparse synapse tables each group stores, every
 bit width, and the cycle-count model. The Amaranth components, the manifest and the testbenches all
@@ -26,7 +26,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import InputError
-from ..network import Network
+from ..model.network import Network
 
 __all__ = ["GroupPlan", "HardwarePlan", "bits_for_range", "plan_hardware"]
 

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_save_figure, atomic_write_bytes, atomic_write_text, npz_bytes
+from .._files import atomic_save_figure, atomic_write_bytes, atomic_write_text, npz_bytes
+from .._progress import Progress, Stages
+from ..errors import InputError
+from ..hw.plan import plan_hardware
+from ..model.golden import simulate
+from ..model.network import network_to_json, save_network
 from .energy import ENERGY_MODEL, inference_metrics
-from .errors import InputError
-from .golden import simulate
-from .hw.plan import plan_hardware
-from .network import network_to_json, save_network
 from .nir_import import nir_to_float
 from .quantize import (
     allocate_bits,
@@ -142,8 +143,8 @@ def _train_snntorch(fit, test, options: DemoOptions, beta: float, say):
 def _synthesize_one(args):
     """Synthesize one precision: synapse tables as ROM in block RAM, or, when they do not fit
     and the device has SPRAM (iCE40 UP5K), as runtime-loaded weights in SPRAM."""
-    from .network import network_from_json
-    from .synth import TARGETS, SynthesisError, synthesize
+    from ..model.network import network_from_json
+    from ..synth.flow import TARGETS, SynthesisError, synthesize
 
     # The network crosses the process boundary as its network.json text (a Network's read-only
     # mappings do not pickle).
@@ -163,7 +164,7 @@ def _synthesize_one(args):
 
 
 def run_digits_demo(out_dir: str | os.PathLike, options: DemoOptions = DemoOptions(),
-                    *, progress: bool = True) -> dict:
+                    *, progress: Progress | None = None) -> dict:
     """Run the whole demo into `out_dir`; returns the report (also DIR/report.json).
 
     PyTorch runs single-threaded with deterministic algorithms meanwhile (the same command gives
@@ -182,8 +183,8 @@ def run_digits_demo(out_dir: str | os.PathLike, options: DemoOptions = DemoOptio
         torch.use_deterministic_algorithms(deterministic)
 
 
-def _run_digits_demo(out: Path, options: DemoOptions, progress: bool) -> dict:
-    from .cosim import run_cocotb
+def _run_digits_demo(out: Path, options: DemoOptions, progress: Progress | None) -> dict:
+    from ..verify.cosim import run_cocotb
     from .train import (
         encode_intensity,
         hutchinson_traces,
@@ -199,14 +200,10 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: bool) -> dict:
     except ImportError as error:
         raise InputError(f"the digits demo needs snnTorch, nirtorch and nir ({error.name} is "
                          "missing): pip install 'snngen[train]'") from None
-    from tqdm import tqdm
-
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    stages = tqdm(total=7 + 4 * 5, desc="digits demo", unit="stage", disable=not progress)
-
-    def say(text):
-        stages.set_postfix_str(text)
+    stages = Stages(7 + 4 * 5, progress)
+    say = stages.say
 
     timings = {}
 
@@ -342,8 +339,7 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: bool) -> dict:
         stages.update()
     now = lap("rtl", now)
 
-    stages.update(stages.total - stages.n)
-    stages.close()
+    stages.finish()
 
     timings["total"] = round(time.perf_counter() - started, 1)
     by_precision = {r["precision"]: r for r in results}

@@ -17,12 +17,12 @@ from amaranth import Shape
 from amaranth.back import verilog
 from amaranth.lib import data, wiring
 
-from . import __version__
-from ._files import atomic_write_text
-from .errors import InputError
-from .hw.core import SNNCore
-from .hw.plan import HardwarePlan, plan_hardware
-from .network import Network, network_to_json
+from .. import __version__
+from .._files import atomic_write_text
+from ..errors import InputError
+from ..model.network import Network, network_to_json
+from .core import SNNCore
+from .plan import HardwarePlan, plan_hardware
 
 __all__ = ["Design", "build_design", "generate", "load_words_hex", "manifest_ports", "to_verilog",
            "top_name", "uninitialised_memories"]

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import generate
-from .errors import InputError
-from .hw.amaranth_sim import RtlRun
-from .network import Network
-from .tools import find_iverilog, find_verilator
+from ..errors import InputError
+from ..hw.emit import generate
+from ..model.network import Network
+from ..synth.tools import find_iverilog, find_verilator
+from .amaranth import RtlRun
 
 __all__ = ["SIMULATORS", "CosimError", "CosimResult", "parse_trace", "run_cocotb"]
 

@@ -1,6 +1,6 @@
 """Per-layer quantization of an imported float model, and Hessian-guided mixed precision.
 
-The float model (:class:`~snngen.nir_import.FloatModel`) has weights in thresholds: every neuron
+The float model (:class:`~snngen.quant.nir_import.FloatModel`) has weights in thresholds: every neuron
 fires at 1. Quantizing layer ℓ to b bits is choosing an integer threshold θ_ℓ and rounding
 ``θ_ℓ · w`` into the signed b-bit range (docs/quantization.md):
 
@@ -27,10 +27,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import InputError
-from .golden import simulate_batch
-from .hw.plan import bits_for_range
-from .network import Layer, Network, NeuronModel, Reset, StateFormat
+from ..errors import InputError
+from ..hw.plan import bits_for_range
+from ..model.golden import simulate_batch
+from ..model.network import Layer, Network, NeuronModel, Reset, StateFormat
 from .nir_import import FloatModel, check_leak_fits, check_reset
 
 __all__ = [

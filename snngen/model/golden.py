@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import InputError, InputTypeError
+from ..errors import InputError, InputTypeError
 from .network import Network, Overflow, Reset
 
 __all__ = [

@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["MIN_VERILATOR", "find_iverilog", "find_verilator", "verilator_version"]
 

@@ -25,8 +25,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from .errors import InputError
-from .network import Network, NeuronModel, Reset, StateFormat
+from ..errors import InputError
+from ..model.network import Network, NeuronModel, Reset, StateFormat
 
 __all__ = ["FloatModel", "ImportReport", "import_nir", "nir_to_float"]
 
@@ -199,7 +199,7 @@ def check_leak_fits(leak_shift: int | None, bits: int) -> None:
 
 def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
     """Map a NIR graph or file to a :class:`FloatModel` (the structure and the real-valued
-    weights in thresholds); :func:`import_nir` and :mod:`snngen.quantize` quantize it."""
+    weights in thresholds); :func:`import_nir` and :mod:`snngen.quant.quantize` quantize it."""
     try:
         import nir
     except ImportError:

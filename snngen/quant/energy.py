@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .hw.plan import HardwarePlan
+from ..hw.plan import HardwarePlan
 
 __all__ = ["ENERGY_MODEL", "inference_metrics"]
 

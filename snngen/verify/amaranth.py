@@ -9,8 +9,8 @@ import numpy as np
 from amaranth import ClockDomain, Module
 from amaranth.sim import Simulator
 
-from .core import SNNCore
-from .plan import HardwarePlan
+from ..hw.core import SNNCore
+from ..hw.plan import HardwarePlan
 
 __all__ = ["RtlRun", "run_amaranth"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError, InputTypeError
+from ..errors import InputError, InputTypeError
 from .network import (
     Network,
     NeuronModel,
@@ -84,7 +84,7 @@ def random_network(
     threshold : int, optional
         θ; defaults to :func:`default_threshold`.
     reset, reset_value, overflow, representation
-        As in :class:`~snngen.network.NeuronModel` and :class:`~snngen.network.StateFormat`.
+        As in :class:`~snngen.model.network.NeuronModel` and :class:`~snngen.model.network.StateFormat`.
     """
     state = StateFormat(bits, representation, overflow)
     if weight_bits is None:

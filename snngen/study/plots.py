@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_save_figure
-from .golden import simulate
+from .._files import atomic_save_figure
+from ..model.golden import simulate
 
 __all__ = ["activity_threshold", "plot_all", "summary"]
 

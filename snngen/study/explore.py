@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_write_csv, atomic_write_text
-from .errors import InputError
-from .golden import BatchStepper
-from .network import Network, NeuronModel, StateFormat, network_to_json
+from .._files import atomic_write_csv, atomic_write_text
+from .._progress import Progress
+from ..errors import InputError
+from ..model.golden import BatchStepper
+from ..model.network import Network, NeuronModel, StateFormat, network_to_json
 
 __all__ = ["COLUMNS", "REGIMES", "ExplorePoint", "analyse", "effective_leak_shift",
            "explore_network", "run_explore"]
@@ -363,7 +364,7 @@ def _run_task(task: tuple[list[ExplorePoint], int, int | None]) -> list[dict]:
 
 def run_explore(out_dir: str | os.PathLike, points: Sequence[ExplorePoint], *, steps: int = 1000,
                 horizon: int | None = None, jobs: int | None = None, scheduler: str | None = None,
-                progress: bool = True, save_networks: bool = False,
+                progress: Progress | None = None, save_networks: bool = False,
                 show: ExplorePoint | None = None) -> list[dict]:
     """Run (or resume) the study; writes every output and returns the rows in grid order.
 
@@ -373,6 +374,8 @@ def run_explore(out_dir: str | os.PathLike, points: Sequence[ExplorePoint], *, s
         Local worker processes (default: the number of cores); 1 runs in this process.
     scheduler : str, optional
         Address of a Dask distributed scheduler: the batches run there instead.
+    progress : Progress, optional
+        Called with (runs done, runs in all, "") as batches finish.
     show : ExplorePoint, optional
         The run drawn as raster plot and membrane traces (default: a periodic run of the grid).
     """
@@ -386,31 +389,27 @@ def run_explore(out_dir: str | os.PathLike, points: Sequence[ExplorePoint], *, s
     todo = [p for p in points if not (folder / f"{p.key}.json").exists()]
     jobs = max(1, jobs or os.cpu_count() or 1)
     tasks = [(chunk, steps, horizon) for chunk in plan_tasks(todo, jobs)]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(points), initial=len(points) - len(todo), unit="run",
-                   desc="explore", dynamic_ncols=True)
+    done = len(points) - len(todo)
+    if progress is not None:
+        progress(done, len(points), "")
 
     def finished(rows: list[dict]) -> None:
+        nonlocal done
         for row in rows:
             atomic_write_text(folder / f"{row['key']}.json", json.dumps(row, sort_keys=True) + "\n")
-        if bar is not None:
-            bar.update(len(rows))
+        done += len(rows)
+        if progress is not None:
+            progress(done, len(points), "")
 
-    try:
-        if client is not None:
-            _run_dask(client, tasks, finished)
-        elif jobs == 1 or len(tasks) <= 1:
-            for task in tasks:
-                finished(_run_task(task))
-        else:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-                for future in as_completed([pool.submit(_run_task, t) for t in tasks]):
-                    finished(future.result())
-    finally:
-        if bar is not None:
-            bar.close()
+    if client is not None:
+        _run_dask(client, tasks, finished)
+    elif jobs == 1 or len(tasks) <= 1:
+        for task in tasks:
+            finished(_run_task(task))
+    else:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+            for future in as_completed([pool.submit(_run_task, t) for t in tasks]):
+                finished(future.result())
     rows = [json.loads((folder / f"{p.key}.json").read_text()) for p in points]
     if save_networks:
         networks = out / "networks"
@@ -449,7 +448,7 @@ def _run_dask(client, tasks, finished) -> None:
 def write_outputs(out: Path, rows: list[dict], points: Sequence[ExplorePoint], steps: int,
                   show: ExplorePoint | None) -> None:
     atomic_write_csv(out / "results.csv", COLUMNS, rows)
-    from . import explore_plots
+    from . import plots as explore_plots
 
     if show is None:
         show = _default_show(rows, points)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import generate, top_name
+from ..hw.emit import generate, top_name
+from ..model.network import Network
 from .cosim import CosimError, CosimResult, run_cocotb
-from .network import Network
 
 __all__ = ["ice40_cell_models", "run_gate_level", "synthesize_ice40_netlist"]
 

@@ -22,11 +22,11 @@ from amaranth import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .build import to_verilog, uninitialised_memories
-from .errors import InputError
-from .hw.core import SNNCore
-from .hw.plan import plan_hardware
-from .network import Network
+from ..errors import InputError
+from ..hw.core import SNNCore
+from ..hw.emit import to_verilog, uninitialised_memories
+from ..hw.plan import plan_hardware
+from ..model.network import Network
 
 __all__ = ["TARGETS", "SynthesisError", "Target", "parse_nextpnr_report", "parse_yosys_stat",
            "synthesize"]

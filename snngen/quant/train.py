@@ -2,7 +2,7 @@
 estimates of each layer's Hessian trace.
 
 The Hessian is taken of the model *as the hardware runs it*: :func:`layered_snn` rebuilds an
-imported :class:`~snngen.nir_import.FloatModel` in PyTorch with the integer semantics' structure
+imported :class:`~snngen.quant.nir_import.FloatModel` in PyTorch with the integer semantics' structure
 (a spike crosses one layer per step, the shift leak ``v − v·2^−k``, threshold 1, the chosen reset)
 and a surrogate gradient that is twice differentiable, so Hessian-vector products exist.
 """
@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 from .nir_import import FloatModel
 
 __all__ = ["encode_intensity", "finetune_quantized", "hutchinson_traces", "layered_snn",

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from ._files import atomic_write_text
-from .errors import InputError, InputTypeError
+from .._files import atomic_write_text
+from ..errors import InputError, InputTypeError
 
 __all__ = [
     "FORMAT_NAME",

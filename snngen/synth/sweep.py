@@ -23,11 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_save_figure, atomic_write_csv, atomic_write_text
-from .errors import InputError
-from .generate import random_network
-from .golden import simulate
-from .hw.plan import plan_hardware
+from .._files import atomic_save_figure, atomic_write_csv, atomic_write_text
+from .._progress import Progress
+from ..errors import InputError
+from ..hw.plan import plan_hardware
+from ..model.generate import random_network
+from ..model.golden import simulate
 
 __all__ = ["COLUMNS", "SweepPoint", "run_sweep"]
 
@@ -62,7 +63,7 @@ class SweepPoint:
 
 def evaluate(point: SweepPoint) -> dict:
     """Synthesize one point; a tool failure (e.g. does not fit) is a result, not an exception."""
-    from .synth import SynthesisError, synthesize
+    from .flow import SynthesisError, synthesize
 
     network = random_network(neurons=point.neurons, bits=point.bits, density=point.density,
                              seed=point.seed)
@@ -103,8 +104,11 @@ def _grid(neurons, bits, groups, density, targets, seed, pnr, runtime_weights=Fa
 
 def run_sweep(out_dir: str | os.PathLike, *, neurons, bits, groups, density, targets,
               seed: int = 0, pnr: bool = True, jobs: int | None = None,
-              progress: bool = True, runtime_weights: bool = False) -> list[dict]:
-    """Run (or resume) a sweep; returns the rows in grid order."""
+              progress: Progress | None = None, runtime_weights: bool = False) -> list[dict]:
+    """Run (or resume) a sweep; returns the rows in grid order.
+
+    `progress` is called with (points done, points in all, "") as points finish.
+    """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out must be a directory, not the file {str(out)!r}")
@@ -115,24 +119,19 @@ def run_sweep(out_dir: str | os.PathLike, *, neurons, bits, groups, density, tar
     folder.mkdir(parents=True, exist_ok=True)
     todo = [p for p in points if not (folder / f"{p.key}.json").exists()]
     jobs = max(1, jobs or os.cpu_count() or 1)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(points), initial=len(points) - len(todo), unit="point",
-                   desc="sweep", dynamic_ncols=True)
-    try:
-        if todo:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-                futures = {pool.submit(evaluate, p): p for p in todo}
-                for future in as_completed(futures):
-                    point = futures[future]
-                    atomic_write_text(folder / f"{point.key}.json",
-                                      json.dumps(future.result(), sort_keys=True) + "\n")
-                    if bar is not None:
-                        bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+    done = len(points) - len(todo)
+    if progress is not None:
+        progress(done, len(points), "")
+    if todo:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            futures = {pool.submit(evaluate, p): p for p in todo}
+            for future in as_completed(futures):
+                point = futures[future]
+                atomic_write_text(folder / f"{point.key}.json",
+                                  json.dumps(future.result(), sort_keys=True) + "\n")
+                done += 1
+                if progress is not None:
+                    progress(done, len(points), "")
     rows = [json.loads((folder / f"{p.key}.json").read_text()) for p in points]
     _write_outputs(out, rows)
     return rows

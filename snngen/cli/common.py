@@ -1,0 +1,323 @@
+"""The parts every command shares: the parser class, exit codes, the network flags, argument
+parsers, output checks, stimulus and trace files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import zipfile
+
+import numpy as np
+
+from .._files import atomic_write_bytes, npz_bytes
+from ..errors import InputError
+from ..model.generate import DEFAULTS, random_network
+from ..model.golden import Trace, check_input_array
+from ..model.network import Network, Overflow, Representation, Reset, load_network
+
+EXIT_USAGE = 2
+
+
+EXIT_MISMATCH = 1
+
+
+EXIT_TOOL = 3
+
+
+# Field names in validation messages, as the flags a user typed them.
+FLAG_NAMES = {
+    "state_bits": "--bits",
+    "weight_bits": "--weight-bits",
+    "leak_shift": "--leak-shift",
+    "threshold": "--threshold",
+    "reset_value": "--reset-value",
+    "neurons": "--neurons",
+    "inputs": "--inputs",
+    "density": "--density",
+    "seed": "--seed",
+    "steps": "--steps",
+    "groups": "--groups",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def integer(text: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
+
+
+def number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
+    return value
+
+
+def leak_shift_value(text: str) -> int | str:
+    if text.lower() in ("none", "null", "off"):
+        return "none"
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer or 'none', not {text!r}") from None
+
+
+def choices(kind: type) -> list[str]:
+    return [member.value for member in kind]
+
+
+def add_network_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that describe a random network; shared by every command that can make one."""
+    group = parser.add_argument_group("network (a seeded random network; see docs/network-format.md)")
+    group.add_argument("--neurons", type=integer, default=DEFAULTS["neurons"], metavar="N",
+                       help="number of neurons N (default: %(default)s)")
+    group.add_argument("--inputs", type=integer, default=DEFAULTS["inputs"], metavar="K",
+                       help="number of input channels K (default: %(default)s)")
+    group.add_argument("--bits", type=integer, default=DEFAULTS["bits"], metavar="B",
+                       help="membrane state width B, 2..32 (default: %(default)s)")
+    group.add_argument("--weight-bits", type=integer, default=None, metavar="Bw",
+                       help="signed weight width Bw, 1..32 (default: B, at most 16)")
+    group.add_argument("--density", type=number, default=DEFAULTS["density"], metavar="P",
+                       help="fraction of non-zero recurrent weights, no self-loops "
+                            "(default: %(default)s)")
+    group.add_argument("--seed", type=integer, default=DEFAULTS["seed"], metavar="S",
+                       help="random seed; the same flags always give the same network "
+                            "(default: %(default)s)")
+    group.add_argument("--leak-shift", type=leak_shift_value, default=None, metavar="K|none",
+                       help="leak v − (v >> k), or 'none' for no leak (default: 4, or B−1 when B ≤ 4)")
+    group.add_argument("--threshold", type=integer, default=None, metavar="θ",
+                       help="firing threshold, ≥ 1 and in the lattice "
+                            "(default: 2^(B−3) signed, 2^(B−2) unsigned)")
+    group.add_argument("--reset", choices=choices(Reset), default=DEFAULTS["reset"].value,
+                       help="state after a spike: reset_value, v − θ, or unchanged "
+                            "(default: %(default)s)")
+    group.add_argument("--reset-value", type=integer, default=DEFAULTS["reset_value"],
+                       metavar="R", help="state after a spike with --reset zero (default: %(default)s)")
+    group.add_argument("--overflow", choices=choices(Overflow), default=DEFAULTS["overflow"].value,
+                       help="clamp to the lattice or wrap modulo 2^B (default: %(default)s)")
+    group.add_argument("--representation", choices=choices(Representation),
+                       default=DEFAULTS["representation"].value,
+                       help="signed [−2^(B−1), 2^(B−1)−1] or unsigned [0, 2^B−1] "
+                            "(default: %(default)s)")
+
+
+def network_from_flags(args: argparse.Namespace) -> Network:
+    try:
+        return random_network(
+            neurons=args.neurons, inputs=args.inputs, bits=args.bits,
+            weight_bits=args.weight_bits, density=args.density, seed=args.seed,
+            leak_shift={None: "default", "none": None}.get(args.leak_shift, args.leak_shift),
+            threshold=args.threshold, reset=args.reset,
+            reset_value=args.reset_value, overflow=args.overflow,
+            representation=args.representation,
+        )
+    except InputError as error:
+        raise type(error)(as_flag(str(error))) from None
+
+
+def as_flag(message: str) -> str:
+    """Name the flag a user typed rather than the field it sets (``--bits``, not ``state_bits``)."""
+    field = message.split(" ", 1)[0]
+    if field in FLAG_NAMES:
+        return FLAG_NAMES[field] + message[len(field):]
+    return message
+
+
+def check_output(path: str, flag: str = "--out") -> str:
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InputError(f"{flag} must be a file path, not the directory {path!r}")
+    if not os.path.isdir(folder):
+        raise InputError(f"{flag} must be in an existing directory, not {path!r}")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{flag} must be in a writable directory, not {path!r}")
+    return path
+
+
+def network_summary(network: Network) -> dict:
+    return {**network.scalar_fields(), "synapses": network.synapses}
+
+
+def load_stimulus(path: str, channels: int, steps: int) -> np.ndarray:
+    """Read STIM.npz (``inputs``: 0/1 of shape [≥T, K]) and validate it for K = `channels`."""
+    try:
+        file = open(path, "rb")  # noqa: SIM115 - closed below, also on every error path
+    except FileNotFoundError:
+        raise InputError(f"--input {path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"--input {path}: is a directory, not an .npz file") from None
+    except OSError as error:
+        raise InputError(f"--input {path}: cannot read: {error.strerror}") from None
+    with file:
+        if file.read(4) != b"PK\x03\x04":
+            raise InputError(
+                f"--input {path}: must be an .npz archive (numpy.savez) holding 'inputs'"
+            )
+        file.seek(0)
+        try:
+            with np.load(file, allow_pickle=False) as archive:
+                if "inputs" not in archive.files:
+                    raise InputError(f"--input {path}: must hold an array named 'inputs', "
+                                     f"not only {sorted(archive.files)}")
+                try:
+                    inputs = archive["inputs"]
+                except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+                    raise InputError(
+                        f"--input {path}: 'inputs' cannot be read ({error})"
+                    ) from None
+        except InputError:
+            raise
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+            raise InputError(f"--input {path}: not a readable .npz file ({error})") from None
+    try:
+        return check_input_array(channels, steps, inputs)
+    except InputError as error:
+        raise type(error)(f"--input {path}: {error}") from None
+
+
+def save_trace(trace: Trace, path: str) -> None:
+    """TRACE.npz: ``spikes`` uint8 [T, N] and ``state`` int64 [T, N]; row 0 is after step 1."""
+    atomic_write_bytes(path, npz_bytes({
+        "spikes": trace.spikes.astype(np.uint8),
+        "state": trace.state.astype(np.int64),
+    }))
+
+
+def network_argument(args: argparse.Namespace) -> tuple[Network, str]:
+    """The network of a command that takes NET.json or the network flags, and a design name."""
+    if args.network is not None:
+        network = load_network(args.network)
+        name = os.path.splitext(os.path.basename(args.network))[0]
+        return network, name
+    network = network_from_flags(args)
+    density = f"{args.density:g}".replace(".", "p")
+    return network, f"random_n{network.neurons}_b{network.state.bits}_d{density}_s{args.seed}"
+
+
+def list_of(kind, name: str):
+    def parse(text: str):
+        values = []
+        for part in text.split(","):
+            try:
+                values.append(kind(part))
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"must be a comma-separated list of {kind.__name__}s, not {text!r}") from None
+        return values
+    parse.__name__ = name
+    return parse
+
+
+def grid_values(kind, name: str):
+    """A comma list, or an inclusive range START:STOP[:STEP] (``30:130:10``, ``0.1:0.9:0.1``)."""
+    def parse(text: str):
+        try:
+            if ":" in text:
+                parts = [kind(p) for p in text.split(":")]
+                if len(parts) not in (2, 3):
+                    raise ValueError
+                start, stop = parts[0], parts[1]
+                step = parts[2] if len(parts) == 3 else kind(1)
+                if step <= 0 or stop < start:
+                    raise ValueError
+                count = round((stop - start) / step + 1e-9) + 1
+                values = [start + i * step for i in range(count)]
+                return [round(v, 6) for v in values] if kind is float else values
+            return [kind(p) for p in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a comma list or an increasing range START:STOP[:STEP] of "
+                f"{kind.__name__}s, not {text!r}") from None
+    parse.__name__ = name
+    return parse
+
+
+def option_list(kind: type, name: str):
+    allowed = choices(kind)
+
+    def parse(text: str):
+        values = allowed if text == "all" else text.split(",")
+        for value in values:
+            if value not in allowed:
+                raise argparse.ArgumentTypeError(
+                    f"must be 'all' or a comma list of {', '.join(allowed)}, not {text!r}")
+        return values
+    parse.__name__ = name
+    return parse
+
+
+def add_runtime_weights_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runtime-weights", action="store_true",
+                        help="synapse tables are RAM loaded after reset through the "
+                             "synapse_load port (synapses.hex) instead of ROM in the bitstream; "
+                             "on the iCE40 UP5K they go to SPRAM (docs/architecture.md)")
+
+
+def add_dt_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dt", type=number, default=1e-4, metavar="SECONDS",
+                        help="time step the graph's tau refer to (default: 1e-4, snnTorch's)")
+
+
+def add_lattice_flags(parser: argparse.ArgumentParser) -> None:
+    """--representation and --overflow of commands that make a network from a NIR graph."""
+    parser.add_argument("--representation", choices=choices(Representation), default="signed",
+                        help="state representation (default: signed)")
+    parser.add_argument("--overflow", choices=choices(Overflow), default="saturate",
+                        help="overflow mode (default: saturate)")
+
+
+def add_groups_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--groups", type=integer, default=None, metavar="G",
+                        help="parallel neuron groups G, 1..N; each time-multiplexes about N/G "
+                             "neurons (default: 1, or one per layer for a layered network; a "
+                             "layered network needs at least one per layer)")
+
+
+class ProgressBar:
+    """A tqdm bar on stderr fed by a library's progress callback (see :mod:`snngen._progress`).
+
+    Parameters
+    ----------
+    description : str
+        The bar's label.
+    unit : str
+        What one step of the bar counts.
+    enabled : bool
+        False (``--quiet``) draws nothing.
+    """
+
+    def __init__(self, description: str, unit: str, enabled: bool = True) -> None:
+        self._description, self._unit, self._enabled = description, unit, enabled
+        self._bar = None
+
+    def __call__(self, done: int, total: int, note: str) -> None:
+        if not self._enabled:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, initial=done, desc=self._description, unit=self._unit,
+                             dynamic_ncols=True)
+        else:
+            self._bar.update(done - self._bar.n)
+        if note:
+            self._bar.set_postfix_str(note)
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -1,0 +1,255 @@
+"""``snngen import``, ``quantize`` and ``demo``: networks from NIR graphs and trained models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+
+from ..errors import InputError
+from ..model.network import save_network
+from .common import (
+    ProgressBar,
+    add_dt_flag,
+    add_lattice_flags,
+    check_output,
+    integer,
+    network_summary,
+)
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from ..quant.nir_import import import_nir
+
+    check_output(args.out)
+    if not os.path.isfile(args.model):
+        raise InputError(f"MODEL.nir must be an existing file, not {args.model!r}")
+    network, report = import_nir(args.model, bits=args.bits, weight_bits=args.weight_bits,
+                                 dt=args.dt, representation=args.representation,
+                                 overflow=args.overflow, reset=args.reset)
+    save_network(network, args.out)
+    if args.json:
+        print(json.dumps({**network_summary(network), "layers": report.layers,
+                          "scale": report.scale, "clipped": report.clipped,
+                          "max_weight_error": report.max_error}, sort_keys=True))
+        return 0
+    print(f"wrote {args.out}: {network.describe()}")
+    for layer in report.layers:
+        print(f"  layer {layer['name']!r:<12} {layer['kind']:<3} neurons "
+              f"{layer['first']}..{layer['last']}, threshold {layer['threshold']:g}")
+    print(f"  scale        {report.scale:g} integer units per threshold; leak shift "
+          f"{'none' if report.leak_shift is None else report.leak_shift}")
+    print(f"  quantization {report.clipped} weights/biases clipped, largest rounding error "
+          f"{report.max_error:.4f} thresholds")
+    return 0
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    from ..quant.nir_import import nir_to_float
+    from ..quant.quantize import (
+        accuracy,
+        allocate_bits,
+        load_dataset,
+        parse_bits,
+        parse_budget,
+        quantize_model,
+        threshold_ranges,
+        weight_memory_bits,
+    )
+
+    check_output(args.out)
+    if not os.path.isfile(args.model):
+        raise InputError(f"MODEL.nir must be an existing file, not {args.model!r}")
+    model = nir_to_float(args.model, dt=args.dt)
+    readout = model.layer_rows(len(model.layers) - 1)
+    classes = readout.stop - readout.start
+    bits = parse_bits(args.bits, len(model.layers))
+    data = load_dataset(args.data, model.inputs, classes) if args.data else None
+    evaluation = load_dataset(args.eval, model.inputs, classes) if args.eval else None
+    traces = None
+    if (bits == "auto" or args.qat) and data is None:
+        raise InputError(f"--data TRAIN.npz is needed for "
+                         f"{'--bits auto (the Hessian)' if bits == 'auto' else '--qat'}")
+    if bits == "auto":
+        from ..quant.train import hutchinson_traces
+
+        budget = parse_budget(args.budget, model)
+        traces = hutchinson_traces(model, data[0][:512], data[1][:512], probes=args.probes,
+                                   seed=args.seed, reset=args.reset)
+        bits, _ = allocate_bits(model, traces, budget, granularity=args.granularity)
+    method = "ptq"
+    if args.qat:
+        from ..quant.train import quantize_for_accuracy
+
+        # A fixed 80/20 split of TRAIN: fine-tune on the first part, choose on the second.
+        order = np.random.default_rng(args.seed).permutation(len(data[1]))
+        cut = int(0.8 * len(order))
+        fit = (data[0][order[:cut]], data[1][order[:cut]])
+        validation = (data[0][order[cut:]], data[1][order[cut:]])
+        best, _ = quantize_for_accuracy(
+            model, bits, fit, validation, seed=args.seed, reset=args.reset,
+            granularity=args.granularity, state_bits=args.state_bits,
+            representation=args.representation, overflow=args.overflow)
+        network, method = best.network, best.method
+    else:
+        network, _ = quantize_model(model, bits, state_bits=args.state_bits,
+                                    representation=args.representation, overflow=args.overflow,
+                                    reset=args.reset, granularity=args.granularity)
+    save_network(network, args.out)
+    memory = weight_memory_bits(model, bits)
+    uniform8 = weight_memory_bits(model, [8] * len(bits))
+    measured = None if evaluation is None else accuracy(network, *evaluation, readout)
+    ranges = threshold_ranges(network)
+    summary = {"out": args.out, "bits": list(bits), "state_bits": network.state.bits,
+               "granularity": args.granularity, "thresholds": ranges, "method": method,
+               "weight_memory_bits": memory, "weight_memory_vs_8bit": memory / uniform8,
+               "hessian_traces": traces, "accuracy": measured}
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+        return 0
+    print(f"wrote {args.out}: {network.describe()}")
+    print(f"  {'layer':<12} {'weights':>8} {'bits':>4} {'threshold':>9}"
+          + ("  Hessian trace" if traces else ""))
+    for index, layer in enumerate(network.layers):
+        trace = f"  {traces[index]:.4g}" if traces else ""
+        low, high = ranges[index]
+        shown = str(low) if low == high else f"{low}..{high}"
+        print(f"  {layer.name:<12} {model.layer_weight_count(index):>8} {layer.weight_bits:>4} "
+              f"{shown:>9}{trace}")
+    print(f"  weight memory {memory} bits ({100 * memory / uniform8:.1f}% of uniform 8-bit); "
+          f"state {network.state.bits} bits; {method}")
+    if measured is not None:
+        print(f"  accuracy     {100 * measured:.2f}% on {args.eval} (integer golden model)")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ..quant.demo import DemoOptions, run_digits_demo
+
+    for flag, value, lo, hi in (("--hidden", args.hidden, 2, 1024), ("--steps", args.steps, 1, 256),
+                                ("--epochs", args.epochs, 1, 1000),
+                                ("--rtl-images", args.rtl_images, 1, 100)):
+        if not lo <= value <= hi:
+            raise InputError(f"{flag} must be in {lo}..{hi}, not {value}")
+    from ..quant.quantize import parse_budget_text
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise InputError(f"--out must be a folder, not the file {args.out!r}")
+    parse_budget_text(args.budget)
+    target = None if args.no_synth else args.target
+    if target is not None:
+        from ..synth.flow import TARGETS
+
+        if target not in TARGETS:
+            raise InputError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
+    options = DemoOptions(hidden=args.hidden, steps=args.steps, epochs=args.epochs,
+                          budget=args.budget, rtl_images=args.rtl_images, simulator=args.sim,
+                          target=target, granularity=args.granularity, seed=args.seed)
+    with ProgressBar("digits demo", "stage", enabled=not args.quiet) as bar:
+        report = run_digits_demo(args.out, options, progress=bar)
+    print(f"float accuracy {100 * report['float_accuracy']:.2f}%")
+    for r in report["results"]:
+        print(f"  {r['precision']:<5} bits {','.join(map(str, r['bits_per_layer'])):<6} "
+              f"accuracy {100 * r['accuracy']:.2f}% ({r['accuracy_drop_points']:+.2f} pt), "
+              f"weight memory {r['weight_memory_bits']} bits "
+              f"({100 * r['weight_memory_vs_8bit']:.0f}% of 8-bit), RTL bit-exact "
+              f"{'yes' if r['rtl_bit_exact'] else 'NO'}")
+    print(f"wrote {args.out}/report.json, report.md, accuracy_vs_memory.png "
+          f"({report['seconds']['total']:.0f} s)")
+    return 0 if all(r["rtl_bit_exact"] for r in report["results"]) else 1
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add this family's subcommands to the ``snngen`` parser."""
+    importer = commands.add_parser(
+        "import", help="import a NIR graph (snnTorch, Norse, Rockpool…) as network.json",
+        description="Map a NIR graph of Input, Flatten, Affine/Linear, LIF/IF and Output nodes "
+                    "to the integer semantics: one neuron population, the shift leak from "
+                    "tau/dt, thresholds normalized, weights quantized to the chosen widths "
+                    "(docs/nir.md). A node that cannot be mapped is named with the reason.")
+    importer.add_argument("model", metavar="MODEL.nir", help="the NIR file (nir.write)")
+    importer.add_argument("--out", required=True, metavar="NET.json", help="where to write it")
+    importer.add_argument("--bits", type=integer, default=8, metavar="B",
+                          help="membrane state width (default: %(default)s)")
+    importer.add_argument("--weight-bits", type=integer, metavar="Bw",
+                          help="weight width (default: B, at most 16)")
+    add_dt_flag(importer)
+    importer.add_argument("--reset", choices=["zero", "subtract"],
+                          help="zero: reset to v_reset as NIR says (default); subtract: "
+                               "snnTorch's default reset, which NIR cannot express")
+    add_lattice_flags(importer)
+    importer.add_argument("--json", action="store_true", help="print a JSON summary")
+    importer.set_defaults(handler=_cmd_import)
+    quantize = commands.add_parser(
+        "quantize", help="quantize a NIR model per layer: 16|8|4 bits, per layer, or auto",
+        description="Import a NIR graph (as `snngen import`) and quantize it per layer: each "
+                    "layer gets its own weight width and threshold (network format version 2). "
+                    "`--bits auto` picks the widths from Hutchinson estimates of each layer's "
+                    "Hessian trace within a weight-memory budget (Lui & Neftci 2021); needs "
+                    "PyTorch and --data. docs/quantization.md.")
+    quantize.add_argument("model", metavar="MODEL.nir", help="the NIR file (nir.write)")
+    quantize.add_argument("--out", required=True, metavar="NET.json", help="where to write it")
+    quantize.add_argument("--bits", default="8", metavar="16|8|4|8,4,…|auto",
+                          help="weight width for every layer, one per layer, or auto "
+                               "(default: %(default)s)")
+    quantize.add_argument("--budget", default="42%", metavar="BITS|P%",
+                          help="auto: total weight-memory bits, or a percentage of the uniform "
+                               "8-bit network (default: %(default)s, the paper's 58%% cut)")
+    quantize.add_argument("--data", metavar="TRAIN.npz",
+                          help="training data (arrays inputs (samples, T, K) of 0/1 and labels): "
+                               "for the Hessian of --bits auto and for --qat")
+    quantize.add_argument("--eval", metavar="TEST.npz",
+                          help="report the integer model's accuracy on this data (readout: "
+                               "the last layer's spike counts)")
+    quantize.add_argument("--qat", action="store_true",
+                          help="quantization-aware fine-tuning when rounding costs accuracy "
+                               "(PyTorch; uses --data, 80/20 split for the choice)")
+    quantize.add_argument("--granularity", choices=["neuron", "layer"], default="neuron",
+                          help="one threshold (scale) per neuron, stored beside its bias, or one "
+                               "per layer, a constant in its groups (default: %(default)s)")
+    quantize.add_argument("--state-bits", type=integer, metavar="B",
+                          help="membrane state width (default: the narrowest holding ±4× the "
+                               "largest threshold)")
+    add_dt_flag(quantize)
+    quantize.add_argument("--reset", choices=["subtract", "zero"], default="subtract",
+                          help="reset mode (default: subtract, snnTorch's)")
+    add_lattice_flags(quantize)
+    quantize.add_argument("--probes", type=integer, default=32, metavar="M",
+                          help="Hutchinson probes per trace (default: %(default)s)")
+    quantize.add_argument("--seed", type=integer, default=0, help="seed (default: 0)")
+    quantize.add_argument("--json", action="store_true", help="print a JSON summary")
+    quantize.set_defaults(handler=_cmd_quantize)
+    demo = commands.add_parser(
+        "demo", help="end-to-end demos on real data (digits)",
+        description="Run an end-to-end demo. `digits`: train an snnTorch SNN on scikit-learn's "
+                    "8x8 digits, export to NIR, import, quantize at 16, 8, 4 bits and auto "
+                    "mixed precision, measure accuracy with the integer golden model, check "
+                    "test images bit-exact in RTL, synthesize each precision, and write "
+                    "DIR/report.json, report.md and accuracy_vs_memory.png. Needs the `train` "
+                    "extra (PyTorch, snnTorch, scikit-learn).")
+    demo.add_argument("name", choices=["digits"], help="which demo")
+    demo.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    demo.add_argument("--hidden", type=integer, default=64, metavar="H",
+                      help="hidden LIF neurons (default: %(default)s)")
+    demo.add_argument("--steps", type=integer, default=16, metavar="T",
+                      help="time steps per image (default: %(default)s)")
+    demo.add_argument("--epochs", type=integer, default=40,
+                      help="float training epochs (default: %(default)s)")
+    demo.add_argument("--budget", default="42%", metavar="BITS|P%",
+                      help="weight-memory budget of auto (default: %(default)s)")
+    demo.add_argument("--rtl-images", type=integer, default=4, metavar="N",
+                      help="test images run through the RTL per precision (default: "
+                           "%(default)s)")
+    demo.add_argument("--sim", choices=["icarus", "verilator"], default="icarus",
+                      help="RTL simulator (default: %(default)s)")
+    demo.add_argument("--target", default="ice40-up5k",
+                      help="synthesis target: ice40-up5k, ice40-hx8k, ecp5-25f or ecp5-85f "
+                           "(default: %(default)s)")
+    demo.add_argument("--no-synth", action="store_true", help="skip synthesis")
+    demo.add_argument("--granularity", choices=["neuron", "layer"], default="neuron",
+                      help="quantization scale per neuron or per layer (default: %(default)s)")
+    demo.add_argument("--seed", type=integer, default=0, help="seed (default: 0)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.set_defaults(handler=_cmd_demo)

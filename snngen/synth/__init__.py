@@ -1,0 +1,2 @@
+"""Synthesis, place and route with yosys and nextpnr (YoWASP), design-space sweeps, and finding
+the external tools."""

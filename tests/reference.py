@@ -70,3 +70,120 @@ def run(doc, steps, inputs=None):
         spikes_out.append(s)
         states_out.append(v)
     return spikes_out, states_out
+
+
+# ---------------------------------------------------------------------------------------------
+# Semantics v2 (format version 3): written from docs/semantics.md's "Semantics v2" section alone.
+
+
+def lattice_v2(bits, representation, overflow_mode, rail):
+    if representation == "unsigned":
+        return 0, 2**bits - 1
+    if rail == "symmetric":
+        top = 2 ** (bits - 1) - 1
+        return -top, (top + 1 if overflow_mode == "wrap" else top)
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+def ovf_v2(value, fmt):
+    low, high = lattice_v2(*fmt)
+    if fmt[2] == "saturate":
+        return min(max(value, low), high)
+    return low + (value - low) % (2 ** fmt[0])
+
+
+def decay_v2(mode, x, parameter):
+    if mode == "none":
+        return x
+    if mode == "multiply":
+        p = x * (4096 - parameter)
+        magnitude = abs(p) // 4096
+        return magnitude if p >= 0 else -magnitude
+    step = x // (2**parameter)
+    if mode == "shift_min1" and step == 0 and x != 0:
+        step = 1 if x > 0 else -1
+    return x - step
+
+
+def per_neuron(value, n):
+    return list(value) if isinstance(value, list) else [value] * n
+
+
+def run_v2(doc, steps, inputs=None):
+    """Run a version-3 network dict: returns (spikes, states, currents), lists of lists."""
+    n, k = doc["neurons"], doc["inputs"]
+    dyn = doc["dynamics"]
+    w, win = doc["weights"], doc["input_weights"]
+    bias = doc.get("bias") or [0] * n
+    theta = list(doc["neuron_thresholds"]) if doc.get("neuron_thresholds") else [doc["threshold"]] * n
+    vfmt = (doc["state_bits"], doc["representation"], doc["overflow"], doc.get("rail", "full"))
+    cur = dyn["current"]
+    ifmt = None if cur is None else (cur["state_bits"], cur["representation"], cur["overflow"],
+                                     cur["rail"])
+    cpar = None if cur is None else per_neuron(cur["decay_parameter"], n)
+    mpar = per_neuron(dyn["membrane_decay_parameter"], n)
+    max_spikes = per_neuron(dyn["max_spikes"], n)
+    refractory = per_neuron(dyn["refractory"], n)
+    ws = per_neuron(dyn["weight_shift"], n)
+    wsin = per_neuron(dyn["input_weight_shift"], n)
+    v = list(doc.get("initial_state") or [0] * n)
+    current = None if cur is None else per_neuron(cur["initial"], n)
+    s = [0] * n
+    frozen = [0] * n
+    out_s, out_v, out_i = [], [], []
+    for t in range(steps):
+        x = inputs[t] if inputs is not None else [0] * k
+        new_v, new_s, new_i = [], [], []
+        for i in range(n):
+            # the step's events, in the order the spec fixes: inputs by channel, then neurons
+            events = []
+            for c in range(k):
+                events += [win[i][c] * 2 ** wsin[i]] * x[c]
+            for j in range(n):
+                events += [w[i][j] * 2 ** ws[i]] * s[j]
+            if cur is not None:
+                value = current[i]
+                if cur["order"] == "decay_then_add":
+                    value = decay_v2(cur["decay"], value, cpar[i])
+                if dyn["accumulate"] == "exact":
+                    value = ovf_v2(value + sum(events), ifmt)
+                else:
+                    for e in events:
+                        value = ovf_v2(value + e, ifmt)
+                if cur["order"] == "add_then_decay":
+                    value = decay_v2(cur["decay"], value, cpar[i])
+                new_i.append(value)
+                drive = value
+            else:
+                drive = sum(events)
+            u = decay_v2(dyn["membrane_decay"], v[i], mpar[i])
+            if dyn["membrane_sum"] == "exact":
+                vp = ovf_v2(u + drive + bias[i], vfmt)
+            else:
+                delta = ovf_v2(u - v[i] + drive, vfmt)
+                delta = ovf_v2(delta + bias[i], vfmt)
+                vp = ovf_v2(v[i] + delta, vfmt)
+            count = 0
+            if frozen[i] > 0:
+                vp = v[i]
+                frozen[i] -= 1
+            else:
+                while count < max_spikes[i] and (vp >= theta[i] if dyn["compare"] == ">="
+                                                 else vp > theta[i]):
+                    count += 1
+                    if doc["reset"] == "subtract":
+                        vp -= theta[i]
+                    elif doc["reset"] == "zero":
+                        vp = doc.get("reset_value", 0)
+                        break
+                    else:
+                        break
+                if count:
+                    frozen[i] = refractory[i]
+            new_v.append(vp)
+            new_s.append(count)
+        v, s, current = new_v, new_s, (new_i if cur is not None else None)
+        out_s.append(s)
+        out_v.append(v)
+        out_i.append(new_i)
+    return out_s, out_v, out_i

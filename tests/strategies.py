@@ -103,3 +103,70 @@ def runs(draw, documents=None, max_steps=40):
     rate = draw(st.sampled_from((0.0, 0.3, 1.0)))
     x = (np.random.default_rng(seed).random((steps, doc["inputs"])) < rate).astype(np.uint8)
     return doc, steps, x
+
+
+DECAYS = ("none", "shift", "shift_min1", "multiply")
+
+
+def lattice_v3(bits, representation, overflow, rail):
+    if representation == "unsigned":
+        return 0, (1 << bits) - 1
+    if rail == "symmetric":
+        top = (1 << (bits - 1)) - 1
+        return -top, top + (overflow == "wrap")
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+@st.composite
+def v3_documents(draw, max_neurons=8, max_inputs=3, bits=None):
+    """A version-3 document over every semantics-v2 option (drawn per field and per neuron)."""
+    doc = draw(network_documents(max_neurons=max_neurons, max_inputs=max_inputs, bits=bits))
+    n, b = doc["neurons"], doc["state_bits"]
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    rail = draw(st.sampled_from(("full", "symmetric"))) if doc["representation"] == "signed" \
+        else "full"
+    lo, hi = lattice_v3(b, doc["representation"], doc["overflow"], rail)
+
+    def decay_parameter(mode, width):
+        if mode == "none":
+            return 0
+        top = 4096 if mode == "multiply" else width - 1
+        values = rng.integers(0, top + 1, size=n).tolist()
+        return values if draw(st.booleans()) else values[0]
+
+    current = None
+    if draw(st.booleans()):
+        cb = draw(st.integers(2, 16))
+        crep = draw(st.sampled_from(REPRESENTATIONS))
+        covf = draw(st.sampled_from(OVERFLOWS))
+        crail = draw(st.sampled_from(("full", "symmetric"))) if crep == "signed" else "full"
+        clo, chi = lattice_v3(cb, crep, covf, crail)
+        cdecay = draw(st.sampled_from(DECAYS))
+        current = {"state_bits": cb, "representation": crep, "overflow": covf, "rail": crail,
+                   "decay": cdecay, "decay_parameter": decay_parameter(cdecay, cb),
+                   "order": draw(st.sampled_from(("decay_then_add", "add_then_decay"))),
+                   "initial": rng.integers(clo, chi + 1, size=n).tolist()}
+    reset = doc["reset"]
+    multi = reset == "subtract" and draw(st.booleans())
+    mdecay = draw(st.sampled_from(DECAYS))
+    staged = doc["representation"] == "signed" and draw(st.booleans())
+    dynamics = {
+        "current": current,
+        "membrane_decay": mdecay,
+        "membrane_decay_parameter": decay_parameter(mdecay, b),
+        "accumulate": "per_event" if current is not None and draw(st.booleans()) else "exact",
+        "membrane_sum": "staged" if staged else "exact",
+        "compare": draw(st.sampled_from((">=", ">"))),
+        "max_spikes": rng.integers(1, 5, size=n).tolist() if multi else 1,
+        "refractory": rng.integers(0, 3, size=n).tolist() if draw(st.booleans()) else 0,
+        "weight_shift": draw(st.integers(0, 3)),
+        "input_weight_shift": rng.integers(0, 3, size=n).tolist(),
+        "input_max_count": draw(st.sampled_from((1, 3))),
+        "compat": None,
+    }
+    return {**doc, "version": 3, "leak_shift": None, "rail": rail,
+            "threshold": draw(st.integers(max(1, lo), hi)),
+            "reset_value": draw(st.integers(lo, hi)),
+            "bias": rng.integers(lo, hi + 1, size=n).tolist() if draw(st.booleans()) else [0] * n,
+            "initial_state": rng.integers(lo, hi + 1, size=n).tolist(),
+            "dynamics": dynamics}

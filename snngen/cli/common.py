@@ -107,13 +107,39 @@ def add_network_flags(parser: argparse.ArgumentParser) -> None:
                        metavar="R", help="state after a spike with --reset zero (default: %(default)s)")
     group.add_argument("--overflow", choices=choices(Overflow), default=DEFAULTS["overflow"].value,
                        help="clamp to the lattice or wrap modulo 2^B (default: %(default)s)")
+    group.add_argument("--compat", choices=["xylo", "loihi"], default=None,
+                       help="a network of a chip's neuron model, every option fixed as the chip "
+                            "does (semantics v2; docs/semantics.md): xylo (XyloSim: 16-bit CUBA, "
+                            "multi-spike; --neurons hidden + 4 readout) or loihi (Lava's "
+                            "bit-accurate LIF: 24-bit CUBA). Only --neurons, --inputs, "
+                            "--density and --seed apply")
     group.add_argument("--representation", choices=choices(Representation),
                        default=DEFAULTS["representation"].value,
                        help="signed [−2^(B−1), 2^(B−1)−1] or unsigned [0, 2^B−1] "
                             "(default: %(default)s)")
 
 
+# The flags a compatibility preset fixes, with the value each has when a user did not type it.
+_PRESET_FIXES = {"bits": DEFAULTS["bits"], "weight_bits": None, "leak_shift": None,
+                 "threshold": None, "reset": DEFAULTS["reset"].value,
+                 "reset_value": DEFAULTS["reset_value"], "overflow": DEFAULTS["overflow"].value,
+                 "representation": DEFAULTS["representation"].value}
+
+
 def network_from_flags(args: argparse.Namespace) -> Network:
+    if getattr(args, "compat", None) is not None:
+        from ..model.compat import random_compat_network
+
+        for field, default in _PRESET_FIXES.items():
+            if getattr(args, field) != default:
+                flag = "--" + field.replace("_", "-")
+                raise InputError(f"{flag} does not apply with --compat {args.compat}: the "
+                                 "preset fixes it as the chip does")
+        try:
+            return random_compat_network(args.compat, neurons=args.neurons, inputs=args.inputs,
+                                         density=args.density, seed=args.seed)
+        except InputError as error:
+            raise type(error)(as_flag(str(error))) from None
     try:
         return random_network(
             neurons=args.neurons, inputs=args.inputs, bits=args.bits,
@@ -188,11 +214,14 @@ def load_stimulus(path: str, channels: int, steps: int) -> np.ndarray:
 
 
 def save_trace(trace: Trace, path: str) -> None:
-    """TRACE.npz: ``spikes`` uint8 [T, N] and ``state`` int64 [T, N]; row 0 is after step 1."""
-    atomic_write_bytes(path, npz_bytes({
-        "spikes": trace.spikes.astype(np.uint8),
-        "state": trace.state.astype(np.int64),
-    }))
+    """TRACE.npz: ``spikes`` uint8 [T, N] and ``state`` int64 [T, N]; row 0 is after step 1.
+
+    A network with a synaptic current also gets ``current`` int64 [T, N]; spikes are counts.
+    """
+    arrays = {"spikes": trace.spikes.astype(np.uint8), "state": trace.state.astype(np.int64)}
+    if trace.current is not None:
+        arrays["current"] = trace.current.astype(np.int64)
+    atomic_write_bytes(path, npz_bytes(arrays))
 
 
 def network_argument(args: argparse.Namespace) -> tuple[Network, str]:

@@ -48,8 +48,12 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     else:
         orbit = summary["orbit"]
         if orbit is None:
-            orbit_text = ("not computed (driven by input spikes)" if summary["driven"]
-                          else f"no repeat of (v, s) within {trace.steps} steps")
+            if summary["driven"]:
+                orbit_text = "not computed (driven by input spikes)"
+            elif not summary["orbit_searched"]:
+                orbit_text = "not computed (refractory counters are not recorded)"
+            else:
+                orbit_text = f"no repeat of the full state within {trace.steps} steps"
         else:
             kind = "fixed point" if orbit["period"] == 1 else f"period {orbit['period']}"
             orbit_text = f"{kind} after a transient of {orbit['transient']} steps"
@@ -62,8 +66,19 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _trace_summary(network: Network, trace: Trace, driven: bool) -> dict:
-    orbit = None if driven else find_orbit(network.initial_state, trace.state, trace.spikes)
+    dynamics = network.dynamics
+    # The full state holds the synaptic current too; refractory counters are not in the trace,
+    # so no orbit is claimed for a network that has them.
+    unrecorded = dynamics is not None and bool(dynamics.refractory.any())
+    orbit = None
+    if not driven and not unrecorded:
+        initial, state = network.initial_state, trace.state
+        if trace.current is not None:
+            initial = np.concatenate([initial, dynamics.current.initial])
+            state = np.concatenate([state, trace.current], axis=1)
+        orbit = find_orbit(initial, state, trace.spikes)
     return {
+        "orbit_searched": not driven and not unrecorded,
         "steps": trace.steps,
         "neurons": network.neurons,
         "spikes": int(trace.spikes.sum(dtype=np.int64)),

@@ -314,6 +314,12 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
     """
     if not isinstance(runtime_weights, bool):
         raise TypeError(f"runtime_weights must be a bool, not {runtime_weights!r}")
+    if network.dynamics is not None:
+        # Refused rather than approximated: the generated core implements semantics v1 only.
+        preset = "" if network.dynamics.compat is None else f" (compat {network.dynamics.compat})"
+        raise InputError(f"dynamics{preset} are semantics v2, which the hardware generator does "
+                         "not implement yet: simulate the network with `snngen sim`, or build a "
+                         "network without dynamics")
     n, k = network.neurons, network.inputs
     spans = network.layer_spans
     if groups is None:

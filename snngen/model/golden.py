@@ -70,13 +70,16 @@ class Trace:
     Members
     -------
     spikes : ndarray of uint8, shape (T, N)
-        ``spikes[t - 1]`` is s(t).
+        ``spikes[t - 1]`` is s(t): 0/1, or a spike count with semantics v2's multi-spike.
     state : ndarray of int64, shape (T, N)
         ``state[t - 1]`` is v(t), after reset.
+    current : ndarray of int64, shape (T, N), or None
+        ``current[t - 1]`` is the synaptic current I(t) of a network with one (semantics v2).
     """
 
     spikes: np.ndarray
     state: np.ndarray
+    current: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
@@ -120,11 +123,14 @@ def check_inputs(network: Network, steps: int, inputs: object | None) -> np.ndar
     """Validate an input-spike array for `steps` steps; returns it as uint8 of shape (steps, K).
 
     ``inputs[t - 1]`` is x(t). More rows than `steps` are allowed (the first `steps` are used).
+    A network with dynamics takes spike counts up to its ``input_max_count``.
     """
-    return check_input_array(network.inputs, steps, inputs)
+    max_count = 1 if network.dynamics is None else network.dynamics.input_max_count
+    return check_input_array(network.inputs, steps, inputs, max_count=max_count)
 
 
-def check_input_array(k: int, steps: int, inputs: object | None) -> np.ndarray:
+def check_input_array(k: int, steps: int, inputs: object | None, *,
+                      max_count: int = 1) -> np.ndarray:
     """:func:`check_inputs` for K input channels, when there is no network at hand (a board)."""
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer):
         raise InputTypeError(f"steps must be an integer, not {steps!r}")
@@ -143,10 +149,11 @@ def check_input_array(k: int, steps: int, inputs: object | None) -> np.ndarray:
     if array.shape[0] < steps:
         raise InputError(f"inputs has {array.shape[0]} rows (steps), fewer than the {steps} asked for")
     array = array[:steps]
-    bad = (array != 0) & (array != 1)
+    bad = (array < 0) | (array > max_count)
     if bad.any():
         t, c = np.argwhere(bad)[0]
-        raise InputError(f"inputs[{t}][{c}] must be 0 or 1, not {array[t, c]}")
+        allowed = "0 or 1" if max_count == 1 else f"a spike count in 0..{max_count}"
+        raise InputError(f"inputs[{t}][{c}] must be {allowed}, not {array[t, c]}")
     return array.astype(np.uint8)
 
 
@@ -244,6 +251,15 @@ def simulate(
         N ≥ 256), else ``dense``. All three give identical traces.
     """
     x_in = check_inputs(network, steps, inputs)
+    if method not in ("auto", "dense", "event"):
+        raise ValueError(f"method must be 'auto', 'dense' or 'event', not {method!r}")
+    if network.dynamics is not None:
+        from .dynamics import simulate_dynamics
+
+        if method == "auto":
+            sparse = np.count_nonzero(network.weights) <= 0.05 * network.weights.size
+            method = "event" if sparse and network.neurons >= 256 else "dense"
+        return simulate_dynamics(network, steps, x_in, method)
     if method == "auto":
         sparse = np.count_nonzero(network.weights) <= 0.05 * network.weights.size
         method = "event" if sparse and network.neurons >= 256 else "dense"
@@ -386,6 +402,8 @@ def simulate_batch(
     if len(inputs) != batch:
         raise InputError(f"inputs must hold one entry per network ({batch}), not {len(inputs)}")
     x_list = [check_inputs(net, steps, x) for net, x in zip(networks, inputs, strict=True)]
+    if any(net.dynamics is not None for net in networks):
+        return _batch_one_by_one(networks, steps, x_list, record_state)
     stepper = BatchStepper(networks)
     n_max, k_max = stepper.n_max, stepper.k_max
     x_all = np.zeros((steps, batch, k_max), dtype=stepper.dtype)
@@ -405,6 +423,21 @@ def simulate_batch(
         state=state,
         neurons=np.array([net.neurons for net in networks], dtype=np.int64),
     )
+
+
+def _batch_one_by_one(networks: Sequence[Network], steps: int, x_list: list[np.ndarray],
+                      record_state: bool) -> BatchTrace:
+    """A batch holding semantics-v2 networks: each runs on its own, padded into one result."""
+    n_max = max(net.neurons for net in networks)
+    spikes = np.zeros((len(networks), steps, n_max), dtype=np.uint8)
+    state = np.zeros((len(networks), steps, n_max), dtype=np.int64) if record_state else None
+    for b, (net, x) in enumerate(zip(networks, x_list, strict=True)):
+        trace = simulate(net, steps, x)
+        spikes[b, :, :net.neurons] = trace.spikes
+        if state is not None:
+            state[b, :, :net.neurons] = trace.state
+    return BatchTrace(spikes=spikes, state=state,
+                      neurons=np.array([net.neurons for net in networks], dtype=np.int64))
 
 
 class BatchStepper:

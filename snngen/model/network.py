@@ -41,10 +41,18 @@ __all__ = [
     "MAX_WEIGHT_BITS",
     "MIN_STATE_BITS",
     "MIN_WEIGHT_BITS",
+    "Accumulate",
+    "Compare",
+    "Current",
+    "CurrentOrder",
+    "Decay",
+    "Dynamics",
     "Layer",
+    "MembraneSum",
     "Network",
     "NeuronModel",
     "Overflow",
+    "Rail",
     "Representation",
     "Reset",
     "StateFormat",
@@ -55,10 +63,11 @@ __all__ = [
 ]
 
 FORMAT_NAME = "snngen-network"
-FORMAT_VERSION = 2
-# Version 1 files (no layers) are still read, and a network without layers is written as version
-# 1, so files made before layers existed keep their bytes.
-READ_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+# Older versions are still read, and a network is written with the oldest version that holds it
+# (1 without layers, 2 with layers or per-neuron thresholds, 3 with dynamics), so files made
+# before a feature existed keep their bytes.
+READ_VERSIONS = (1, 2, 3)
 
 MIN_STATE_BITS, MAX_STATE_BITS = 2, 32
 MIN_WEIGHT_BITS, MAX_WEIGHT_BITS = 1, 32
@@ -86,6 +95,50 @@ class Reset(enum.StrEnum):
     ZERO = "zero"
     SUBTRACT = "subtract"
     NONE = "none"
+
+
+class Rail(enum.StrEnum):
+    """Which end values a signed lattice has (semantics v2)."""
+
+    FULL = "full"            # [−2^(B−1), 2^(B−1) − 1], two's complement
+    SYMMETRIC = "symmetric"  # saturate: ±(2^(B−1) − 1); wrap: the window (−2^(B−1), 2^(B−1)]
+
+
+class Decay(enum.StrEnum):
+    """How a state decays each step (semantics v2); the parameter is per neuron."""
+
+    NONE = "none"              # x
+    SHIFT = "shift"            # x − (x >> k)
+    SHIFT_MIN1 = "shift_min1"  # x − (x >> k), but by at least 1 toward zero when x ≠ 0 (Xylo)
+    MULTIPLY = "multiply"      # sgn(p)·(|p| >> 12), p = x·(4096 − d): rounds toward zero (Loihi)
+
+
+class Accumulate(enum.StrEnum):
+    """How a step's weighted events enter the synaptic current (semantics v2)."""
+
+    EXACT = "exact"          # the exact sum, one overflow per step
+    PER_EVENT = "per_event"  # every event is its own overflowing add, in a fixed order (Xylo)
+
+
+class CurrentOrder(enum.StrEnum):
+    """Whether the synaptic current decays before or after the step's events are added."""
+
+    DECAY_THEN_ADD = "decay_then_add"  # I = ACC(D(I), events)   (Loihi)
+    ADD_THEN_DECAY = "add_then_decay"  # I = D(ACC(I, events))   (Xylo)
+
+
+class MembraneSum(enum.StrEnum):
+    """How the membrane update overflows (semantics v2)."""
+
+    EXACT = "exact"    # v' = OVF(D(v) + J + b)
+    STAGED = "staged"  # δ = OVF(D(v) − v + J); δ = OVF(δ + b); v' = OVF(v + δ)   (Xylo)
+
+
+class Compare(enum.StrEnum):
+    """The spike condition: v' ≥ θ or v' > θ."""
+
+    GE = ">="
+    GT = ">"
 
 
 def _enum(field: str, value: Any, kind: type[enum.StrEnum]) -> Any:
@@ -207,11 +260,16 @@ class StateFormat:
         ``signed``: [−2^(B−1), 2^(B−1)−1]; ``unsigned``: [0, 2^B−1].
     overflow : Overflow
         ``saturate`` clamps to the lattice; ``wrap`` reduces modulo 2^B into it.
+    rail : Rail
+        ``full`` (the default, semantics v1); ``symmetric`` (signed only, format version 3):
+        saturate clamps to ±(2^(B−1) − 1); wrap reduces into (−2^(B−1), 2^(B−1)], the window
+        Lava's Loihi model wraps its current into.
     """
 
     bits: int
     representation: Representation = Representation.SIGNED
     overflow: Overflow = Overflow.SATURATE
+    rail: Rail = Rail.FULL
 
     def __post_init__(self) -> None:
         bits = _integer("state_bits", self.bits, MIN_STATE_BITS, MAX_STATE_BITS)
@@ -220,6 +278,9 @@ class StateFormat:
             self, "representation", _enum("representation", self.representation, Representation)
         )
         object.__setattr__(self, "overflow", _enum("overflow", self.overflow, Overflow))
+        object.__setattr__(self, "rail", _enum("rail", self.rail, Rail))
+        if self.rail is Rail.SYMMETRIC and self.representation is not Representation.SIGNED:
+            raise InputError("rail symmetric needs a signed representation, not unsigned")
 
     @property
     def signed(self) -> bool:
@@ -227,11 +288,16 @@ class StateFormat:
 
     @property
     def min(self) -> int:
-        return -(1 << (self.bits - 1)) if self.signed else 0
+        if not self.signed:
+            return 0
+        return -(1 << (self.bits - 1)) + (self.rail is Rail.SYMMETRIC)
 
     @property
     def max(self) -> int:
-        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+        if not self.signed:
+            return (1 << self.bits) - 1
+        top = (1 << (self.bits - 1)) - 1
+        return top + 1 if self.rail is Rail.SYMMETRIC and self.overflow is Overflow.WRAP else top
 
     @property
     def modulus(self) -> int:
@@ -239,7 +305,14 @@ class StateFormat:
 
     def describe(self) -> str:
         """``"8-bit signed state"``: the phrase error messages use."""
-        return f"{self.bits}-bit {self.representation.value} state"
+        rail = " symmetric" if self.rail is Rail.SYMMETRIC else ""
+        return f"{self.bits}-bit{rail} {self.representation.value} state"
+
+    def overflow_of(self, values: np.ndarray) -> np.ndarray:
+        """OVF: `values` (int64, exact) saturated or wrapped into the lattice."""
+        if self.overflow is Overflow.SATURATE:
+            return np.clip(values, self.min, self.max)
+        return ((values - self.min) & (self.modulus - 1)) + self.min
 
 
 @dataclasses.dataclass(frozen=True)
@@ -317,6 +390,172 @@ class Layer:
                 f"layer {self.name!r} threshold", self.threshold, -(1 << 64), None))
 
 
+MAX_SPIKES_PER_STEP = 255
+MAX_REFRACTORY = 1 << 16
+MAX_WEIGHT_SHIFT = 31
+MAX_INPUT_COUNT = 255
+DECAY_UNITY = 1 << 12  # the multiplicative decay's unit: 12 fraction bits, as Loihi's
+
+
+def _per_neuron(field: str, value: Any, n: int, lo: int, hi: int, context: str) -> np.ndarray:
+    """A scalar (broadcast to every neuron) or a length-N list/array, as a read-only int64 array."""
+    if isinstance(value, bool):
+        raise InputTypeError(f"{field} must be an integer or a list of N integers, not {value!r}")
+    if isinstance(value, int | np.integer):
+        _integer(field, value, lo, hi, context)
+        array = np.full(n, int(value), dtype=np.int64)
+        array.setflags(write=False)
+        return array
+    return _integer_array(field, value, (n,), "one per neuron", lo, hi, context)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Current:
+    """The synaptic current, a second state per neuron (semantics v2, format version 3).
+
+    Parameters
+    ----------
+    state : StateFormat
+        The current's own lattice (width, representation, overflow, rail).
+    decay : Decay
+        How the current decays each step.
+    decay_parameter : int or array-like of int, shape (N,)
+        k for ``shift``/``shift_min1`` (0..B−1), d for ``multiply`` (0..4096), 0 for ``none``.
+    order : CurrentOrder
+        Decay before (``decay_then_add``) or after (``add_then_decay``) the step's events.
+    initial : int or array-like of int, shape (N,)
+        I(0), in the current's lattice.
+    """
+
+    state: StateFormat
+    decay: Decay = Decay.SHIFT
+    decay_parameter: Any = 1
+    order: CurrentOrder = CurrentOrder.DECAY_THEN_ADD
+    initial: Any = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.state, StateFormat):
+            raise InputTypeError(f"current state must be a StateFormat, not {self.state!r}")
+        object.__setattr__(self, "decay", _enum("current decay", self.decay, Decay))
+        object.__setattr__(self, "order", _enum("current order", self.order, CurrentOrder))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Current):
+            return NotImplemented
+        return (self.state == other.state and self.decay == other.decay
+                and self.order == other.order
+                and np.array_equal(self.decay_parameter, other.decay_parameter)
+                and np.array_equal(self.initial, other.initial))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dynamics:
+    """The neuron-model options of semantics v2 (format version 3); docs/semantics.md.
+
+    A network without ``dynamics`` runs under semantics v1 exactly. With it, ``neuron.leak_shift``
+    must be null: the membrane's decay is here.
+
+    Parameters
+    ----------
+    current : Current, optional
+        The synaptic current state; without it events add straight into the membrane (as v1).
+    membrane_decay : Decay
+        How the membrane decays each step.
+    membrane_decay_parameter : int or array-like, shape (N,)
+        k for ``shift``/``shift_min1`` (0..B−1), d for ``multiply`` (0..4096), 0 for ``none``.
+    accumulate : Accumulate
+        ``exact`` or ``per_event`` (needs a current: each event saturates or wraps it on its own).
+    membrane_sum : MembraneSum
+        ``exact`` (one overflow) or ``staged`` (Xylo's three overflowing adds).
+    compare : Compare
+        ``>=`` or ``>``.
+    max_spikes : int or array-like, shape (N,)
+        M, 1..255 spikes per step; M > 1 needs ``reset = subtract`` (repeated subtraction).
+    refractory : int or array-like, shape (N,)
+        R ≥ 0 steps after a spike during which the membrane is frozen and cannot fire.
+    weight_shift, input_weight_shift : int or array-like, shape (N,)
+        Left shifts of the recurrent and input weights into each neuron, 0..31.
+    input_max_count : int
+        The most spikes an input channel may carry in one step (STIM.npz holds counts), 1..255.
+    compat : str, optional
+        ``"xylo"`` or ``"loihi"``: the chip whose constraints this network was checked against.
+    """
+
+    current: Current | None = None
+    membrane_decay: Decay = Decay.SHIFT
+    membrane_decay_parameter: Any = 4
+    accumulate: Accumulate = Accumulate.EXACT
+    membrane_sum: MembraneSum = MembraneSum.EXACT
+    compare: Compare = Compare.GE
+    max_spikes: Any = 1
+    refractory: Any = 0
+    weight_shift: Any = 0
+    input_weight_shift: Any = 0
+    input_max_count: int = 1
+    compat: str | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        if self.current is not None and not isinstance(self.current, Current):
+            raise InputTypeError(f"current must be a Current or None, not {self.current!r}")
+        set_(self, "membrane_decay", _enum("membrane_decay", self.membrane_decay, Decay))
+        set_(self, "accumulate", _enum("accumulate", self.accumulate, Accumulate))
+        set_(self, "membrane_sum", _enum("membrane_sum", self.membrane_sum, MembraneSum))
+        set_(self, "compare", _enum("compare", self.compare, Compare))
+        set_(self, "input_max_count", _integer("input_max_count", self.input_max_count, 1,
+                                               MAX_INPUT_COUNT))
+        if self.compat is not None and self.compat not in ("xylo", "loihi"):
+            raise InputError(f"compat must be xylo, loihi or null, not {self.compat!r}")
+        if self.accumulate is Accumulate.PER_EVENT and self.current is None:
+            raise InputError("accumulate per_event needs a synaptic current (current: {...})")
+
+    def normalized(self, n: int, membrane: StateFormat) -> Dynamics:
+        """A copy with every per-neuron field as a validated length-`n` array."""
+
+        def decay_range(decay: Decay, fmt: StateFormat) -> tuple[int, int, str]:
+            if decay is Decay.MULTIPLY:
+                return 0, DECAY_UNITY, "a multiplicative decay (d/4096)"
+            if decay is Decay.NONE:
+                return 0, 0, "no decay"
+            return 0, fmt.bits - 1, f"a shift decay of a {fmt.bits}-bit state"
+
+        current = self.current
+        if current is not None:
+            lo, hi, why = decay_range(current.decay, current.state)
+            current = Current(
+                current.state, current.decay,
+                _per_neuron("current decay_parameter", current.decay_parameter, n, lo, hi, why),
+                current.order,
+                _per_neuron("current initial", current.initial, n, current.state.min,
+                            current.state.max, current.state.describe()))
+        lo, hi, why = decay_range(self.membrane_decay, membrane)
+        return dataclasses.replace(
+            self, current=current,
+            membrane_decay_parameter=_per_neuron("membrane_decay_parameter",
+                                                 self.membrane_decay_parameter, n, lo, hi, why),
+            max_spikes=_per_neuron("max_spikes", self.max_spikes, n, 1, MAX_SPIKES_PER_STEP,
+                                   "spikes per step"),
+            refractory=_per_neuron("refractory", self.refractory, n, 0, MAX_REFRACTORY,
+                                   "steps"),
+            weight_shift=_per_neuron("weight_shift", self.weight_shift, n, 0, MAX_WEIGHT_SHIFT,
+                                     "a left shift"),
+            input_weight_shift=_per_neuron("input_weight_shift", self.input_weight_shift, n, 0,
+                                           MAX_WEIGHT_SHIFT, "a left shift"))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Dynamics):
+            return NotImplemented
+        return all(
+            np.array_equal(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray)
+            else a == b
+            for a, b in ((getattr(self, f.name), getattr(other, f.name))
+                         for f in dataclasses.fields(self)))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Network:
     """A complete, validated integer-state SNN.
@@ -346,6 +585,9 @@ class Network:
     neuron_thresholds : array-like of int, shape (N,), optional
         θ of every neuron (format version 2): per-neuron quantization scales. Each in
         max(1, L)..H. Excludes per-layer thresholds (give one or the other).
+    dynamics : Dynamics, optional
+        The neuron-model options of semantics v2 (format version 3): a synaptic current, decay
+        modes, compare, multi-spike, refractory period, weight shifts. None: semantics v1.
 
     Members
     -------
@@ -367,6 +609,7 @@ class Network:
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     layers: tuple[Layer, ...] = ()
     neuron_thresholds: Any = None
+    dynamics: Dynamics | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.state, StateFormat):
@@ -425,9 +668,17 @@ class Network:
                 value = np.zeros(n, dtype=np.int64)
             set_(self, field, _integer_array(
                 field, value, (n,), "one per neuron", state.min, state.max, lattice))
+        if self.dynamics is not None:
+            set_(self, "dynamics", self._check_dynamics(n))
+        elif state.rail is not Rail.FULL:
+            raise InputError("rail symmetric is a semantics v2 option: it needs dynamics")
         if not isinstance(self.extra, Mapping):
             raise InputTypeError(f"extra must be a mapping, not {self.extra!r}")
         set_(self, "extra", MappingProxyType(dict(self.extra)))
+        if self.dynamics is not None and self.dynamics.compat is not None:
+            from .compat import check_compat  # the presets are built on this module
+
+            check_compat(self)
 
     def _check_layers(self, n: int) -> tuple[Layer, ...]:
         layers = self.layers
@@ -464,6 +715,29 @@ class Network:
                         f"{layer.weight_bits}-bit weights of {where}, not {block[i, j]}")
             first += layer.size
         return layers
+
+    def _check_dynamics(self, n: int) -> Dynamics:
+        dynamics = self.dynamics
+        if not isinstance(dynamics, Dynamics):
+            raise InputTypeError(f"dynamics must be a Dynamics, not {_short(dynamics)}")
+        if self.neuron.leak_shift is not None:
+            raise InputError("leak_shift must be null when dynamics are given (the membrane's "
+                             "decay is dynamics.membrane_decay), not "
+                             f"{self.neuron.leak_shift}")
+        dynamics = dynamics.normalized(n, self.state)
+        if dynamics.membrane_sum is MembraneSum.STAGED and not self.state.signed:
+            raise InputError("membrane_sum staged needs a signed membrane, not unsigned")
+        if int(dynamics.max_spikes.max()) > 1 and self.neuron.reset is not Reset.SUBTRACT:
+            raise InputError(f"max_spikes above 1 needs reset subtract (repeated subtraction), "
+                             f"not reset {self.neuron.reset.value}")
+        # Shifted weights and every exact sum stay far inside int64.
+        for field, shifts in (("weights", dynamics.weight_shift),
+                              ("input_weights", dynamics.input_weight_shift)):
+            widest = self.weight_bits + int(shifts.max())
+            if widest > 40:
+                raise InputError(f"{field} shifted left by {int(shifts.max())} must fit 40 bits, "
+                                 f"not {widest} ({self.weight_bits}-bit weights)")
+        return dynamics
 
     @property
     def neurons(self) -> int:
@@ -551,6 +825,7 @@ class Network:
             and (self.neuron_thresholds is None) == (other.neuron_thresholds is None)
             and (self.neuron_thresholds is None
                  or np.array_equal(self.neuron_thresholds, other.neuron_thresholds))
+            and self.dynamics == other.dynamics
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -564,6 +839,17 @@ class Network:
         if self.neuron_thresholds is not None:
             layers += (f", θ per neuron {int(self.neuron_thresholds.min())}.."
                        f"{int(self.neuron_thresholds.max())}")
+        d = self.dynamics
+        if d is not None:
+            current = "no current" if d.current is None else (
+                f"current {d.current.state.describe().replace(' state', '')} "
+                f"({d.current.state.overflow.value}, {d.current.decay.value} decay, "
+                f"{d.current.order.value})")
+            preset = "" if d.compat is None else f", compat {d.compat}"
+            leak = (f"{d.membrane_decay.value} decay, {current}, {d.accumulate.value} events, "
+                    f"{d.membrane_sum.value} sum, v {d.compare.value} θ, up to "
+                    f"{int(d.max_spikes.max())} spike(s) a step, refractory "
+                    f"{int(d.refractory.max())}{preset}")
         return (
             f"{self.neurons} neurons, {self.inputs} inputs, {self.state.describe()} "
             f"({self.state.overflow.value}), {self.weight_bits}-bit weights, {leak}, "
@@ -578,10 +864,16 @@ class Network:
 _FIELDS = (
     "format", "version", "neurons", "inputs", "state_bits", "weight_bits", "representation",
     "overflow", "leak_shift", "threshold", "reset", "reset_value", "weights", "input_weights",
-    "bias", "initial_state", "layers", "neuron_thresholds",
+    "bias", "initial_state", "layers", "neuron_thresholds", "rail", "dynamics",
 )
 _REQUIRED = tuple(f for f in _FIELDS if f not in ("reset_value", "bias", "initial_state",
-                                                   "layers", "neuron_thresholds"))
+                                                   "layers", "neuron_thresholds", "rail",
+                                                   "dynamics"))
+_DYNAMICS_FIELDS = ("current", "membrane_decay", "membrane_decay_parameter", "accumulate",
+                    "membrane_sum", "compare", "max_spikes", "refractory", "weight_shift",
+                    "input_weight_shift", "input_max_count", "compat")
+_CURRENT_FIELDS = ("state_bits", "representation", "overflow", "rail", "decay",
+                   "decay_parameter", "order", "initial")
 _LAYER_FIELDS = ("name", "neurons", "weight_bits", "threshold")
 
 
@@ -594,11 +886,14 @@ def network_from_json(document: Any) -> Network:
     if document.get("format") != FORMAT_NAME:
         raise InputError(f"format must be {FORMAT_NAME!r}, not {document.get('format')!r}")
     version = document.get("version")
-    if isinstance(version, bool) or version not in READ_VERSIONS:
-        raise InputError(f"version must be 1 or 2, not {version!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or version not in READ_VERSIONS:
+        raise InputError(f"version must be 1, 2 or 3, not {version!r}")
     for key in ("layers", "neuron_thresholds"):
         if version == 1 and key in document:
             raise InputError(f"{key} need version 2, not version 1")
+    for key in ("rail", "dynamics"):
+        if version < 3 and key in document:
+            raise InputError(f"{key} needs version 3, not version {version}")
     missing = [f for f in _REQUIRED if f not in document]
     if missing:
         raise InputError(f"field {missing[0]!r} is missing (required: {', '.join(_REQUIRED[2:])})")
@@ -608,6 +903,7 @@ def network_from_json(document: Any) -> Network:
         bits=document["state_bits"],
         representation=document["representation"],
         overflow=document["overflow"],
+        rail=document.get("rail", "full"),
     )
     neuron = NeuronModel(
         threshold=document["threshold"],
@@ -637,7 +933,70 @@ def network_from_json(document: Any) -> Network:
         bias=document.get("bias"),
         initial_state=document.get("initial_state"),
         extra=extra,
+        dynamics=_dynamics_from_json(document["dynamics"]) if "dynamics" in document else None,
     )
+
+
+def _check_keys(where: str, entry: dict, allowed: tuple[str, ...]) -> None:
+    unknown = [key for key in entry if key not in allowed]
+    if unknown:
+        raise InputError(f"{where} has an unknown field {unknown[0]!r} "
+                         f"(allowed: {', '.join(allowed)})")
+
+
+def _dynamics_from_json(value: Any) -> Dynamics:
+    if not isinstance(value, dict):
+        raise InputTypeError(f"dynamics must be an object, not {_short(value)}")
+    _check_keys("dynamics", value, _DYNAMICS_FIELDS)
+    current = value.get("current")
+    if current is not None:
+        if not isinstance(current, dict):
+            raise InputTypeError(f"dynamics current must be an object or null, not "
+                                 f"{_short(current)}")
+        _check_keys("dynamics current", current, _CURRENT_FIELDS)
+        if "state_bits" not in current:
+            raise InputError("dynamics current is missing 'state_bits'")
+        current = Current(
+            StateFormat(current["state_bits"], current.get("representation", "signed"),
+                        current.get("overflow", "saturate"), current.get("rail", "full")),
+            current.get("decay", "shift"), current.get("decay_parameter", 1),
+            current.get("order", "decay_then_add"), current.get("initial", 0))
+    defaults = Dynamics()
+    fields = {key: value.get(key, getattr(defaults, key)) for key in _DYNAMICS_FIELDS[1:]}
+    return Dynamics(current=current, **fields)
+
+
+def _compact(values: np.ndarray) -> Any:
+    """A per-neuron array as network.json writes it: one integer when every neuron shares it."""
+    if values.size and (values == values[0]).all():
+        return int(values[0])
+    return [int(v) for v in values]
+
+
+def _dynamics_to_json(dynamics: Dynamics) -> str:
+    current = None
+    if dynamics.current is not None:
+        c = dynamics.current
+        current = {"state_bits": c.state.bits, "representation": c.state.representation.value,
+                   "overflow": c.state.overflow.value, "rail": c.state.rail.value,
+                   "decay": c.decay.value, "decay_parameter": _compact(c.decay_parameter),
+                   "order": c.order.value, "initial": _compact(c.initial)}
+    fields = {
+        "current": current,
+        "membrane_decay": dynamics.membrane_decay.value,
+        "membrane_decay_parameter": _compact(dynamics.membrane_decay_parameter),
+        "accumulate": dynamics.accumulate.value,
+        "membrane_sum": dynamics.membrane_sum.value,
+        "compare": dynamics.compare.value,
+        "max_spikes": _compact(dynamics.max_spikes),
+        "refractory": _compact(dynamics.refractory),
+        "weight_shift": _compact(dynamics.weight_shift),
+        "input_weight_shift": _compact(dynamics.input_weight_shift),
+        "input_max_count": dynamics.input_max_count,
+        "compat": dynamics.compat,
+    }
+    return "{\n" + ",\n".join(f"    {json.dumps(k)}: {json.dumps(v)}"
+                               for k, v in fields.items()) + "\n  }"
 
 
 def _layers_from_json(value: Any) -> tuple[Layer, ...]:
@@ -670,8 +1029,13 @@ def network_to_json(network: Network) -> str:
             return "[]"
         return "[\n    " + ",\n    ".join(row(r) for r in values) + "\n  ]"
 
-    version = FORMAT_VERSION if network.layers or network.neuron_thresholds is not None else 1
+    if network.dynamics is not None:
+        version = 3
+    else:
+        version = 2 if network.layers or network.neuron_thresholds is not None else 1
     scalars = {"format": FORMAT_NAME, "version": version, **network.scalar_fields()}
+    if version == 3:
+        scalars["rail"] = network.state.rail.value
     lines = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in scalars.items()]
     lines.append(f'  "weights": {matrix(network.weights)}')
     lines.append(f'  "input_weights": {matrix(network.input_weights)}')
@@ -684,6 +1048,8 @@ def network_to_json(network: Network) -> str:
         lines.append('  "layers": [\n    ' + ",\n    ".join(entries) + "\n  ]")
     if network.neuron_thresholds is not None:
         lines.append(f'  "neuron_thresholds": {row(network.neuron_thresholds)}')
+    if network.dynamics is not None:
+        lines.append(f'  "dynamics": {_dynamics_to_json(network.dynamics)}')
     for key in sorted(network.extra):
         lines.append(f"  {json.dumps(key)}: {json.dumps(network.extra[key], sort_keys=True)}")
     return "{\n" + ",\n".join(lines) + "\n}\n"

@@ -1,0 +1,166 @@
+"""The golden model of semantics v2 (docs/semantics.md, "Semantics v2"): networks with ``dynamics``.
+
+One step, for every neuron i at once (x(t) input counts, s(t−1) spike counts)::
+
+    A    = Σ_j (W[i,j] << ws_i)·s_j(t−1) + Σ_c (Win[i,c] << wsin_i)·x_c(t)       exact
+    with a current:
+      decay_then_add: I = ACC(D_I(I), events)      add_then_decay: I = D_I(ACC(I, events))
+      ACC exact: OVF_I(I + A); per_event: one OVF_I add per event, inputs by channel, then
+      neurons by index (a source's s_j events collapse into one add: every add has its sign)
+      J = I
+    without one: J = A
+    u  = D_V(v)
+    v' = OVF_V(u + J + b)                                     membrane_sum exact
+         δ = OVF_V(u − v + J); δ = OVF_V(δ + b); OVF_V(v + δ)  membrane_sum staged
+    refractory neurons: v' = v, no spike
+    n  = min(M, #subtractions of θ while v' ≥ θ (or > θ));  s(t) = n
+    v(t) = reset_value if n > 0 (zero) | v' − n·θ (subtract) | v' (none)
+
+Three engines give identical traces: ``dense`` (one product per step for the exact sum),
+``event`` (only the fan-out of the sources that fired), and :func:`simulate_batch`, which steps
+networks with dynamics one by one through this module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from .network import (
+    DECAY_UNITY,
+    Accumulate,
+    Compare,
+    CurrentOrder,
+    Decay,
+    MembraneSum,
+    Network,
+    Reset,
+    StateFormat,
+)
+
+__all__ = ["decay", "simulate_dynamics"]
+
+_EXACT_LIMIT = 1 << 62
+
+
+def decay(mode: Decay, values: np.ndarray, parameter: np.ndarray) -> np.ndarray:
+    """D(x) of one decay mode, elementwise; `parameter` is k (shift modes) or d (multiply)."""
+    x = np.asarray(values, dtype=np.int64)
+    if mode is Decay.NONE:
+        return x
+    if mode is Decay.MULTIPLY:
+        product = x * (DECAY_UNITY - parameter)
+        return np.sign(product) * (np.abs(product) >> 12)
+    step = x >> parameter
+    if mode is Decay.SHIFT_MIN1:
+        # The floor already moves a negative x by at least 1; a small positive x moves by 1.
+        step = np.where((step == 0) & (x != 0), np.sign(x), step)
+    return x - step
+
+
+def _shifted(weights: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    return weights.astype(np.int64) << shifts[:, None]
+
+
+def _sum_bound(network: Network, w: np.ndarray, w_in: np.ndarray) -> int:
+    dynamics = network.dynamics
+    rows = (np.abs(w) * dynamics.max_spikes[None, :]).sum(axis=1) \
+        + np.abs(w_in).sum(axis=1) * dynamics.input_max_count
+    return int(rows.max()) if rows.size else 0
+
+
+def check_counts(network: Network, steps: int, inputs) -> np.ndarray:
+    """Input counts for `steps` steps: shape (steps, K), each 0..input_max_count."""
+    from .golden import check_input_array
+
+    return check_input_array(network.inputs, steps, inputs,
+                             max_count=network.dynamics.input_max_count)
+
+
+def simulate_dynamics(network: Network, steps: int, x_in: np.ndarray, method: str):
+    """Run a network with dynamics; returns a Trace with spike counts and the current."""
+    from .golden import Trace
+
+    dyn = network.dynamics
+    n = network.neurons
+    w = _shifted(network.weights, dyn.weight_shift)
+    w_in = _shifted(network.input_weights, dyn.input_weight_shift)
+    if _sum_bound(network, w, w_in) + 4 * (1 << 33) >= _EXACT_LIMIT:
+        raise InputError("the shifted weights' synaptic sums must stay below 2^62 to be exact")
+    membrane: StateFormat = network.state
+    current = dyn.current
+    per_event = dyn.accumulate is Accumulate.PER_EVENT
+    staged = dyn.membrane_sum is MembraneSum.STAGED
+    threshold = np.broadcast_to(np.asarray(network.thresholds, dtype=np.int64), (n,))
+    reset = network.neuron.reset
+    reset_value = network.neuron.reset_value
+    max_spikes, refractory = dyn.max_spikes, dyn.refractory
+    bias = network.bias
+
+    v = network.initial_state.astype(np.int64)
+    i_syn = None if current is None else current.initial.astype(np.int64)
+    counts = np.zeros(n, dtype=np.int64)
+    frozen_for = np.zeros(n, dtype=np.int64)
+    x_all = x_in.astype(np.int64)
+    spikes_out = np.empty((steps, n), dtype=np.uint8)
+    state_out = np.empty((steps, n), dtype=np.int64)
+    current_out = None if current is None else np.empty((steps, n), dtype=np.int64)
+
+    def exact_sum(x_t: np.ndarray) -> np.ndarray:
+        if method == "event":
+            fired = np.flatnonzero(counts)
+            driven = np.flatnonzero(x_t)
+            return w[:, fired] @ counts[fired] + w_in[:, driven] @ x_t[driven]
+        return w @ counts + w_in @ x_t
+
+    def accumulate(into: np.ndarray, x_t: np.ndarray, fmt: StateFormat) -> np.ndarray:
+        if not per_event:
+            return fmt.overflow_of(into + exact_sum(x_t))
+        # Each event is its own overflowing add: inputs by channel, then neurons by index.
+        # `c` equal addends of one sign collapse exactly into one add of c times the weight.
+        for c in np.flatnonzero(x_t):
+            into = fmt.overflow_of(into + x_t[c] * w_in[:, c])
+        for j in np.flatnonzero(counts):
+            into = fmt.overflow_of(into + counts[j] * w[:, j])
+        return into
+
+    for t in range(steps):
+        x_t = x_all[t]
+        if current is not None:
+            fmt = current.state
+            if current.order is CurrentOrder.DECAY_THEN_ADD:
+                i_syn = accumulate(decay(current.decay, i_syn, current.decay_parameter), x_t, fmt)
+            else:
+                i_syn = decay(current.decay, accumulate(i_syn, x_t, fmt),
+                              current.decay_parameter)
+            drive = i_syn
+        else:
+            drive = exact_sum(x_t)
+        u = decay(dyn.membrane_decay, v, dyn.membrane_decay_parameter)
+        if staged:
+            delta = membrane.overflow_of(u - v + drive)
+            delta = membrane.overflow_of(delta + bias)
+            v_new = membrane.overflow_of(v + delta)
+        else:
+            v_new = membrane.overflow_of(u + drive + bias)
+        frozen = frozen_for > 0
+        v_new = np.where(frozen, v, v_new)
+        if dyn.compare is Compare.GE:
+            fire = v_new >= threshold
+            possible = v_new // threshold
+        else:
+            fire = v_new > threshold
+            possible = (v_new - 1) // threshold
+        fire &= ~frozen
+        counts = np.where(fire, np.minimum(possible, max_spikes), 0)
+        if reset is Reset.ZERO:
+            v_new = np.where(fire, reset_value, v_new)
+        elif reset is Reset.SUBTRACT:
+            v_new = v_new - counts * threshold
+        frozen_for = np.where(fire, refractory, np.maximum(frozen_for - 1, 0))
+        v = v_new
+        spikes_out[t] = counts
+        state_out[t] = v
+        if current_out is not None:
+            current_out[t] = i_syn
+    return Trace(spikes=spikes_out, state=state_out, current=current_out)

@@ -227,6 +227,9 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: Progress | None)
         # snnTorch's exporter uses a nirtorch entry point that nirtorch 2 deprecates.
         warnings.filterwarnings("ignore", "nirtorch.extract_nir_graph", DeprecationWarning)
         graph = export_to_nir(net, torch.zeros(64))
+    # The exporter lists edges in set order, which changes with Python's hash seed: sorted, the
+    # same command writes the same model.nir.
+    graph.edges = sorted(graph.edges)
     nir.write(str(out / "model.nir"), graph)
     model = nir_to_float(out / "model.nir", dt=1e-4)
     readout = model.layer_rows(len(model.layers) - 1)

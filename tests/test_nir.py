@@ -162,3 +162,32 @@ def test_bad_import_input(tmp_path, capsys):
     graph = two_layer_graph(np.ones((2, 3)) * 0.1, np.ones((1, 2)) * 0.1)
     status, _ = _import(tmp_path, graph, "--dt", "0")
     assert status == 2 and "--dt must be a positive number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("weight", float("nan"), "node 'fc' weight[1][1] must be a finite number, not nan"),
+    ("tau", float("inf"), "node 'lif' tau[0] must be a finite number, not inf"),
+])
+@pytest.mark.parametrize("command", ["import", "quantize"])
+def test_a_nan_or_infinite_parameter_is_one_line(tmp_path, capsys, field, value, message,
+                                                 command):
+    import nir
+
+    weight = np.ones((3, 2))
+    tau = np.full(3, 1e-3)
+    if field == "weight":
+        weight[1, 1] = value
+    else:
+        tau[0] = value
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(np.array([2])), "fc": nir.Affine(weight, np.zeros(3)),
+               "lif": nir.LIF(tau=tau, r=np.ones(3), v_leak=np.zeros(3),
+                              v_threshold=np.ones(3)),
+               "output": nir.Output(np.array([3]))},
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    path = tmp_path / "bad.nir"
+    nir.write(str(path), graph)
+    status = main([command, str(path), "--out", str(tmp_path / "net.json")])
+    assert status == 2
+    assert capsys.readouterr().err == f"snngen {command}: error: {message}\n"
+    assert not (tmp_path / "net.json").exists()

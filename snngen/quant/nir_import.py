@@ -197,6 +197,25 @@ def check_leak_fits(leak_shift: int | None, bits: int) -> None:
                          f"state: use --bits {leak_shift + 1} or more")
 
 
+def _check_finite(graph) -> None:
+    """Refuse a NaN or infinite parameter, naming the node, the field and the element."""
+    for name, node in graph.nodes.items():
+        for field, value in vars(node).items():
+            if field in ("input_type", "output_type", "metadata") or isinstance(value, str):
+                continue
+            try:
+                array = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                continue
+            bad = ~np.isfinite(array)
+            if bad.any():
+                where = "" if array.ndim == 0 else "".join(
+                    f"[{i}]" for i in np.unravel_index(int(np.argmax(bad)), array.shape))
+                number = array[bad].flat[0] if array.ndim else array
+                raise InputError(f"node {name!r} {field}{where} must be a finite number, "
+                                 f"not {float(number)!r}")
+
+
 def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
     """Map a NIR graph or file to a :class:`FloatModel` (the structure and the real-valued
     weights in thresholds); :func:`import_nir` and :mod:`snngen.quant.quantize` quantize it."""
@@ -212,6 +231,7 @@ def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
             raise InputError(f"cannot read the NIR file {str(source)!r}: {error}") from None
     if not (isinstance(dt, int | float) and math.isfinite(dt) and dt > 0):
         raise InputError(f"--dt must be a positive number of seconds, not {dt!r}")
+    _check_finite(graph)
 
     # Flatten nodes only reshape: bridge them (snnTorch puts one in front of its first layer).
     edges = list(graph.edges)

@@ -69,14 +69,6 @@ def _sum_bound(network: Network, w: np.ndarray, w_in: np.ndarray) -> int:
     return int(rows.max()) if rows.size else 0
 
 
-def check_counts(network: Network, steps: int, inputs) -> np.ndarray:
-    """Input counts for `steps` steps: shape (steps, K), each 0..input_max_count."""
-    from .golden import check_input_array
-
-    return check_input_array(network.inputs, steps, inputs,
-                             max_count=network.dynamics.input_max_count)
-
-
 def simulate_dynamics(network: Network, steps: int, x_in: np.ndarray, method: str):
     """Run a network with dynamics; returns a Trace with spike counts and the current."""
     from .golden import Trace

@@ -193,10 +193,7 @@ def neuron_update(
     fmt, neuron = network.state, network.neuron
     u = v if neuron.leak_shift is None else v - (v >> neuron.leak_shift)
     x = u + np.asarray(current, dtype=np.int64)
-    if fmt.overflow is Overflow.SATURATE:
-        x = np.clip(x, fmt.min, fmt.max)
-    else:
-        x = ((x - fmt.min) & (fmt.modulus - 1)) + fmt.min
+    x = fmt.overflow_of(x)
     threshold = network.thresholds
     spikes = x >= threshold
     if neuron.reset is Reset.ZERO:
@@ -253,21 +250,16 @@ def simulate(
     x_in = check_inputs(network, steps, inputs)
     if method not in ("auto", "dense", "event"):
         raise ValueError(f"method must be 'auto', 'dense' or 'event', not {method!r}")
-    if network.dynamics is not None:
-        from .dynamics import simulate_dynamics
-
-        if method == "auto":
-            sparse = np.count_nonzero(network.weights) <= 0.05 * network.weights.size
-            method = "event" if sparse and network.neurons >= 256 else "dense"
-        return simulate_dynamics(network, steps, x_in, method)
     if method == "auto":
         sparse = np.count_nonzero(network.weights) <= 0.05 * network.weights.size
         method = "event" if sparse and network.neurons >= 256 else "dense"
+    if network.dynamics is not None:
+        from .dynamics import simulate_dynamics
+
+        return simulate_dynamics(network, steps, x_in, method)
     if method == "dense":
         return _simulate_dense(network, steps, x_in)
-    if method == "event":
-        return _simulate_event(network, steps, x_in)
-    raise ValueError(f"method must be 'auto', 'dense' or 'event', not {method!r}")
+    return _simulate_event(network, steps, x_in)
 
 
 class _Update:

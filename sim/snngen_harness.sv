@@ -9,7 +9,8 @@
 //                      SNNGEN_RUNTIME_WEIGHTS): hex, one per line, {address, data}; loaded once
 //                      after the first idle, before step 0
 //   +trace=FILE        output: "S step neuron", "E step count cycles", "V step neuron value"
-//                      (decimal; value as an unsigned B-bit number)
+//                      (decimal; value as an unsigned B-bit number), and with a synaptic
+//                      current (CURRENT_BITS > 0) "C step neuron value" likewise
 // The DUT module name comes from the DUT define (`snn_<name>` of manifest.json); port names and
 // payload layouts are those of docs/architecture.md.
 `ifndef DUT
@@ -19,6 +20,7 @@
 module snngen_harness #(
     parameter integer NEURONS = 1,
     parameter integer STATE_BITS = 8,
+    parameter integer CURRENT_BITS = 0,  // width of read_response's current field (0: none)
     parameter integer EVENT_WIDTH = 1,
     parameter integer NEURON_WIDTH = 1,
     parameter integer INPUT_WIDTH = 1,
@@ -49,7 +51,8 @@ module snngen_harness #(
     reg  [NEURON_WIDTH-1:0]  read_neuron;
     wire                     read_ready;
     wire                     response_valid;
-    wire [STATE_BITS-1:0]    response_value;
+    wire [STATE_BITS+CURRENT_BITS-1:0] response_payload;
+    wire [STATE_BITS-1:0]    response_value = response_payload[STATE_BITS-1:0];
     reg                      response_ready;
     wire                     write_ready;
     reg                      load_valid;
@@ -73,7 +76,7 @@ module snngen_harness #(
         .read_request__payload(read_neuron),
         .read_request__ready(read_ready),
         .read_response__valid(response_valid),
-        .read_response__payload(response_value),
+        .read_response__payload(response_payload),
         .read_response__ready(response_ready),
         .write_request__valid(1'b0),
         .write_request__payload({(NEURON_WIDTH + STATE_BITS){1'b0}}),
@@ -211,6 +214,9 @@ module snngen_harness #(
                 end
                 RECEIVE: if (response_valid && response_ready) begin
                     $fwrite(trace_file, "V %0d %0d %0d\n", step, neuron, response_value);
+                    if (CURRENT_BITS > 0)
+                        $fwrite(trace_file, "C %0d %0d %0d\n", step, neuron,
+                                response_payload[STATE_BITS+CURRENT_BITS-1:STATE_BITS]);
                     response_ready <= 1'b0;
                     if (neuron == NEURONS - 1) begin
                         step <= step + 1;

@@ -19,6 +19,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, Timer
 
 from snngen.model.golden import first_mismatch, simulate
 from snngen.model.network import load_network
+from snngen.verify.amaranth import input_events
 
 CLOCK_NS = 10
 
@@ -47,8 +48,9 @@ class Scoreboard:
         self.expected = simulate(network, steps, inputs)
         self.mismatch: dict | None = None
 
-    def check(self, spikes: np.ndarray, state: np.ndarray) -> dict | None:
-        self.mismatch = first_mismatch(self.expected, spikes, state)
+    def check(self, spikes: np.ndarray, state: np.ndarray,
+              current: np.ndarray | None = None) -> dict | None:
+        self.mismatch = first_mismatch(self.expected, spikes, state, current)
         return self.mismatch
 
 
@@ -74,8 +76,14 @@ class SnnTB:
         self.random = random.Random(seed)
         parameters = manifest["parameters"]
         self.neurons = parameters["neurons"]
-        self.state_bits = parameters["state_bits"]
+        self.state_bits = _field(manifest, "read_response__payload", "value")["width"]
         self.signed = parameters["representation"] == "signed"
+        # Semantics v2 with a synaptic current: read_response carries it above the value.
+        fields = next(p for p in manifest["ports"] if p["name"] == "read_response__payload")
+        current = [f for f in fields["fields"] if f["name"] == "current"]
+        self.current_bits = current[0]["width"] if current else 0
+        network = load_network(_build() / "network.json")
+        self.current_signed = bool(self.current_bits) and network.dynamics.current.state.signed
         neuron = _field(manifest, "spikes__payload", "neuron")
         end = _field(manifest, "spikes__payload", "end")
         self.neuron_mask = (1 << neuron["width"]) - 1
@@ -154,7 +162,8 @@ class SnnTB:
                     return events, payload & self.neuron_mask
                 events.append(payload & self.neuron_mask)
 
-    async def read_state(self, neuron: int) -> int:
+    async def read_state(self, neuron: int) -> tuple[int, int | None]:
+        """(membrane value, synaptic current or None) of one neuron."""
         dut = self.dut
         dut.read_request__payload.value = neuron
         dut.read_request__valid.value = 1
@@ -167,22 +176,31 @@ class SnnTB:
         while True:
             await RisingEdge(dut.clk)
             if int(dut.read_response__valid.value):
-                value = int(dut.read_response__payload.value)
+                payload = int(dut.read_response__payload.value)
                 break
         dut.read_response__ready.value = 0
-        return _as_signed(value, self.state_bits) if self.signed else value
+        value = payload & ((1 << self.state_bits) - 1)
+        value = _as_signed(value, self.state_bits) if self.signed else value
+        if not self.current_bits:
+            return value, None
+        current = payload >> self.state_bits
+        return value, _as_signed(current, self.current_bits) if self.current_signed else current
 
     async def run(self, inputs: np.ndarray, steps: int):
+        """(spikes, states, currents or None) of `steps` steps."""
         spikes = np.zeros((steps, self.neurons), np.uint8)
         state = np.zeros((steps, self.neurons), np.int64)
+        current = np.zeros((steps, self.neurons), np.int64) if self.current_bits else None
         for t in range(steps):
-            await self.send_inputs(np.flatnonzero(inputs[t]))
+            await self.send_inputs(input_events(inputs[t]))
             events, count = await self.step()
             assert len(events) == len(set(events)) == count, (t + 1, events, count)
             spikes[t, events] = 1
             for neuron in range(self.neurons):
-                state[t, neuron] = await self.read_state(neuron)
-        return spikes, state
+                state[t, neuron], value = await self.read_state(neuron)
+                if current is not None:
+                    current[t, neuron] = value
+        return spikes, state, current
 
 
 def _run_settings():
@@ -215,7 +233,8 @@ async def harness_run(dut):
     from snngen.verify.cosim import parse_trace
 
     parsed = parse_trace(_build() / run["trace"], network, run["steps"])
-    mismatch = Scoreboard(network, run["steps"], inputs).check(parsed.spikes, parsed.state)
+    mismatch = Scoreboard(network, run["steps"], inputs).check(parsed.spikes, parsed.state,
+                                                               parsed.current)
     _record("scoreboard.json", {"first_mismatch": mismatch})
     assert mismatch is None, f"mismatch: {mismatch}"
 
@@ -228,8 +247,8 @@ async def python_driven_run(dut, stall):
     tb = SnnTB(dut, _load("manifest.json"), stall=stall, seed=run.get("seed", 0))
     await tb.start_clock()
     await tb.reset()
-    spikes, state = await tb.run(inputs, run["steps"])
-    mismatch = Scoreboard(network, run["steps"], inputs).check(spikes, state)
+    spikes, state, current = await tb.run(inputs, run["steps"])
+    mismatch = Scoreboard(network, run["steps"], inputs).check(spikes, state, current)
     _record(f"scoreboard_stall{stall}.json", {"first_mismatch": mismatch})
     assert mismatch is None, f"mismatch: {mismatch}"
 
@@ -243,14 +262,14 @@ async def reset_mid_run_then_clean_rerun(dut):
     await tb.reset()
     half = max(1, run["steps"] // 2)
     await tb.run(inputs, half)
-    await tb.send_inputs(np.flatnonzero(inputs[half % run["steps"]]))
+    await tb.send_inputs(input_events(inputs[half % run["steps"]]))
     dut.start.value = 1
     dut.spikes__ready.value = 1
     await RisingEdge(dut.clk)
     dut.start.value = 0
     await ClockCycles(dut.clk, 7)
     await tb.reset()
-    spikes, state = await tb.run(inputs, run["steps"])
-    mismatch = Scoreboard(network, run["steps"], inputs).check(spikes, state)
+    spikes, state, current = await tb.run(inputs, run["steps"])
+    mismatch = Scoreboard(network, run["steps"], inputs).check(spikes, state, current)
     _record("scoreboard_reset.json", {"first_mismatch": mismatch})
     assert mismatch is None, f"mismatch: {mismatch}"

@@ -88,8 +88,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         if args.waves:
             waves_path = waveform_file(build_dir, args.sim)
     if args.out is not None:
-        save_trace(Trace(spikes=run.spikes, state=run.state), args.out)
-    mismatch = first_mismatch(expected, run.spikes, run.state)
+        save_trace(Trace(spikes=run.spikes, state=run.state, current=run.current), args.out)
+    mismatch = first_mismatch(expected, run.spikes, run.state, run.current)
     protocol = _protocol_errors(run, expected)
     if mismatch is None and protocol:
         mismatch = protocol
@@ -104,7 +104,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, sort_keys=True))
     elif mismatch is None:
-        print(f"bit-exact: {args.steps} steps × {network.neurons} neurons, spikes and states "
+        compared = "spikes and states" if run.current is None \
+            else "spikes, states and synaptic currents"
+        print(f"bit-exact: {args.steps} steps × {network.neurons} neurons, {compared} "
               f"match the golden model ({args.sim}, {plan.groups} group(s), {cycles} cycles, "
               f"{cycles / args.steps:.1f} per step)")
         if waves_path is not None:

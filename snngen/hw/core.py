@@ -6,7 +6,7 @@ from amaranth import Module, Signal, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .group import NeuronGroup, state_shape
+from .group import NeuronGroup, current_shape, state_shape
 from .plan import HardwarePlan
 from .queue import EventQueue
 from .router import SpikeMerger, SpikeRouter, input_layout
@@ -33,7 +33,11 @@ def read_request_layout(plan: HardwarePlan) -> data.StructLayout:
 
 
 def read_response_layout(plan: HardwarePlan) -> data.StructLayout:
-    return data.StructLayout({"value": state_shape(plan)})
+    """The membrane value; with a synaptic current (semantics v2), the current above it."""
+    current = current_shape(plan)
+    if current is None:
+        return data.StructLayout({"value": state_shape(plan)})
+    return data.StructLayout({"value": state_shape(plan), "current": current})
 
 
 def synapse_load_layout(plan: HardwarePlan) -> data.StructLayout:
@@ -102,7 +106,8 @@ class SNNCore(wiring.Component):
     step_count : Out(32)
         Steps completed since reset.
     read_request, read_response
-        Read any neuron's membrane value while idle (2 cycles per read); 0 for ids ≥ N.
+        Read any neuron's membrane value while idle (2 cycles per read); 0 for ids ≥ N. With a
+        synaptic current (semantics v2) the response carries the neuron's current too.
     write_request
         Overwrite a neuron's membrane value while idle (e.g. to load a new initial state).
     synapse_load : In(stream.Signature(synapse_load_layout)), with ``plan.runtime_weights`` only
@@ -349,12 +354,14 @@ class SNNCore(wiring.Component):
             m.d.sync += response.valid.eq(0)
         with m.If(waiting):
             m.d.sync += response.valid.eq(1)
-            m.d.sync += response.payload.value.eq(0)
+            m.d.sync += response.payload.eq(0)
             with m.If(waiting_in_range):
                 with m.Switch(waiting_group):
                     for g, group in enumerate(self.groups):
                         with m.Case(g):
                             m.d.sync += response.payload.value.eq(group.read_data)
+                            if current_shape(plan) is not None:
+                                m.d.sync += response.payload.current.eq(group.read_current)
 
         write = self.write_request
         write_slot, write_group = split(write.payload.neuron)

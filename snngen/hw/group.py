@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from amaranth import Assert, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth import Assert, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..model.network import Overflow, Reset
+from ..model.network import (
+    DECAY_UNITY,
+    Compare,
+    CurrentOrder,
+    Decay,
+    MembraneSum,
+    Overflow,
+    Reset,
+    StateFormat,
+)
 from .plan import HardwarePlan
 from .queue import EventQueue
 
-__all__ = ["EVENT_FIFO_DEPTH", "NeuronGroup", "event_layout", "spike_layout", "state_shape"]
+__all__ = ["EVENT_FIFO_DEPTH", "NeuronGroup", "current_shape", "event_layout", "lattice_shape",
+           "spike_layout", "state_shape"]
 
 # Deep enough that the router rarely waits on one group while another drains a long fan-out list.
 EVENT_FIFO_DEPTH = 8
@@ -27,6 +37,81 @@ def event_layout(plan: HardwarePlan) -> data.StructLayout:
 
 def spike_layout(plan: HardwarePlan) -> data.StructLayout:
     return data.StructLayout({"neuron": unsigned(plan.neuron_id_width)})
+
+
+def lattice_shape(fmt: StateFormat) -> Shape:
+    """The register shape of a lattice (semantics v2 gives the current its own)."""
+    return signed(fmt.storage_bits) if fmt.signed else unsigned(fmt.bits)
+
+
+def current_shape(plan: HardwarePlan) -> Shape | None:
+    """Shape of a stored synaptic current, or None when the network has none."""
+    dynamics = plan.network.dynamics
+    if dynamics is None or dynamics.current is None:
+        return None
+    return lattice_shape(dynamics.current.state)
+
+
+def overflow(value, fmt: StateFormat):
+    """OVF of the lattice `fmt`, on an exact `value` (an expression wide enough for it)."""
+    if fmt.overflow is Overflow.SATURATE:
+        return Mux(value < fmt.min, fmt.min, Mux(value > fmt.max, fmt.max, value))
+    # L + ((value − L) mod 2^B): the low B bits, offset by the lattice's lowest value.
+    return (value - fmt.min)[:fmt.bits] + fmt.min
+
+
+def decay_product(mode: Decay, x, parameter):
+    """First stage of D(x): the shifted step ``x >> k`` (at least 1 toward zero for
+    ``shift_min1``) or the product ``x·(4096 − d)``; `parameter` is k, or the factor 4096 − d.
+    Returns None for ``none``."""
+    if mode is Decay.NONE:
+        return None
+    if mode is Decay.MULTIPLY:
+        return x * parameter
+    step = x >> parameter
+    if mode is Decay.SHIFT_MIN1:
+        # Only a positive x can shift to 0 (the floor moves a negative x by at least 1).
+        step = Mux((step == 0) & (x > 0), 1, step)
+    return step
+
+
+def decay_result(mode: Decay, x, product):
+    """Second stage of D(x), from :func:`decay_product`'s `product`."""
+    if mode is Decay.NONE:
+        return x
+    if mode is Decay.MULTIPLY:
+        # sgn(p)·(|p| >> 12) is a floor division of p + 4095 for negative p: rounds toward zero.
+        if not product.shape().signed:
+            return product >> 12
+        return (product + Mux(product < 0, DECAY_UNITY - 1, 0)) >> 12
+    return x - product
+
+
+class _Stages:
+    """Named values registered stage by stage; a value not recomputed is carried unchanged.
+
+    Carried registers nobody reads are removed by synthesis, so carrying everything costs
+    nothing there and keeps the pipeline description short.
+    """
+
+    def __init__(self, m: Module, **values):
+        self._m = m
+        self.values = values
+        self.valids: list[Signal] = []
+
+    def __getitem__(self, name: str):
+        return self.values[name]
+
+    def next(self, **computed) -> None:
+        index = len(self.valids) + 1
+        registered = {}
+        for name, value in {**self.values, **computed}.items():
+            value = Value.cast(value)
+            register = Signal(value.shape(), name=f"update{index}_{name}")
+            self._m.d.sync += register.eq(value)
+            registered[name] = register
+        self.values = registered
+        self.valids.append(registered["valid"])
 
 
 def _pack(low: int, low_width: int, high: int, high_width: int) -> int:
@@ -114,6 +199,7 @@ class NeuronGroup(wiring.Component):
             "write_addr": In(slot),
             "write_data": In(state_shape(plan)),
             "write_en": In(1),
+            **({} if current_shape(plan) is None else {"read_current": Out(current_shape(plan))}),
         })
         group = plan.group_plans[index]
         bits = plan.state_width
@@ -135,9 +221,30 @@ class NeuronGroup(wiring.Component):
         if plan.per_slot_thresholds:
             constants = [c | ((int(t) & ((1 << bits) - 1)) << (2 * bits))
                          for c, t in zip(constants, group.slot_thresholds, strict=True)]
+        constants_width = (3 if plan.per_slot_thresholds else 2) * bits
+        # Semantics v2: each per-neuron parameter that differs between the group's slots is
+        # stored above the others; a uniform one is a constant of the logic (`_v2_constant`).
+        self._v2_stored: dict[str, tuple[int, Shape]] = {}
+        self._v2_constant: dict[str, int] = {}
+        for name, values in _v2_parameters(plan, group).items():
+            values = [int(v) for v in values]
+            if len(set(values)) == 1:
+                self._v2_constant[name] = values[0]
+                continue
+            shape = _v2_field_shape(plan, name, values)
+            self._v2_stored[name] = (constants_width, shape)
+            constants = [c | ((v & ((1 << shape.width) - 1)) << constants_width)
+                         for c, v in zip(constants, values, strict=True)]
+            constants_width += shape.width
         self.constants_memory = memory.Memory(
-            shape=unsigned((3 if plan.per_slot_thresholds else 2) * bits), depth=plan.slots,
-            init=constants)
+            shape=unsigned(constants_width), depth=plan.slots, init=constants)
+        if current_shape(plan) is not None:
+            self.current_memory = memory.Memory(
+                shape=current_shape(plan), depth=plan.slots,
+                init=[int(v) for v in group.slot_fields["current_initial"]])
+        if plan.refractory_width:
+            self.refractory_memory = memory.Memory(
+                shape=unsigned(plan.refractory_width), depth=plan.slots, init=[])
         self.pointer_memory = memory.Memory(
             shape=unsigned(plan.synapse_address_width + plan.count_width), depth=plan.sources,
             init=[_pack(int(s), plan.synapse_address_width, int(c), plan.count_width)
@@ -365,6 +472,64 @@ class NeuronGroup(wiring.Component):
         swept_sum = Mux(self.sweep_buffer, acc_reads[1].data, acc_reads[0].data)
         m.d.comb += [constants_read.addr.eq(sweep_slot), constants_read.en.eq(1)]
 
+        stage1 = (stage1_valid, stage1_init, stage1_slot, stage1_id)
+        if net.dynamics is None:
+            update = self._update_v1(m, stage1, id_width, state_read, constants_read, swept_sum)
+        else:
+            update = self._update_v2(m, stage1, id_width, state_read, constants_read, swept_sum,
+                                     sweep_active, sweep_slot)
+        out_valid, out_slot, out_id, after_reset, fired, update_stages = update
+        # State port: the sweep owns it while active; the host reads and writes it while idle.
+        with m.If(sweep_active):
+            m.d.comb += [state_read.addr.eq(sweep_slot), state_read.en.eq(1)]
+        with m.Else():
+            m.d.comb += [state_read.addr.eq(self.read_addr), state_read.en.eq(self.read_en)]
+        m.d.comb += self.read_data.eq(state_read.data)
+        with m.If(out_valid):
+            m.d.comb += [
+                state_write.addr.eq(out_slot),
+                state_write.data.eq(after_reset),
+                state_write.en.eq(1),
+            ]
+        with m.Else():
+            m.d.comb += [
+                state_write.addr.eq(self.write_addr),
+                state_write.data.eq(self.write_data),
+                state_write.en.eq(self.write_en),
+            ]
+
+        # A sweep queues at most Ng spikes, one per cycle, into a queue the core has drained
+        # before the sweep began; the queue holds Ng + 1, so it is never full here: no spike is
+        # ever lost, with no backpressure needed on the sweep.
+        m.submodules.spike_queue = spike_queue = EventQueue(
+            plan.neuron_id_width, max(2, plan.slots))
+        if self._checks:
+            m.d.comb += Assert(~(spike_queue.w.valid & ~spike_queue.w.ready),
+                               "spike queue overflow")
+        m.d.comb += [
+            spike_queue.w.payload.eq(out_id),
+            spike_queue.w.valid.eq(out_valid & fired),
+            self.spikes.payload.neuron.eq(spike_queue.r.payload),
+            self.spikes.valid.eq(spike_queue.r.valid),
+            spike_queue.r.ready.eq(self.spikes.ready),
+        ]
+
+        sweep_busy = sweep_active | stage1_valid
+        for stage_valid in update_stages:
+            sweep_busy = sweep_busy | stage_valid
+        m.d.comb += [
+            self.accumulating.eq(event_queue.busy | fetched_valid | pointer_valid | walking
+                                 | synapse_valid | fetch_valid | add_valid | write_valid),
+            self.sweeping.eq(sweep_busy | spike_queue.busy),
+        ]
+        return m
+
+
+    def _update_v1(self, m, stage1, id_width, state_read, constants_read, swept_sum):
+        """The semantics-v1 update after the reads: returns the write-back stage's (valid, slot,
+        neuron id), the new state, the spike, and the stages' valid flags."""
+        plan, net = self._plan, self._plan.network
+        stage1_valid, stage1_init, stage1_slot, stage1_id = stage1
         bits = plan.state_width
         shape = state_shape(plan)
         previous = state_read.data
@@ -441,45 +606,180 @@ class NeuronGroup(wiring.Component):
         else:
             m.d.comb += after_reset.eq(bounded)
 
-        # State port: the sweep owns it while active; the host reads and writes it while idle.
-        with m.If(sweep_active):
-            m.d.comb += [state_read.addr.eq(sweep_slot), state_read.en.eq(1)]
-        with m.Else():
-            m.d.comb += [state_read.addr.eq(self.read_addr), state_read.en.eq(self.read_en)]
-        m.d.comb += self.read_data.eq(state_read.data)
-        with m.If(stage4_valid):
-            m.d.comb += [
-                state_write.addr.eq(stage4_slot),
-                state_write.data.eq(after_reset),
-                state_write.en.eq(1),
-            ]
-        with m.Else():
-            m.d.comb += [
-                state_write.addr.eq(self.write_addr),
-                state_write.data.eq(self.write_data),
-                state_write.en.eq(self.write_en),
-            ]
+        return (stage4_valid, stage4_slot, stage4_id, after_reset, fired,
+                [stage1b_valid, stage2_valid, stage3_valid, stage4_valid])
 
-        # A sweep queues at most Ng spikes, one per cycle, into a queue the core has drained
-        # before the sweep began; the queue holds Ng + 1, so it is never full here: no spike is
-        # ever lost, with no backpressure needed on the sweep.
-        m.submodules.spike_queue = spike_queue = EventQueue(
-            plan.neuron_id_width, max(2, plan.slots))
-        if self._checks:
-            m.d.comb += Assert(~(spike_queue.w.valid & ~spike_queue.w.ready),
-                               "spike queue overflow")
-        m.d.comb += [
-            spike_queue.w.payload.eq(stage4_id),
-            spike_queue.w.valid.eq(stage4_valid & fired),
-            self.spikes.payload.neuron.eq(spike_queue.r.payload),
-            self.spikes.valid.eq(spike_queue.r.valid),
-            spike_queue.r.ready.eq(self.spikes.ready),
-        ]
 
-        m.d.comb += [
-            self.accumulating.eq(event_queue.busy | fetched_valid | pointer_valid | walking
-                                 | synapse_valid | fetch_valid | add_valid | write_valid),
-            self.sweeping.eq(sweep_active | stage1_valid | stage1b_valid | stage2_valid
-                             | stage3_valid | stage4_valid | spike_queue.busy),
-        ]
-        return m
+    def _update_v2(self, m, stage1, id_width, state_read, constants_read, swept_sum,
+                   sweep_active, sweep_slot):
+        """The semantics-v2 update after the reads (docs/semantics.md, "Semantics v2").
+
+        One adder, comparison, multiplier or shifter deep per stage: the raw reads registered;
+        the decays' shift or product; their subtraction or rounding; the current's sum and
+        overflow (and, add-then-decay, its decay after them); the membrane's three sums; the
+        compare. The last stage writes v, I and the refractory counter back and queues the spike.
+        """
+        plan, net = self._plan, self._plan.network
+        dynamics = net.dynamics
+        current = dynamics.current
+        stage1_valid, stage1_init, stage1_slot, stage1_id = stage1
+        bits = plan.state_width
+        constants = constants_read.data
+        initial_value, bias = constants[:bits], constants[bits:2 * bits]
+        if plan.state_signed:
+            initial_value, bias = initial_value.as_signed(), bias.as_signed()
+
+        def parameter(name):
+            if name in self._v2_constant:
+                return self._v2_constant[name]
+            offset, shape = self._v2_stored[name]
+            field = constants[offset:offset + shape.width]
+            return field.as_signed() if shape.signed else field
+
+        values = {"valid": stage1_valid, "init": stage1_init, "slot": stage1_slot,
+                  "id": stage1_id, "v": state_read.data, "acc": swept_sum,
+                  "initial_v": initial_value, "bias": bias}
+        if plan.per_slot_thresholds:
+            values["theta"] = constants[2 * bits:3 * bits].as_signed() if plan.state_signed \
+                else constants[2 * bits:3 * bits]
+        stored = {name: parameter(name) for name in self._v2_stored}
+        values.update(stored)
+
+        # The current's and the refractory counter's memories: the sweep reads slot l with v and
+        # writes it back in the last stage; the host reads the current while idle.
+        current_write = refractory_write = None
+        if current is not None:
+            m.submodules.current_memory = self.current_memory
+            current_read = self.current_memory.read_port()
+            current_write = self.current_memory.write_port()
+            with m.If(sweep_active):
+                m.d.comb += [current_read.addr.eq(sweep_slot), current_read.en.eq(1)]
+            with m.Else():
+                m.d.comb += [current_read.addr.eq(self.read_addr), current_read.en.eq(self.read_en)]
+            m.d.comb += self.read_current.eq(current_read.data)
+            values["i"] = current_read.data
+        if plan.refractory_width:
+            m.submodules.refractory_memory = self.refractory_memory
+            refractory_read = self.refractory_memory.read_port()
+            refractory_write = self.refractory_memory.write_port()
+            m.d.comb += [refractory_read.addr.eq(sweep_slot), refractory_read.en.eq(1)]
+            values["r"] = refractory_read.data
+
+        def param(name, default=0):
+            if name in stored:
+                return pipe[name]
+            return self._v2_constant.get(name, default)
+
+        pipe = _Stages(m, **values)
+        pipe.next()  # the block-RAM outputs, registered before any arithmetic
+        decay_current_first = current is not None and current.order is CurrentOrder.DECAY_THEN_ADD
+        membrane_decay = dynamics.membrane_decay
+        products = {"v_product": decay_product(membrane_decay, pipe["v"], param("membrane_decay"))}
+        if decay_current_first:
+            products["i_product"] = decay_product(current.decay, pipe["i"], param("current_decay"))
+        pipe.next(**{k: v for k, v in products.items() if v is not None})
+        results = {"u": decay_result(membrane_decay, pipe["v"], pipe.values.get("v_product"))}
+        if decay_current_first:
+            results["i_start"] = decay_result(current.decay, pipe["i"], pipe.values.get("i_product"))
+        elif current is not None:
+            results["i_start"] = pipe["i"]
+        pipe.next(**results)
+        if current is not None:
+            fmt = current.state
+            pipe.next(i_sum=pipe["i_start"] + pipe["acc"])
+            pipe.next(i_new=overflow(pipe["i_sum"], fmt))
+            if current.order is CurrentOrder.ADD_THEN_DECAY:
+                product = decay_product(current.decay, pipe["i_new"], param("current_decay"))
+                pipe.next(**({} if product is None else {"i_product": product}))
+                pipe.next(i_new=decay_result(current.decay, pipe["i_new"],
+                                             pipe.values.get("i_product")))
+            drive = "i_new"
+        else:
+            drive = "acc"
+        membrane = net.state
+        if dynamics.membrane_sum is MembraneSum.STAGED:
+            # Xylo: the change saturates, then the change plus bias, then v plus the change.
+            pipe.next(delta=overflow(pipe["u"] - pipe["v"] + pipe[drive], membrane))
+            pipe.next(delta=overflow(pipe["delta"] + pipe["bias"], membrane))
+            pipe.next(v_new=overflow(pipe["v"] + pipe["delta"], membrane))
+        else:
+            pipe.next(total=pipe["u"] + pipe[drive])
+            pipe.next(total=pipe["total"] + pipe["bias"])
+            pipe.next(v_new=overflow(pipe["total"], membrane))
+        threshold = pipe["theta"] if plan.per_slot_thresholds \
+            else plan.group_plans[self._index].threshold
+        above = pipe["v_new"] >= threshold if dynamics.compare is Compare.GE \
+            else pipe["v_new"] > threshold
+        fire = above & ~pipe["init"]
+        if plan.refractory_width:
+            fire = fire & (pipe["r"] == 0)
+        pipe.next(fire=fire)
+        if plan.sweep_latency != len(pipe.valids) + 3:
+            raise AssertionError("the v2 update pipeline and HardwarePlan.sweep_latency disagree")
+        frozen = pipe["r"] != 0 if plan.refractory_width else Const(0, 1)
+
+        shape = state_shape(plan)
+        after_reset = Signal(shape)
+        fired = pipe["fire"]
+        reset = net.neuron.reset
+        if reset is Reset.ZERO:
+            fired_value = net.neuron.reset_value
+        elif reset is Reset.SUBTRACT:
+            fired_value = pipe["v_new"] - (pipe["theta"] if plan.per_slot_thresholds
+                                           else plan.group_plans[self._index].threshold)
+        else:
+            fired_value = pipe["v_new"]
+        with m.If(pipe["init"]):
+            m.d.comb += after_reset.eq(pipe["initial_v"])
+        with m.Elif(fired):
+            m.d.comb += after_reset.eq(fired_value)
+        with m.Elif(frozen):
+            m.d.comb += after_reset.eq(pipe["v"])
+        with m.Else():
+            m.d.comb += after_reset.eq(pipe["v_new"])
+        valid, slot = pipe["valid"], pipe["slot"]
+        if current_write is not None:
+            m.d.comb += [
+                current_write.addr.eq(slot),
+                current_write.data.eq(Mux(pipe["init"], param("current_initial"), pipe["i_new"])),
+                current_write.en.eq(valid),
+            ]
+        if refractory_write is not None:
+            counter = pipe["r"]
+            m.d.comb += [
+                refractory_write.addr.eq(slot),
+                refractory_write.data.eq(
+                    Mux(pipe["init"], 0,
+                        Mux(fired, param("refractory"), Mux(counter != 0, counter - 1, 0)))),
+                refractory_write.en.eq(valid),
+            ]
+        return valid, slot, pipe["id"], after_reset, fired, pipe.valids
+
+
+def _v2_parameters(plan: HardwarePlan, group) -> dict[str, list[int]]:
+    """A group's semantics-v2 parameters per slot, as the update logic uses them: a decay's k,
+    or for a multiplicative decay the factor 4096 − d."""
+    dynamics = plan.network.dynamics
+    if dynamics is None:
+        return {}
+    fields = group.slot_fields
+    result = {}
+    modes = {"membrane_decay": dynamics.membrane_decay}
+    if dynamics.current is not None:
+        modes["current_decay"] = dynamics.current.decay
+        result["current_initial"] = list(fields["current_initial"])
+    for name, mode in modes.items():
+        if mode is Decay.MULTIPLY:
+            result[name] = [DECAY_UNITY - int(d) for d in fields[name]]
+        elif mode is not Decay.NONE:
+            result[name] = list(fields[name])
+    if plan.refractory_width:
+        result["refractory"] = list(fields["refractory"])
+    return result
+
+
+def _v2_field_shape(plan: HardwarePlan, name: str, values: list[int]) -> Shape:
+    if name == "current_initial":
+        return current_shape(plan)
+    return unsigned(max(1, max(values).bit_length()))
+

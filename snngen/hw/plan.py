@@ -22,13 +22,15 @@ synapses are stored, so weight memory follows the number of synapses, not N².
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
 from ..errors import InputError
-from ..model.network import Network
+from ..model.network import Accumulate, Network, Overflow
 
-__all__ = ["GroupPlan", "HardwarePlan", "bits_for_range", "plan_hardware"]
+__all__ = ["GroupPlan", "HardwarePlan", "bits_for_range", "check_hardware_dynamics",
+           "plan_hardware"]
 
 MAX_GROUPS = 1024
 
@@ -69,6 +71,12 @@ class GroupPlan:
     slot_thresholds : ndarray, shape (Ng,)
         θ per slot (padding slots: :attr:`threshold`); the hardware stores it when
         :attr:`HardwarePlan.per_slot_thresholds`.
+    slot_fields : dict of str to ndarray, shape (Ng,)
+        Semantics v2 only: the per-neuron parameters of each slot (``membrane_decay``,
+        ``current_decay``, ``current_initial``, ``refractory``). Padding slots take the first
+        member's decay and refractory values (so a uniform group stays uniform) and a zero
+        initial current (so they stay at rest). The group stores a field per slot only when
+        its values differ; otherwise it is a constant of the group's logic.
     """
 
     index: int
@@ -81,6 +89,7 @@ class GroupPlan:
     stride: int = 1
     threshold: int = 1
     slot_thresholds: np.ndarray = None  # type: ignore[assignment]
+    slot_fields: dict = dataclasses.field(default_factory=dict)
 
     @property
     def synapse_count(self) -> int:
@@ -158,7 +167,21 @@ class HardwarePlan:
 
     @property
     def state_width(self) -> int:
-        return self.network.state.bits
+        """Bits of a stored membrane value (B; B + 1 for a symmetric wrapping lattice)."""
+        return self.network.state.storage_bits
+
+    @property
+    def sweep_latency(self) -> int:
+        """Cycles a sweep adds to its Ng slots: the update pipeline's depth (W of the cycle
+        model). Semantics v2 has more stages: two per decay, two for the current's sum and
+        overflow, three for the membrane sum and one for the spike."""
+        dynamics = self.network.dynamics
+        if dynamics is None:
+            return self.SWEEP_LATENCY
+        stages = 1 + 2 + 3 + 1
+        if dynamics.current is not None:
+            stages += 2 + 2 * (dynamics.current.order.value == "add_then_decay")
+        return stages + 3
 
     @property
     def state_signed(self) -> bool:
@@ -221,7 +244,13 @@ class HardwarePlan:
         """Bits of every memory kind, summed over the groups (what block RAM must hold)."""
         net = self.network
         ptr_entry = self.synapse_address_width + self.count_width
-        return {
+        extra = {}
+        if net.dynamics is not None:
+            if net.dynamics.current is not None:
+                extra["current"] = self.groups * self.slots * net.dynamics.current.state.storage_bits
+            if self.refractory_width:
+                extra["refractory"] = self.groups * self.slots * self.refractory_width
+        return {**extra,
             "synapses": sum(g.synapse_count * self.group_entry_width(g.index)
                             for g in self.group_plans),
             "pointers": self.groups * self.sources * ptr_entry,
@@ -232,6 +261,14 @@ class HardwarePlan:
             "router_masks": self.sources * self.groups,
             "spike_queue": net.neurons * self.neuron_id_width,
         }
+
+    @property
+    def refractory_width(self) -> int:
+        """Bits of a refractory counter (0: no neuron has a refractory period)."""
+        dynamics = self.network.dynamics
+        if dynamics is None:
+            return 0
+        return int(dynamics.refractory.max(initial=0)).bit_length()
 
     def serial_step_cycles(self, previous_spikes: np.ndarray, inputs: np.ndarray,
                            spikes: np.ndarray) -> int:
@@ -248,8 +285,29 @@ class HardwarePlan:
         """
         events, per_group = self.step_events(previous_spikes, inputs)
         accumulate = max([events, *per_group]) + self.ACCUMULATE_LATENCY
-        sweep = max(self.slots, int(np.count_nonzero(spikes))) + self.SWEEP_LATENCY
+        sweep = max(self.slots, self.merge_cycles(spikes)) + self.sweep_latency
         return accumulate + sweep + self.STEP_OVERHEAD
+
+    def merge_cycles(self, spikes: np.ndarray) -> int:
+        """Cycles from a sweep's start until one-per-cycle merging has emitted its spikes.
+
+        Every group reaches slot l in cycle l, so the spikes of slots ≥ l cannot leave before
+        cycle l: the drain ends at ``max_l (l + spikes in slots ≥ l)``. That is the spike count
+        when they come early, and up to Ng + G − 1 when every group fires in its last slot.
+        """
+        fired = np.flatnonzero(spikes)
+        if not fired.size:
+            return 0
+        per_slot = np.bincount(self._slot_of_neuron[fired], minlength=self.slots)
+        later = np.cumsum(per_slot[::-1])[::-1]
+        return int((np.arange(self.slots) + later)[later > 0].max())
+
+    @functools.cached_property
+    def _slot_of_neuron(self) -> np.ndarray:
+        slots = np.zeros(self.network.neurons, dtype=np.int64)
+        for group in self.group_plans:
+            slots[group.members] = np.arange(len(group.members))
+        return slots
 
     def lower_bound_cycles(self, previous_spikes: np.ndarray, inputs: np.ndarray) -> float:
         """max(N/G, synaptic events/G): the issue's lower bound for a step, without overhead."""
@@ -258,10 +316,12 @@ class HardwarePlan:
 
     def step_events(self, previous_spikes: np.ndarray, inputs: np.ndarray
                     ) -> tuple[int, list[int]]:
-        """(events E, synapses each group visits S_g) of a step with s(t−1) and x(t)."""
-        sources = np.concatenate([np.flatnonzero(previous_spikes),
-                                  self.network.neurons + np.flatnonzero(inputs)])
-        return len(sources), [int(g.pointers[sources, 1].sum()) for g in self.group_plans]
+        """(events E, synapses each group visits S_g) of a step with s(t−1) and x(t).
+
+        An input count c (semantics v2) is c events of its channel."""
+        counts = np.concatenate([np.asarray(previous_spikes, dtype=np.int64),
+                                 np.asarray(inputs, dtype=np.int64)])
+        return int(counts.sum()), [int(g.pointers[:, 1] @ counts) for g in self.group_plans]
 
     def describe(self) -> dict:
         """Parameters for the manifest (JSON-ready)."""
@@ -314,12 +374,7 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
     """
     if not isinstance(runtime_weights, bool):
         raise TypeError(f"runtime_weights must be a bool, not {runtime_weights!r}")
-    if network.dynamics is not None:
-        # Refused rather than approximated: the generated core implements semantics v1 only.
-        preset = "" if network.dynamics.compat is None else f" (compat {network.dynamics.compat})"
-        raise InputError(f"dynamics{preset} are semantics v2, which the hardware generator does "
-                         "not implement yet: simulate the network with `snngen sim`, or build a "
-                         "network without dynamics")
+    check_hardware_dynamics(network)
     n, k = network.neurons, network.inputs
     spans = network.layer_spans
     if groups is None:
@@ -332,8 +387,16 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         raise InputError(f"groups must be at least {len(spans)} (one per layer) for a network "
                          f"with {len(spans)} layers, not {groups}")
     sources = n + k
-    # Column j of `incoming` is source j's synapses: neurons first, then input channels.
-    incoming = np.concatenate([network.weights, network.input_weights], axis=1)
+    # Column j of `incoming` is source j's synapses: neurons first, then input channels. With
+    # semantics v2 the tables hold each weight already shifted by its target's weight shift.
+    dynamics = network.dynamics
+    weights, input_weights = network.weights, network.input_weights
+    input_count = 1
+    if dynamics is not None:
+        weights = weights.astype(np.int64) << dynamics.weight_shift[:, None]
+        input_weights = input_weights.astype(np.int64) << dynamics.input_weight_shift[:, None]
+        input_count = dynamics.input_max_count
+    incoming = np.concatenate([weights, input_weights], axis=1)
 
     sizes = [end - first for _, first, end in spans]
     per_segment = _share_groups(groups, [
@@ -374,10 +437,14 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         for array in (pointers, synapses, initial_state, bias, slot_thresholds):
             array.setflags(write=False)
         group_plans.append(GroupPlan(g, pointers, synapses, initial_state, bias, members,
-                                     base, stride, threshold, slot_thresholds))
+                                     base, stride, threshold, slot_thresholds,
+                                     _slot_fields(network, members, slots)))
 
-    # Exact accumulator: the largest |partial sum| of any neuron's incoming synapses.
-    largest = int(np.abs(incoming).sum(axis=1).max()) if incoming.size else 0
+    # Exact accumulator: the largest |partial sum| of any neuron's incoming synapses (an input
+    # channel may carry up to `input_count` events a step).
+    reach = np.abs(incoming)
+    reach[:, n:] *= input_count
+    largest = int(reach.sum(axis=1).max()) if incoming.size else 0
     accumulator_width, _ = bits_for_range(-largest, largest)
     accumulator_width = max(accumulator_width, 2)
     state = network.state
@@ -404,7 +471,7 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         group_plans=tuple(group_plans),
         masks=masks_array,
         runtime_weights=runtime_weights,
-        weight_widths=tuple(_weight_width(g.synapses, network.weight_bits)
+        weight_widths=tuple(_weight_width(g.synapses, _weight_limit(network))
                             for g in group_plans),
         segments=tuple(segments),
         per_slot_thresholds=per_slot,
@@ -418,3 +485,57 @@ def _weight_width(synapses: np.ndarray, limit: int) -> int:
     lo, hi = int(synapses[:, 1].min()), int(synapses[:, 1].max())
     width, _ = bits_for_range(min(lo, -1), max(hi, 0))
     return min(width, limit)
+
+
+def _weight_limit(network: Network) -> int:
+    """The widest a stored weight can be: Bw, plus the largest weight shift (semantics v2)."""
+    dynamics = network.dynamics
+    if dynamics is None:
+        return network.weight_bits
+    return network.weight_bits + int(max(dynamics.weight_shift.max(initial=0),
+                                         dynamics.input_weight_shift.max(initial=0)))
+
+
+def _slot_fields(network: Network, members: np.ndarray, slots: int) -> dict:
+    """The semantics-v2 parameters of a group's slots (:attr:`GroupPlan.slot_fields`)."""
+    dynamics = network.dynamics
+    if dynamics is None:
+        return {}
+    per_neuron = {"membrane_decay": dynamics.membrane_decay_parameter,
+                  "refractory": dynamics.refractory}
+    current = dynamics.current
+    if current is not None:
+        per_neuron["current_decay"] = current.decay_parameter
+        per_neuron["current_initial"] = current.initial
+    fields = {}
+    for name, values in per_neuron.items():
+        padding = 0 if name == "current_initial" else int(values[members[0]])
+        column = np.full(slots, padding, dtype=np.int64)
+        column[:len(members)] = values[members]
+        column.setflags(write=False)
+        fields[name] = column
+    return fields
+
+
+def check_hardware_dynamics(network: Network) -> None:
+    """Refuse, with one line, the semantics-v2 options the generated core does not implement.
+
+    The core implements every option but two, which it refuses rather than approximates:
+    per-event saturation of the current (its result depends on the order of a step's events,
+    which the event-driven router does not keep) and more than one spike per step.
+    """
+    dynamics = network.dynamics
+    if dynamics is None:
+        return
+    preset = "" if dynamics.compat is None else f" (compat {dynamics.compat})"
+    current = dynamics.current
+    if dynamics.accumulate is Accumulate.PER_EVENT and current.state.overflow is Overflow.SATURATE:
+        raise InputError(f"accumulate per_event into a saturating current{preset} is not "
+                         "implemented in hardware (each event's saturation depends on the order "
+                         "of the step's events): simulate it with `snngen sim`, or use "
+                         "accumulate exact")
+    largest = int(dynamics.max_spikes.max())
+    if largest > 1:
+        raise InputError(f"max_spikes must be 1 for the hardware generator{preset}, not "
+                         f"{largest}: multi-spike neurons run in the golden model only "
+                         "(`snngen sim`)")

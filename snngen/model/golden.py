@@ -578,15 +578,21 @@ class BatchStepper:
         self._allocate()
 
 
-def first_mismatch(expected: Trace, spikes: np.ndarray, state: np.ndarray) -> dict | None:
-    """The first (step, neuron) where a run differs from `expected`, spikes before states.
+def first_mismatch(expected: Trace, spikes: np.ndarray, state: np.ndarray,
+                   current: np.ndarray | None = None) -> dict | None:
+    """The first (step, neuron) where a run differs from `expected`: spikes, then states, then
+    (when `expected` has one) synaptic currents.
 
     Returns ``{"step", "neuron", "what", "expected", "got"}`` (step 1-based) or None when
-    bit-exact. Used by every verification path (``snngen verify``, the cocotb scoreboard).
+    bit-exact. Used by every verification path (``snngen verify``, the cocotb scoreboard);
+    the currents are compared when both sides have them (the board's host link reads the
+    membrane only).
     """
     for t in range(expected.steps):
-        for what, want, got in (("spike", expected.spikes[t], spikes[t]),
-                                ("state", expected.state[t], state[t])):
+        checks = [("spike", expected.spikes[t], spikes[t]), ("state", expected.state[t], state[t])]
+        if expected.current is not None and current is not None:
+            checks.append(("current", expected.current[t], current[t]))
+        for what, want, got in checks:
             differs = np.flatnonzero(want != got)
             if differs.size:
                 neuron = int(differs[0])

@@ -303,6 +303,12 @@ class StateFormat:
     def modulus(self) -> int:
         return 1 << self.bits
 
+    @property
+    def storage_bits(self) -> int:
+        """Bits a register needs for every lattice value: B, or B + 1 for a symmetric wrapping
+        lattice, whose top value 2^(B−1) is one past a signed B-bit register's."""
+        return self.bits + (self.max == 1 << (self.bits - 1))
+
     def describe(self) -> str:
         """``"8-bit signed state"``: the phrase error messages use."""
         rail = " symmetric" if self.rail is Rail.SYMMETRIC else ""

@@ -12,7 +12,7 @@ from amaranth.sim import Simulator
 from ..hw.core import SNNCore
 from ..hw.plan import HardwarePlan
 
-__all__ = ["RtlRun", "run_amaranth"]
+__all__ = ["RtlRun", "input_events", "run_amaranth"]
 
 CLOCK_PERIOD = 1e-8
 
@@ -33,6 +33,8 @@ class RtlRun:
         The spike count each end-of-step marker carried.
     before_reset : RtlRun or None
         With ``reset_after``: the partial run before the reset.
+    current : ndarray of int64, shape (T, N), or None
+        The synaptic current of every neuron after every step (semantics v2 with a current).
     """
 
     spikes: np.ndarray
@@ -41,6 +43,7 @@ class RtlRun:
     events: list
     end_counts: list
     before_reset: RtlRun | None = None
+    current: np.ndarray | None = None
 
 
 def run_amaranth(
@@ -81,8 +84,9 @@ def run_amaranth(
     core = SNNCore(plan, checks=True)
     rng = random.Random(stall_seed)
     stalling = stall_seed is not None
-    runs = [_Recording(reset_after, n)] if reset_after is not None else []
-    runs.append(_Recording(steps, n))
+    has_current = network.dynamics is not None and network.dynamics.current is not None
+    runs = [_Recording(reset_after, n, has_current)] if reset_after is not None else []
+    runs.append(_Recording(steps, n, has_current))
     current = {"run": runs[0]}
 
     async def collect(ctx):
@@ -107,6 +111,8 @@ def run_amaranth(
                     neuron = plan.neuron_of(g, slot)
                     if neuron is not None:
                         record.state[t, neuron] = ctx.get(group.state_memory.data[slot])
+                        if has_current:
+                            record.current[t, neuron] = ctx.get(group.current_memory.data[slot])
             return
         for neuron in range(n):
             ctx.set(core.read_request.payload.neuron, neuron)
@@ -114,10 +120,12 @@ def run_amaranth(
             await ctx.tick().until(core.read_request.ready)
             ctx.set(core.read_request.valid, 0)
             ctx.set(core.read_response.ready, 1)
-            (value,) = await ctx.tick().sample(core.read_response.payload.value).until(
+            (payload,) = await ctx.tick().sample(core.read_response.payload).until(
                 core.read_response.valid)
             ctx.set(core.read_response.ready, 0)
-            record.state[t, neuron] = value
+            record.state[t, neuron] = payload.value
+            if has_current:
+                record.current[t, neuron] = payload.current
 
     async def send(ctx, port, payloads):
         """Transfer each payload on input stream `port`, with the random stalls."""
@@ -150,8 +158,9 @@ def run_amaranth(
                            [{"address": int(a), "data": int(d)}
                             for a, d in plan.synapse_load_words()])
             for t in range(record.steps):
+                # An input count of c (semantics v2) is the channel sent c times.
                 await send(ctx, core.inputs,
-                           [{"channel": int(c)} for c in np.flatnonzero(inputs[t])])
+                           [{"channel": int(c)} for c in input_events(inputs[t])])
                 await ctx.tick().until(core.idle)
                 ctx.set(core.start, 1)
                 await ctx.tick()
@@ -182,11 +191,18 @@ def run_amaranth(
     return results[0]
 
 
+def input_events(counts: np.ndarray) -> np.ndarray:
+    """The channel ids to send for one step's input counts: channel c, counts[c] times."""
+    counts = np.asarray(counts, dtype=np.int64)
+    return np.repeat(np.arange(len(counts)), counts)
+
+
 class _Recording:
-    def __init__(self, steps: int, neurons: int):
+    def __init__(self, steps: int, neurons: int, has_current: bool = False):
         self.steps = steps
         self.neurons = neurons
         self.state = np.zeros((steps, neurons), dtype=np.int64)
+        self.current = np.zeros((steps, neurons), dtype=np.int64) if has_current else None
         self.cycles = np.zeros(steps, dtype=np.int64)
         self.events: list[list[int]] = [[] for _ in range(steps)]
         self.end_counts: list[int] = []
@@ -196,4 +212,4 @@ class _Recording:
         for t, ids in enumerate(self.events):
             spikes[t, [i for i in ids if i < self.neurons]] = 1
         return RtlRun(spikes=spikes, state=self.state, cycles=self.cycles, events=self.events,
-                      end_counts=self.end_counts)
+                      end_counts=self.end_counts, current=self.current)

@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..hw.emit import generate
 from ..model.network import Network
 from ..synth.tools import find_iverilog, find_verilator
-from .amaranth import RtlRun
+from .amaranth import RtlRun, input_events
 
 __all__ = ["SIMULATORS", "CosimError", "CosimResult", "parse_trace", "run_cocotb"]
 
@@ -37,11 +37,14 @@ class CosimError(RuntimeError):
 
 
 def parse_trace(path: str | os.PathLike, network: Network, steps: int) -> RtlRun:
-    """Read the harness's trace file into spikes, states, cycles and events per step."""
+    """Read the harness's trace file into spikes, states (and currents), cycles and events."""
     n = network.neurons
-    bits = network.state.bits
+    bits = network.state.storage_bits
+    current_format = None if network.dynamics is None else (
+        None if network.dynamics.current is None else network.dynamics.current.state)
     spikes = np.zeros((steps, n), np.uint8)
     state = np.zeros((steps, n), np.int64)
+    current = None if current_format is None else np.zeros((steps, n), np.int64)
     cycles = np.zeros(steps, np.int64)
     events: list[list[int]] = [[] for _ in range(steps)]
     end_counts: list[int] = []
@@ -61,8 +64,21 @@ def parse_trace(path: str | os.PathLike, network: Network, steps: int) -> RtlRun
                 if network.state.signed and value >> (bits - 1):
                     value -= 1 << bits
                 state[values[0], values[1]] = value
+            elif kind == "C" and current is not None and values[0] < steps and values[1] < n:
+                value, width = values[2], current_format.storage_bits
+                if current_format.signed and value >> (width - 1):
+                    value -= 1 << width
+                current[values[0], values[1]] = value
     return RtlRun(spikes=spikes, state=state, cycles=cycles, events=events,
-                  end_counts=end_counts)
+                  end_counts=end_counts, current=current)
+
+
+def _field_width(ports: dict, port: str, field: str) -> int:
+    """Width of a payload field in manifest.json (0 when the payload has no such field)."""
+    for entry in ports[port].get("fields") or []:
+        if entry["name"] == field:
+            return entry["width"]
+    return 0
 
 
 def _write_if_changed(path: Path, content: str) -> None:
@@ -147,7 +163,7 @@ def run_cocotb(
         _write_if_changed(build / name, content)
     manifest = json.loads(design.manifest_json)
     np.save(build / "inputs.npy", inputs.astype(np.uint8))
-    ids = [int(c) for t in range(steps) for c in np.flatnonzero(inputs[t])]
+    ids = [int(c) for t in range(steps) for c in input_events(inputs[t])]
     (build / "stim_ids.hex").write_text("".join(f"{i:x}\n" for i in ids) or "0\n")
     (build / "stim_counts.hex").write_text(
         "".join(f"{int(inputs[t].sum()):x}\n" for t in range(steps)))
@@ -171,7 +187,8 @@ def run_cocotb(
     hdl_top = HARNESS_TOP if harness else dut_top
     harness_parameters = {
         "NEURONS": parameters["neurons"],
-        "STATE_BITS": parameters["state_bits"],
+        "STATE_BITS": _field_width(ports, "read_response__payload", "value"),
+        "CURRENT_BITS": _field_width(ports, "read_response__payload", "current"),
         "EVENT_WIDTH": ports["spikes__payload"]["width"] - 1,
         "NEURON_WIDTH": ports["read_request__payload"]["width"],
         "INPUT_WIDTH": ports["inputs__payload"]["width"],

@@ -114,7 +114,7 @@ def run_v2(doc, steps, inputs=None):
     n, k = doc["neurons"], doc["inputs"]
     dyn = doc["dynamics"]
     w, win = doc["weights"], doc["input_weights"]
-    bias = doc.get("bias") or [0] * n
+    plain_bias = doc.get("bias") or [0] * n
     theta = list(doc["neuron_thresholds"]) if doc.get("neuron_thresholds") else [doc["threshold"]] * n
     vfmt = (doc["state_bits"], doc["representation"], doc["overflow"], doc.get("rail", "full"))
     cur = dyn["current"]
@@ -128,6 +128,8 @@ def run_v2(doc, steps, inputs=None):
     wsin = per_neuron(dyn["input_weight_shift"], n)
     v = list(doc.get("initial_state") or [0] * n)
     current = None if cur is None else per_neuron(cur["initial"], n)
+    current_bias = None if cur is None else per_neuron(cur.get("bias", 0), n)
+    bias_delay = per_neuron(dyn.get("bias_delay", 0), n)
     s = [0] * n
     frozen = [0] * n
     out_s, out_v, out_i = [], [], []
@@ -141,13 +143,18 @@ def run_v2(doc, steps, inputs=None):
                 events += [win[i][c] * 2 ** wsin[i]] * x[c]
             for j in range(n):
                 events += [w[i][j] * 2 ** ws[i]] * s[j]
+            # Steps 1..bias_delay (t + 1 ≤ bias_delay) run without either bias.
+            biased = t + 1 > bias_delay[i]
+            bias_i = plain_bias[i] if biased else 0
             if cur is not None:
                 value = current[i]
                 if cur["order"] == "decay_then_add":
                     value = decay_v2(cur["decay"], value, cpar[i])
+                b_current = current_bias[i] if biased else 0
                 if dyn["accumulate"] == "exact":
-                    value = ovf_v2(value + sum(events), ifmt)
+                    value = ovf_v2(value + sum(events) + b_current, ifmt)
                 else:
+                    value = ovf_v2(value + b_current, ifmt)
                     for e in events:
                         value = ovf_v2(value + e, ifmt)
                 if cur["order"] == "add_then_decay":
@@ -158,10 +165,10 @@ def run_v2(doc, steps, inputs=None):
                 drive = sum(events)
             u = decay_v2(dyn["membrane_decay"], v[i], mpar[i])
             if dyn["membrane_sum"] == "exact":
-                vp = ovf_v2(u + drive + bias[i], vfmt)
+                vp = ovf_v2(u + drive + bias_i, vfmt)
             else:
                 delta = ovf_v2(u - v[i] + drive, vfmt)
-                delta = ovf_v2(delta + bias[i], vfmt)
+                delta = ovf_v2(delta + bias_i, vfmt)
                 vp = ovf_v2(v[i] + delta, vfmt)
             count = 0
             if frozen[i] > 0:

@@ -146,6 +146,8 @@ def v3_documents(draw, max_neurons=8, max_inputs=3, bits=None):
                    "decay": cdecay, "decay_parameter": decay_parameter(cdecay, cb),
                    "order": draw(st.sampled_from(("decay_then_add", "add_then_decay"))),
                    "initial": rng.integers(clo, chi + 1, size=n).tolist()}
+        if draw(st.booleans()):
+            current["bias"] = rng.integers(clo, chi + 1, size=n).tolist()
     reset = doc["reset"]
     multi = reset == "subtract" and draw(st.booleans())
     mdecay = draw(st.sampled_from(DECAYS))
@@ -164,6 +166,8 @@ def v3_documents(draw, max_neurons=8, max_inputs=3, bits=None):
         "input_max_count": draw(st.sampled_from((1, 3))),
         "compat": None,
     }
+    if draw(st.booleans()):
+        dynamics["bias_delay"] = rng.integers(0, 4, size=n).tolist()
     return {**doc, "version": 3, "leak_shift": None, "rail": rail,
             "threshold": draw(st.integers(max(1, lo), hi)),
             "reset_value": draw(st.integers(lo, hi)),

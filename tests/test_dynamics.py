@@ -16,7 +16,6 @@ from reference import run_v2
 from strategies import v3_documents
 
 from snngen import InputError, simulate, simulate_batch
-from snngen.hw.plan import plan_hardware
 from snngen.model.compat import random_compat_network
 from snngen.model.network import network_from_json, network_to_json
 
@@ -149,9 +148,3 @@ def test_input_counts_above_the_limit_are_refused():
     network = random_compat_network("xylo", neurons=4, inputs=2)
     with pytest.raises(InputError, match=r"inputs\[0\]\[1\] must be a spike count in 0..15"):
         simulate(network, 2, np.array([[0, 16], [0, 0]]))
-
-
-def test_the_generator_refuses_semantics_v2_instead_of_approximating():
-    network = random_compat_network("loihi", neurons=4, inputs=2)
-    with pytest.raises(InputError, match="semantics v2, which the hardware generator does not"):
-        plan_hardware(network)

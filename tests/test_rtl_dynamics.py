@@ -141,14 +141,17 @@ def matrix_network(index, bits, representation, current, decay, neurons=9, input
                           ("saturate", "wrap")[index // 2 % 2])
         syn = Current(fmt, decay, _parameters(decay, cbits, rng, neurons),
                       ("decay_then_add", "add_then_decay")[index % 2],
-                      rng.integers(fmt.min, fmt.max + 1, size=neurons))
+                      rng.integers(fmt.min, fmt.max + 1, size=neurons),
+                      rng.integers(fmt.min, fmt.max + 1, size=neurons) // 8 if index % 3 == 0
+                      else 0)
     dynamics = Dynamics(
         current=syn, membrane_decay=("shift", "multiply", "none")[index % 3],
         membrane_decay_parameter=_parameters(("shift", "multiply", "none")[index % 3], bits, rng,
                                              neurons),
         accumulate=current or "exact", compare=(">=", ">")[index // 3 % 2],
         refractory=rng.integers(0, 4, size=neurons) if index % 4 else 0,
-        weight_shift=int(rng.integers(0, 3)), input_weight_shift=rng.integers(0, 3, size=neurons))
+        weight_shift=int(rng.integers(0, 3)), input_weight_shift=rng.integers(0, 3, size=neurons),
+        bias_delay=rng.integers(0, 4, size=neurons) if index % 5 == 0 else 0)
     return Network(
         state=membrane,
         neuron=NeuronModel(threshold=int(rng.integers(1, max(2, membrane.max // 3))),
@@ -262,3 +265,28 @@ def test_v2_verilog_is_deterministic():
     network = random_compat_network("loihi", neurons=10, inputs=3, seed=4)
     first, second = generate(network, 3), generate(network, 3)
     assert first.files == second.files
+
+
+def test_cli_builds_and_verifies_a_loihi_network(tmp_path, capsys):
+    from snngen.cli import main
+
+    path = tmp_path / "loihi.json"
+    assert main(["network", "--compat", "loihi", "--neurons", "12", "--inputs", "3",
+                 "--out", str(path)]) == 0
+    assert main(["build", str(path), "--groups", "2", "--out", str(tmp_path / "rtl")]) == 0
+    assert list((tmp_path / "rtl").glob("snn_*.v"))
+    capsys.readouterr()
+    assert main(["verify", str(path), "--steps", "6", "--groups", "2"]) == 0
+    assert "spikes, states and synaptic currents match" in capsys.readouterr().out
+
+
+def test_cli_refuses_a_xylo_build_in_one_line(tmp_path, capsys):
+    from snngen.cli import main
+
+    path = tmp_path / "xylo.json"
+    assert main(["network", "--compat", "xylo", "--neurons", "8", "--out", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["build", str(path), "--out", str(tmp_path / "rtl")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "per_event into a saturating current (compat xylo)" in err
+    assert not (tmp_path / "rtl").exists()

@@ -236,6 +236,10 @@ class SNNCore(wiring.Component):
         settled = Signal()
         m.d.sync += [accumulating_q.eq(accumulating), sweeping_q.eq(sweeping), settled.eq(1)]
 
+        # Semantics v2's delayed biases: completed steps, saturating once past every delay.
+        if plan.bias_delay_width:
+            steps_done = Signal(plan.bias_delay_width)
+            m.d.comb += [g.steps_done.eq(steps_done) for g in self.groups]
         step_spikes = Signal(plan.event_width)
         # Counted a cycle later, off the output handshake's path; END is entered only after the
         # merger has been idle for a cycle, so the count is complete by then.
@@ -289,6 +293,9 @@ class SNNCore(wiring.Component):
                 with m.If(self.spikes.ready):
                     m.d.comb += self.done.eq(1)
                     m.d.sync += [self.step_count.eq(self.step_count + 1), parity.eq(~parity)]
+                    if plan.bias_delay_width:
+                        with m.If(steps_done != (1 << plan.bias_delay_width) - 1):
+                            m.d.sync += steps_done.eq(steps_done + 1)
                     m.next = "IDLE"
 
         self._elaborate_host_ports(m, idle)

@@ -200,6 +200,7 @@ class NeuronGroup(wiring.Component):
             "write_data": In(state_shape(plan)),
             "write_en": In(1),
             **({} if current_shape(plan) is None else {"read_current": Out(current_shape(plan))}),
+            **({"steps_done": In(plan.bias_delay_width)} if plan.bias_delay_width else {}),
         })
         group = plan.group_plans[index]
         bits = plan.state_width
@@ -677,6 +678,16 @@ class NeuronGroup(wiring.Component):
         products = {"v_product": decay_product(membrane_decay, pipe["v"], param("membrane_decay"))}
         if decay_current_first:
             products["i_product"] = decay_product(current.decay, pipe["i"], param("current_decay"))
+        if plan.bias_delay_width:
+            # Steps 1..bias_delay run without the biases; `steps_done` is t − 1 during step t
+            # (saturating above the largest delay).
+            biased = self.steps_done >= param("bias_delay")
+            products["bias"] = Mux(biased, pipe["bias"], 0)
+        else:
+            biased = 1
+        if "current_bias" in self._v2_constant or "current_bias" in stored:
+            # The current's bias joins the synaptic sum here, beside the decays' first stage.
+            products["acc"] = pipe["acc"] + Mux(biased, param("current_bias"), 0)
         pipe.next(**{k: v for k, v in products.items() if v is not None})
         results = {"u": decay_result(membrane_decay, pipe["v"], pipe.values.get("v_product"))}
         if decay_current_first:
@@ -768,6 +779,8 @@ def _v2_parameters(plan: HardwarePlan, group) -> dict[str, list[int]]:
     if dynamics.current is not None:
         modes["current_decay"] = dynamics.current.decay
         result["current_initial"] = list(fields["current_initial"])
+        if dynamics.current.bias.any():
+            result["current_bias"] = list(fields["current_bias"])
     for name, mode in modes.items():
         if mode is Decay.MULTIPLY:
             result[name] = [DECAY_UNITY - int(d) for d in fields[name]]
@@ -775,11 +788,13 @@ def _v2_parameters(plan: HardwarePlan, group) -> dict[str, list[int]]:
             result[name] = list(fields[name])
     if plan.refractory_width:
         result["refractory"] = list(fields["refractory"])
+    if plan.bias_delay_width:
+        result["bias_delay"] = list(fields["bias_delay"])
     return result
 
 
 def _v2_field_shape(plan: HardwarePlan, name: str, values: list[int]) -> Shape:
-    if name == "current_initial":
+    if name in ("current_initial", "current_bias"):
         return current_shape(plan)
     return unsigned(max(1, max(values).bit_length()))
 

@@ -73,9 +73,10 @@ class GroupPlan:
         :attr:`HardwarePlan.per_slot_thresholds`.
     slot_fields : dict of str to ndarray, shape (Ng,)
         Semantics v2 only: the per-neuron parameters of each slot (``membrane_decay``,
-        ``current_decay``, ``current_initial``, ``refractory``). Padding slots take the first
-        member's decay and refractory values (so a uniform group stays uniform) and a zero
-        initial current (so they stay at rest). The group stores a field per slot only when
+        ``current_decay``, ``current_initial``, ``current_bias``, ``refractory``,
+        ``bias_delay``). Padding slots take the first member's decay, refractory and delay
+        values (so a uniform group stays uniform) and a zero initial current and current bias
+        (so they stay at rest). The group stores a field per slot only when
         its values differ; otherwise it is a constant of the group's logic.
     """
 
@@ -261,6 +262,15 @@ class HardwarePlan:
             "router_masks": self.sources * self.groups,
             "spike_queue": net.neurons * self.neuron_id_width,
         }
+
+    @property
+    def bias_delay_width(self) -> int:
+        """Bits of the core's step counter that gates delayed biases (0: no neuron delays its
+        bias)."""
+        dynamics = self.network.dynamics
+        if dynamics is None:
+            return 0
+        return int(dynamics.bias_delay.max(initial=0)).bit_length()
 
     @property
     def refractory_width(self) -> int:
@@ -502,14 +512,16 @@ def _slot_fields(network: Network, members: np.ndarray, slots: int) -> dict:
     if dynamics is None:
         return {}
     per_neuron = {"membrane_decay": dynamics.membrane_decay_parameter,
-                  "refractory": dynamics.refractory}
+                  "refractory": dynamics.refractory, "bias_delay": dynamics.bias_delay}
     current = dynamics.current
     if current is not None:
         per_neuron["current_decay"] = current.decay_parameter
         per_neuron["current_initial"] = current.initial
+        per_neuron["current_bias"] = current.bias
     fields = {}
     for name, values in per_neuron.items():
-        padding = 0 if name == "current_initial" else int(values[members[0]])
+        padding = 0 if name in ("current_initial", "current_bias") \
+            else int(values[members[0]])
         column = np.full(slots, padding, dtype=np.int64)
         column[:len(members)] = values[members]
         column.setflags(write=False)

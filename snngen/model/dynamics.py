@@ -5,12 +5,14 @@ One step, for every neuron i at once (x(t) input counts, s(t−1) spike counts):
     A    = Σ_j (W[i,j] << ws_i)·s_j(t−1) + Σ_c (Win[i,c] << wsin_i)·x_c(t)       exact
     with a current:
       decay_then_add: I = ACC(D_I(I), events)      add_then_decay: I = D_I(ACC(I, events))
-      ACC exact: OVF_I(I + A); per_event: one OVF_I add per event, inputs by channel, then
-      neurons by index (a source's s_j events collapse into one add: every add has its sign)
+      ACC exact: OVF_I(I + A + b_I); per_event: OVF_I(I + b_I), then one OVF_I add per event,
+      inputs by channel, then neurons by index (a source's s_j events collapse into one add:
+      every add has its sign)
       J = I
     without one: J = A
     u  = D_V(v)
     v' = OVF_V(u + J + b)                                     membrane_sum exact
+    (b and b_I are 0 in steps t ≤ bias_delay)
          δ = OVF_V(u − v + J); δ = OVF_V(δ + b); OVF_V(v + δ)  membrane_sum staged
     refractory neurons: v' = v, no spike
     n  = min(M, #subtractions of θ while v' ≥ θ (or > θ));  s(t) = n
@@ -87,7 +89,8 @@ def simulate_dynamics(network: Network, steps: int, x_in: np.ndarray, method: st
     reset = network.neuron.reset
     reset_value = network.neuron.reset_value
     max_spikes, refractory = dyn.max_spikes, dyn.refractory
-    bias = network.bias
+    bias_delay = dyn.bias_delay
+    current_bias = None if current is None else current.bias
 
     v = network.initial_state.astype(np.int64)
     i_syn = None if current is None else current.initial.astype(np.int64)
@@ -105,10 +108,12 @@ def simulate_dynamics(network: Network, steps: int, x_in: np.ndarray, method: st
             return w[:, fired] @ counts[fired] + w_in[:, driven] @ x_t[driven]
         return w @ counts + w_in @ x_t
 
-    def accumulate(into: np.ndarray, x_t: np.ndarray, fmt: StateFormat) -> np.ndarray:
+    def accumulate(into: np.ndarray, x_t: np.ndarray, fmt: StateFormat, b_i) -> np.ndarray:
         if not per_event:
-            return fmt.overflow_of(into + exact_sum(x_t))
-        # Each event is its own overflowing add: inputs by channel, then neurons by index.
+            return fmt.overflow_of(into + exact_sum(x_t) + b_i)
+        # The bias first, then each event is its own overflowing add: inputs by channel, then
+        # neurons by index.
+        into = fmt.overflow_of(into + b_i)
         # `c` equal addends of one sign collapse exactly into one add of c times the weight.
         for c in np.flatnonzero(x_t):
             into = fmt.overflow_of(into + x_t[c] * w_in[:, c])
@@ -118,12 +123,16 @@ def simulate_dynamics(network: Network, steps: int, x_in: np.ndarray, method: st
 
     for t in range(steps):
         x_t = x_all[t]
+        biased = bias_delay <= t  # step t + 1 adds the biases when t + 1 > bias_delay
+        bias = np.where(biased, network.bias, 0)
         if current is not None:
             fmt = current.state
+            b_i = np.where(biased, current_bias, 0)
             if current.order is CurrentOrder.DECAY_THEN_ADD:
-                i_syn = accumulate(decay(current.decay, i_syn, current.decay_parameter), x_t, fmt)
+                i_syn = accumulate(decay(current.decay, i_syn, current.decay_parameter), x_t, fmt,
+                                   b_i)
             else:
-                i_syn = decay(current.decay, accumulate(i_syn, x_t, fmt),
+                i_syn = decay(current.decay, accumulate(i_syn, x_t, fmt, b_i),
                               current.decay_parameter)
             drive = i_syn
         else:

@@ -398,6 +398,7 @@ class Layer:
 
 MAX_SPIKES_PER_STEP = 255
 MAX_REFRACTORY = 1 << 16
+MAX_BIAS_DELAY = 255
 MAX_WEIGHT_SHIFT = 31
 MAX_INPUT_COUNT = 255
 DECAY_UNITY = 1 << 12  # the multiplicative decay's unit: 12 fraction bits, as Loihi's
@@ -431,6 +432,9 @@ class Current:
         Decay before (``decay_then_add``) or after (``add_then_decay``) the step's events.
     initial : int or array-like of int, shape (N,)
         I(0), in the current's lattice.
+    bias : int or array-like of int, shape (N,)
+        b_I, added to the current with the step's events (an NIR Affine's bias in front of a
+        CubaLIF), in the current's lattice; 0 by default.
     """
 
     state: StateFormat
@@ -438,6 +442,7 @@ class Current:
     decay_parameter: Any = 1
     order: CurrentOrder = CurrentOrder.DECAY_THEN_ADD
     initial: Any = 0
+    bias: Any = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.state, StateFormat):
@@ -451,7 +456,8 @@ class Current:
         return (self.state == other.state and self.decay == other.decay
                 and self.order == other.order
                 and np.array_equal(self.decay_parameter, other.decay_parameter)
-                and np.array_equal(self.initial, other.initial))
+                and np.array_equal(self.initial, other.initial)
+                and np.array_equal(self.bias, other.bias))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -485,6 +491,10 @@ class Dynamics:
         Left shifts of the recurrent and input weights into each neuron, 0..31.
     input_max_count : int
         The most spikes an input channel may carry in one step (STIM.npz holds counts), 1..255.
+    bias_delay : int or array-like, shape (N,)
+        Steps 1..bias_delay run without the biases (membrane and current), 0..255: a layer
+        ℓ synaptic hops from the inputs gets its first event at step ℓ, so an imported
+        feed-forward network delays each layer's bias that long, as its float model does.
     compat : str, optional
         ``"xylo"`` or ``"loihi"``: the chip whose constraints this network was checked against.
     """
@@ -501,6 +511,7 @@ class Dynamics:
     input_weight_shift: Any = 0
     input_max_count: int = 1
     compat: str | None = None
+    bias_delay: Any = 0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -535,6 +546,8 @@ class Dynamics:
                 _per_neuron("current decay_parameter", current.decay_parameter, n, lo, hi, why),
                 current.order,
                 _per_neuron("current initial", current.initial, n, current.state.min,
+                            current.state.max, current.state.describe()),
+                _per_neuron("current bias", current.bias, n, current.state.min,
                             current.state.max, current.state.describe()))
         lo, hi, why = decay_range(self.membrane_decay, membrane)
         return dataclasses.replace(
@@ -543,6 +556,8 @@ class Dynamics:
                                                  self.membrane_decay_parameter, n, lo, hi, why),
             max_spikes=_per_neuron("max_spikes", self.max_spikes, n, 1, MAX_SPIKES_PER_STEP,
                                    "spikes per step"),
+            bias_delay=_per_neuron("bias_delay", self.bias_delay, n, 0, MAX_BIAS_DELAY,
+                                   "steps"),
             refractory=_per_neuron("refractory", self.refractory, n, 0, MAX_REFRACTORY,
                                    "steps"),
             weight_shift=_per_neuron("weight_shift", self.weight_shift, n, 0, MAX_WEIGHT_SHIFT,
@@ -877,9 +892,9 @@ _REQUIRED = tuple(f for f in _FIELDS if f not in ("reset_value", "bias", "initia
                                                    "dynamics"))
 _DYNAMICS_FIELDS = ("current", "membrane_decay", "membrane_decay_parameter", "accumulate",
                     "membrane_sum", "compare", "max_spikes", "refractory", "weight_shift",
-                    "input_weight_shift", "input_max_count", "compat")
+                    "input_weight_shift", "input_max_count", "compat", "bias_delay")
 _CURRENT_FIELDS = ("state_bits", "representation", "overflow", "rail", "decay",
-                   "decay_parameter", "order", "initial")
+                   "decay_parameter", "order", "initial", "bias")
 _LAYER_FIELDS = ("name", "neurons", "weight_bits", "threshold")
 
 
@@ -966,7 +981,8 @@ def _dynamics_from_json(value: Any) -> Dynamics:
             StateFormat(current["state_bits"], current.get("representation", "signed"),
                         current.get("overflow", "saturate"), current.get("rail", "full")),
             current.get("decay", "shift"), current.get("decay_parameter", 1),
-            current.get("order", "decay_then_add"), current.get("initial", 0))
+            current.get("order", "decay_then_add"), current.get("initial", 0),
+            current.get("bias", 0))
     defaults = Dynamics()
     fields = {key: value.get(key, getattr(defaults, key)) for key in _DYNAMICS_FIELDS[1:]}
     return Dynamics(current=current, **fields)
@@ -987,6 +1003,8 @@ def _dynamics_to_json(dynamics: Dynamics) -> str:
                    "overflow": c.state.overflow.value, "rail": c.state.rail.value,
                    "decay": c.decay.value, "decay_parameter": _compact(c.decay_parameter),
                    "order": c.order.value, "initial": _compact(c.initial)}
+        if c.bias.any():
+            current["bias"] = _compact(c.bias)
     fields = {
         "current": current,
         "membrane_decay": dynamics.membrane_decay.value,
@@ -1001,6 +1019,8 @@ def _dynamics_to_json(dynamics: Dynamics) -> str:
         "input_max_count": dynamics.input_max_count,
         "compat": dynamics.compat,
     }
+    if dynamics.bias_delay.any():
+        fields["bias_delay"] = _compact(dynamics.bias_delay)
     return "{\n" + ",\n".join(f"    {json.dumps(k)}: {json.dumps(v)}"
                                for k, v in fields.items()) + "\n  }"
 

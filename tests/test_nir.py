@@ -131,17 +131,16 @@ def test_recurrent_weights_and_subtract_reset(tmp_path):
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda g: g.nodes.__setitem__("lif2", nir.CubaLIF(
-        tau_syn=np.ones(1), tau_mem=np.ones(1), r=np.ones(1), v_leak=np.zeros(1),
-        v_threshold=np.ones(1), v_reset=np.zeros(1))),
-     "node 'lif2' (CubaLIF) cannot be mapped"),
     (lambda g: g.nodes.__setitem__("flatten", nir.Delay(delay=np.ones(3))),
      "node 'flatten' (Delay) cannot be mapped: only Input, Flatten, Affine"),
-    (lambda g: g.nodes["lif1"].v_leak.__setitem__(0, 0.1), "node 'lif1': v_leak must be 0"),
-    (lambda g: g.nodes.__setitem__("lif2", snntorch_lif(0.5, 1.0, 1)),
-     "every neuron layer must have the same leak"),
-    (lambda g: g.nodes["lif1"].tau.__setitem__(0, 1.0),
-     "node 'lif1': tau must be the same for every neuron of the layer"),
+    (lambda g: g.nodes.__setitem__("lif2", nir.CubaLIF(
+        tau_syn=np.full(1, 1e-5), tau_mem=np.full(1, 1e-3), r=np.ones(1), v_leak=np.zeros(1),
+        v_threshold=np.ones(1), v_reset=np.zeros(1))),
+     "node 'lif2': tau_syn must be at least dt (0.0001 s), not 1e-05 s: check --dt"),
+    (lambda g: g.nodes["lif1"].tau.__setitem__(0, 1e-5),
+     "node 'lif1': tau must be at least dt (0.0001 s) for a forward-Euler decay"),
+    (lambda g: g.nodes["lif1"].v_threshold.__setitem__(0, -1.0),
+     "node 'lif1': v_threshold must be > 0, not -1"),
 ])
 def test_unmappable_graphs_name_the_node(tmp_path, capsys, change, message):
     graph = two_layer_graph(np.ones((2, 3)) * 0.1, np.ones((1, 2)) * 0.1)

@@ -78,6 +78,11 @@ class GroupPlan:
         values (so a uniform group stays uniform) and a zero initial current and current bias
         (so they stay at rest). The group stores a field per slot only when
         its values differ; otherwise it is a constant of the group's logic.
+    weight_shift : int
+        Semantics v2: the left shift every weight into this group shares (its neurons' weight
+        and input weight shifts are all equal). :attr:`synapses` then holds the weights
+        unshifted and the group shifts them on the way to the accumulator; with shifts that
+        differ, :attr:`synapses` holds each weight already shifted and this is 0.
     """
 
     index: int
@@ -91,6 +96,7 @@ class GroupPlan:
     threshold: int = 1
     slot_thresholds: np.ndarray = None  # type: ignore[assignment]
     slot_fields: dict = dataclasses.field(default_factory=dict)
+    weight_shift: int = 0
 
     @property
     def synapse_count(self) -> int:
@@ -431,6 +437,11 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         slot_thresholds[:len(members)] = thresholds[members]
         per_slot |= bool((slot_thresholds != threshold).any())
         block = incoming[members]  # (members, sources)
+        group_shift = _uniform_shift(dynamics, members)
+        if group_shift:
+            # Every weight into the group shifts alike: the table stores the unshifted
+            # weights and the group shifts them as it reads them (wiring, no memory).
+            block = block >> group_shift
         pointers = np.zeros((sources, 2), dtype=np.int64)
         entries = []
         for source in range(sources):
@@ -448,7 +459,7 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
             array.setflags(write=False)
         group_plans.append(GroupPlan(g, pointers, synapses, initial_state, bias, members,
                                      base, stride, threshold, slot_thresholds,
-                                     _slot_fields(network, members, slots)))
+                                     _slot_fields(network, members, slots), group_shift))
 
     # Exact accumulator: the largest |partial sum| of any neuron's incoming synapses (an input
     # channel may carry up to `input_count` events a step).
@@ -551,3 +562,12 @@ def check_hardware_dynamics(network: Network) -> None:
         raise InputError(f"max_spikes must be 1 for the hardware generator{preset}, not "
                          f"{largest}: multi-spike neurons run in the golden model only "
                          "(`snngen sim`)")
+
+
+def _uniform_shift(dynamics, members: np.ndarray) -> int:
+    """The weight shift every synapse into `members` shares, or 0 (semantics v1, or shifts that
+    differ between the members or between recurrent and input weights)."""
+    if dynamics is None:
+        return 0
+    shifts = np.concatenate([dynamics.weight_shift[members], dynamics.input_weight_shift[members]])
+    return int(shifts[0]) if (shifts == shifts[0]).all() else 0

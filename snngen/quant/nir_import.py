@@ -26,11 +26,22 @@ from collections import defaultdict
 import numpy as np
 
 from ..errors import InputError
-from ..model.network import Network, NeuronModel, Reset, StateFormat
+from ..model.network import (
+    DECAY_UNITY,
+    Current,
+    Dynamics,
+    Network,
+    NeuronModel,
+    Reset,
+    StateFormat,
+)
 
-__all__ = ["FloatModel", "ImportReport", "import_nir", "nir_to_float"]
+__all__ = ["FloatDynamics", "FloatModel", "ImportReport", "import_nir", "nir_to_float",
+           "simulate_float"]
 
-_NEURONS = ("LIF", "IF")
+_NEURONS = ("LIF", "IF", "CubaLIF", "CubaLI", "LI", "I", "Threshold")
+# Kinds only semantics v2 can hold: a synaptic current, or a neuron that never spikes.
+_V2_NEURONS = ("CubaLIF", "CubaLI", "LI", "I", "Threshold")
 _WEIGHTS = ("Affine", "Linear")
 
 
@@ -56,6 +67,7 @@ class ImportReport:
     scale: float
     clipped: int
     max_error: float
+    notes: tuple = ()
 
 
 def _size(node, key: str) -> int:
@@ -72,6 +84,39 @@ def _uniform(values: np.ndarray, what: str, name: str, tolerance: float = 1e-6) 
         raise InputError(f"node {name!r}: {what} must be the same for every neuron of the "
                          f"layer, not {values.min():g}..{values.max():g}")
     return float(values[0])
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FloatDynamics:
+    """The per-neuron discrete-time dynamics of a graph that needs semantics v2.
+
+    With thresholds normalized to 1, one step of neuron i is (forward Euler with the time step
+    dt, the current integrated first, as snnTorch's ``Synaptic`` and Norse's ``LIFCell`` do)::
+
+        I_i ← α_i·I_i + Σ_j W_ij s_j + Σ_c Win_ic x_c + b_I,i        (with a current)
+        v_i ← β_i·v_i + (I_i, or the weighted sum without a current) + b_i
+        spike when v_i > 1 (spiking neurons only), then reset
+
+    Members
+    -------
+    membrane_keep : ndarray, shape (N,)
+        β = 1 − dt/τ_mem (LIF, CubaLIF, LI, CubaLI), 1 (IF, I), 0 (Threshold: no memory).
+    current_keep : ndarray, shape (N,), or None
+        α = 1 − dt/τ_syn for CubaLIF and CubaLI; 0 for the other neurons of a network that has a
+        current (their current is just the step's input); None when no neuron has one.
+    current_bias : ndarray, shape (N,)
+        b_I in thresholds (an Affine's bias in front of a neuron with a current).
+    spiking : ndarray of bool, shape (N,)
+        False for LI, CubaLI and I (their membrane is the output).
+    depth : ndarray of int, shape (N,)
+        Synaptic hops from the input along the feed-forward edges (1 for a first layer).
+    """
+
+    membrane_keep: np.ndarray
+    current_keep: np.ndarray | None
+    current_bias: np.ndarray
+    spiking: np.ndarray
+    depth: np.ndarray
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -97,6 +142,12 @@ class FloatModel:
     layers : list of dict
         name, kind, first and last neuron, τ (LIF), threshold of each neuron layer.
     dt : float
+    dynamics : FloatDynamics or None
+        Set when the graph needs semantics v2 (a synaptic current, a neuron that never spikes,
+        or leaks that differ between neurons); then ``leak_shift`` is None and the decays are
+        here.
+    notes : tuple of str
+        What the import had to approximate or work around, for the report.
     """
 
     recurrent: np.ndarray
@@ -107,6 +158,8 @@ class FloatModel:
     reset_to: float
     layers: list
     dt: float
+    dynamics: FloatDynamics | None = None
+    notes: tuple = ()
 
     @property
     def neurons(self) -> int:
@@ -147,6 +200,9 @@ def import_nir(source, *, bits: int = 8, weight_bits: int | None = None, dt: flo
         is a subtractive reset, which NIR cannot express: pass "subtract" for such models.
     """
     model = nir_to_float(source, dt=dt)
+    if model.dynamics is not None:
+        return _import_v2(model, bits=bits, weight_bits=weight_bits,
+                          representation=representation, overflow=overflow, reset=reset)
     recurrent, incoming, bias = model.recurrent, model.incoming, model.bias
     leak_shift, reset_to, layers = model.leak_shift, model.reset_to, model.layers
 
@@ -183,6 +239,102 @@ def import_nir(source, *, bits: int = 8, weight_bits: int | None = None, dt: flo
     return network, report
 
 
+def current_bits_for(bits: int) -> int:
+    """The synaptic current's width for a B-bit membrane: two bits more (at most 32), because
+    a current decaying by α holds up to 1/(1 − α) steps of input (2.2 for the braille
+    network's α = 0.55) and one threshold is only a quarter of the membrane's range."""
+    return min(32, bits + 2)
+
+
+def v2_dynamics(model: FloatModel, thresholds: np.ndarray, state: StateFormat,
+                current_state: StateFormat, weight_shift=0) -> tuple[Dynamics, np.ndarray]:
+    """The integer :class:`Dynamics` of a v2 float model whose neuron i is quantized with θ_i
+    integer units per threshold (its stored weights shifted left by `weight_shift` into the
+    state); returns it and the compare thresholds (θ_i, or the lattice's top for a neuron that
+    never spikes: ``v > max`` is never true)."""
+    dyn = model.dynamics
+
+    def decay(keep: np.ndarray) -> tuple[str, np.ndarray]:
+        d = np.rint(DECAY_UNITY * (1.0 - keep)).astype(np.int64)
+        return ("none", np.zeros_like(d)) if not d.any() else ("multiply", d)
+
+    current = None
+    if dyn.current_keep is not None:
+        mode, d = decay(dyn.current_keep)
+        current_bias = np.clip(np.rint(dyn.current_bias * thresholds), current_state.min,
+                               current_state.max).astype(np.int64)
+        current = Current(current_state, mode, d, "decay_then_add", 0, current_bias)
+    mode, d = decay(dyn.membrane_keep)
+    dynamics = Dynamics(current=current, membrane_decay=mode, membrane_decay_parameter=d,
+                        compare=">", bias_delay=np.asarray(dyn.depth) - 1,
+                        weight_shift=weight_shift, input_weight_shift=weight_shift)
+    compare_at = np.where(dyn.spiking, thresholds, state.max).astype(np.int64)
+    return dynamics, compare_at
+
+
+def _import_v2(model: FloatModel, *, bits: int, weight_bits: int | None, representation: str,
+               overflow: str, reset: str | None) -> tuple[Network, ImportReport]:
+    """:func:`import_nir` for a graph that needs semantics v2 (network.json version 3)."""
+    state = StateFormat(bits, representation, overflow)
+    bw = min(bits, 16) if weight_bits is None else weight_bits
+    w_lo, w_hi = -(1 << (bw - 1)), (1 << (bw - 1)) - 1
+    # One threshold is q = 2^(B−2) units (signed), or fewer when the largest weight would not
+    # fit the weight range at that scale: trained recurrent weights reach 13 thresholds.
+    scale = float(1 << (bits - 2)) if state.signed else float(1 << (bits - 1))
+    largest = max(float(np.abs(model.recurrent).max(initial=0)),
+                  float(np.abs(model.incoming).max(initial=0)))
+    if largest * scale > w_hi:
+        scale = float(max(1, math.floor(w_hi / largest)))
+    # The membrane must hold what the float model reaches on a calibration stimulus (a
+    # trained recurrent network's inhibited neurons sink to −170 thresholds): a coarser scale
+    # where the B bits cannot, and a current wide enough for its own range.
+    notes = list(model.notes)
+    v_extent, i_extent = float_ranges(model)
+    fits = math.floor(state.max / (1.25 * max(v_extent, 1.0)))
+    if fits < scale:
+        if fits >= 1:
+            scale = float(fits)
+        else:
+            scale = 1.0
+            notes.append(f"the membrane reaches {v_extent:.0f} thresholds on the calibration "
+                         f"stimulus, more than {bits} bits hold at one unit per threshold: it "
+                         "saturates (use a wider --bits)")
+    current_state = StateFormat(min(32, max(current_bits_for(bits),
+                                            state_bits_for(i_extent, scale))),
+                                representation, overflow)
+    clipped, max_error, quantized = 0, 0.0, []
+    for values in (model.recurrent, model.incoming):
+        exact = values * scale
+        rounded = np.rint(exact)
+        clipped += int(((rounded < w_lo) | (rounded > w_hi)).sum())
+        integer = np.clip(rounded, w_lo, w_hi).astype(np.int64)
+        if values.size:
+            max_error = max(max_error, float(np.abs(integer - exact).max()) / scale)
+        quantized.append(integer)
+    theta = np.full(model.neurons, max(1, int(scale)), dtype=np.int64)
+    dynamics, compare_at = v2_dynamics(model, theta, state, current_state)
+    mode = check_reset(reset)
+    reset_value = int(np.clip(round(model.reset_to * scale), state.min, state.max))
+    bias = np.clip(np.rint(model.bias * scale), state.min, state.max).astype(np.int64)
+    neuron = NeuronModel(threshold=max(1, int(scale)), leak_shift=None, reset=Reset(mode),
+                         reset_value=reset_value if mode == "zero" else 0)
+    uniform = bool((compare_at == compare_at[0]).all())
+    network = Network(
+        state=state, neuron=neuron if uniform else dataclasses.replace(
+            neuron, threshold=int(compare_at[0])),
+        weight_bits=bw, weights=quantized[0], input_weights=quantized[1], bias=bias,
+        initial_state=np.zeros(model.neurons, dtype=np.int64),
+        neuron_thresholds=None if uniform else compare_at, dynamics=dynamics,
+        extra={"import": {"format": "nir", "dt": model.dt, "scale": scale,
+                          "layers": model.layers, "clipped": clipped}})
+    if clipped:
+        notes.append(f"{clipped} weights clipped to the {bw}-bit weight range (widen "
+                     "--weight-bits)")
+    report = ImportReport(layers=model.layers, leak_shift=None, scale=scale, clipped=clipped,
+                          max_error=max_error, notes=tuple(notes))
+    return network, report
+
+
 def check_reset(reset: str | None) -> str:
     """The reset mode of an import: "zero" (NIR's own) unless "subtract" is asked for."""
     mode = reset or "zero"
@@ -216,19 +368,65 @@ def _check_finite(graph) -> None:
                                  f"not {float(number)!r}")
 
 
-def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
-    """Map a NIR graph or file to a :class:`FloatModel` (the structure and the real-valued
-    weights in thresholds); :func:`import_nir` and :mod:`snngen.quant.quantize` quantize it."""
+def _read_graph(source):
+    """The NIR graph of `source` (a graph or a path), and a note when nir's type check had to be
+    switched off (Rockpool's and batched Norse exports declare shapes it rejects)."""
     try:
         import nir
     except ImportError:
         raise InputError("NIR import needs the nir package: pip install 'snngen[nir]'") from None
-    graph = source
-    if not isinstance(source, nir.NIRGraph):
+    if isinstance(source, nir.NIRGraph):
+        return source, ()
+    try:
+        return nir.read(str(source)), ()
+    except (OSError, KeyError, ValueError, TypeError) as error:
         try:
-            graph = nir.read(str(source))
-        except (OSError, KeyError, ValueError, TypeError) as error:
+            graph = nir.read(str(source), type_check=False)
+        except Exception:  # noqa: BLE001 - the first error says what is wrong with the file
             raise InputError(f"cannot read the NIR file {str(source)!r}: {error}") from None
+        return graph, (f"read without nir's type check, which refused the file: {error}",)
+
+
+def _fold_scales(graph, edges: list) -> tuple[dict, list]:
+    """Scale nodes folded into their neighbouring weight nodes (or made diagonal Linear ones).
+
+    Returns the weight nodes as (weight, bias or None) by name, and the edges without the
+    Scale nodes."""
+    matrices = {}
+    for name, node in graph.nodes.items():
+        if type(node).__name__ in _WEIGHTS:
+            matrices[name] = [np.asarray(node.weight, dtype=np.float64),
+                              np.asarray(node.bias, dtype=np.float64)
+                              if type(node).__name__ == "Affine" else None]
+    for name, node in graph.nodes.items():
+        if type(node).__name__ != "Scale":
+            continue
+        scale = np.asarray(node.scale, dtype=np.float64).ravel()
+        before = [a for a, b in edges if b == name]
+        after = [b for a, b in edges if a == name]
+        if len(before) != 1 or len(after) != 1:
+            raise InputError(f"node {name!r} (Scale) cannot be mapped: it must have one input "
+                             "and one output")
+        (source,), (target,) = before, after
+        sole_successor = [b for a, b in edges if a == source] == [name]
+        if source in matrices and sole_successor:
+            weight, bias = matrices[source]
+            matrices[source] = [weight * scale[:, None],
+                                None if bias is None else bias * scale]
+            edges = [(a, b) for a, b in edges if name not in (a, b)] + [(source, target)]
+        elif target in matrices:
+            weight, bias = matrices[target]
+            matrices[target] = [weight * scale[None, :], bias]
+            edges = [(a, b) for a, b in edges if name not in (a, b)] + [(source, target)]
+        else:
+            matrices[name] = [np.diag(scale), None]
+    return matrices, edges
+
+
+def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
+    """Map a NIR graph or file to a :class:`FloatModel` (the structure and the real-valued
+    weights in thresholds); :func:`import_nir` and :mod:`snngen.quant.quantize` quantize it."""
+    graph, notes = _read_graph(source)
     if not (isinstance(dt, int | float) and math.isfinite(dt) and dt > 0):
         raise InputError(f"--dt must be a positive number of seconds, not {dt!r}")
     _check_finite(graph)
@@ -242,37 +440,37 @@ def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
             edges = [(a, b) for a, b in edges if name not in (a, b)]
             edges += [(a, b) for a in before for b in after]
 
-    inputs, neurons, weights = [], [], []
+    inputs, neurons = [], []
     for name, node in graph.nodes.items():
         kind = type(node).__name__
         if kind == "Input":
             inputs.append(name)
         elif kind in _NEURONS:
             neurons.append(name)
-        elif kind in _WEIGHTS:
-            weights.append(name)
-        elif kind in ("Output", "Flatten"):
+        elif kind in (*_WEIGHTS, "Output", "Flatten", "Scale"):
             continue
-        elif kind in ("CubaLIF", "LI"):
-            raise InputError(f"node {name!r} ({kind}) cannot be mapped: the integer semantics "
-                             "have one membrane state per neuron and no synaptic current "
-                             "(CubaLIF) and every neuron spikes (LI has no threshold)")
         else:
             raise InputError(f"node {name!r} ({kind}) cannot be mapped: only Input, Flatten, "
-                             "Affine, Linear, LIF, IF and Output nodes are supported")
+                             "Affine, Linear, Scale, LIF, IF, CubaLIF, CubaLI, LI, I, Threshold "
+                             "and Output nodes are supported")
     if len(inputs) != 1:
         raise InputError(f"the graph must have exactly one Input node, not {len(inputs)}")
     if not neurons:
-        raise InputError("the graph has no LIF or IF node: nothing to map to neurons")
+        raise InputError("the graph has no neuron node (LIF, IF, CubaLIF, …): nothing to map")
+    matrices, edges = _fold_scales(graph, edges)
+    weights = sorted(matrices, key=list(graph.nodes).index)
     predecessors, successors = defaultdict(list), defaultdict(list)
     for source_name, target_name in edges:
         predecessors[target_name].append(source_name)
         successors[source_name].append(target_name)
 
-    # Neuron layers in the order a breadth-first walk from the input reaches them.
-    order, frontier, seen = [], [inputs[0]], {inputs[0]}
+    # Neuron layers in the order a breadth-first walk from the input reaches them; a layer's
+    # depth is its number of synaptic hops from the input along that walk.
+    order, frontier, seen, depth_of = [], [inputs[0]], {inputs[0]}, {}
+    hops = 0
     while frontier:
         following = []
+        hops += 1
         for name in frontier:
             for target in successors[name]:
                 if target not in seen:
@@ -280,64 +478,108 @@ def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
                     following.append(target)
                     if target in neurons:
                         order.append(target)
+                        depth_of[target] = (hops + 1) // 2
         frontier = following
     order += [name for name in neurons if name not in order]
 
     starts, total = {}, 0
     for name in order:
         starts[name] = total
-        total += _size(graph.nodes[name], "input_type") or len(
-            np.atleast_1d(graph.nodes[name].v_threshold))
+        total += _layer_size(graph.nodes[name])
     k_inputs = _size(graph.nodes[inputs[0]], "output_type") or _size(
         graph.nodes[inputs[0]], "input_type")
     n = total
+    kinds = {type(graph.nodes[name]).__name__ for name in order}
+    v2 = bool(kinds & set(_V2_NEURONS)) or _leaks_differ(graph, order, dt)
 
-    # Per neuron: input scale (r·dt/τ or r), leak shift, threshold, reset value.
+    # Per neuron: input scale, threshold, reset value, and (v2) the decays.
     scale_in = np.zeros(n)
-    threshold = np.zeros(n)
+    threshold = np.ones(n)
     reset_to = np.zeros(n)
+    membrane_keep = np.ones(n)
+    current_keep = np.zeros(n)
+    has_current = np.zeros(n, dtype=bool)
+    spiking = np.ones(n, dtype=bool)
+    leak_bias = np.zeros(n)
+    depth = np.ones(n, dtype=np.int64)
     shifts, layers = set(), []
     for name in order:
         node = graph.nodes[name]
-        size = _size(node, "input_type") or len(np.atleast_1d(node.v_threshold))
+        kind = type(node).__name__
+        size = _layer_size(node)
         span = slice(starts[name], starts[name] + size)
-        r = np.broadcast_to(np.asarray(node.r, dtype=np.float64), (size,))
-        theta = np.broadcast_to(np.asarray(node.v_threshold, dtype=np.float64), (size,))
-        if (theta <= 0).any():
-            raise InputError(f"node {name!r}: v_threshold must be > 0, not {theta.min():g}")
-        v_reset = np.broadcast_to(np.asarray(getattr(node, "v_reset", 0.0) if getattr(
-            node, "v_reset", None) is not None else 0.0, dtype=np.float64), (size,))
-        if type(node).__name__ == "LIF":
-            tau = _uniform(node.tau, "tau", name)
-            if tau <= 0:
-                raise InputError(f"node {name!r}: tau must be > 0, not {tau:g}")
-            if np.abs(np.asarray(node.v_leak, dtype=np.float64)).max() > 0:
-                raise InputError(f"node {name!r}: v_leak must be 0 (the shift leak decays "
-                                 "towards 0), not " f"{np.abs(node.v_leak).max():g}")
-            ratio = tau / dt
-            if ratio < 1.5:
-                raise InputError(f"node {name!r}: tau/dt must be at least 1.5 for a shift leak, "
-                                 f"not {ratio:g} (tau {tau:g} s, dt {dt:g} s): check --dt")
-            shifts.add(round(math.log2(ratio)))
-            scale_in[span] = r * dt / tau
-            layer = {"name": name, "kind": "LIF", "tau": tau}
+        depth[span] = depth_of.get(name, 1)
+
+        def per_neuron(field, default=None):
+            value = getattr(node, field, default)
+            return np.broadcast_to(np.asarray(default if value is None else value,
+                                              dtype=np.float64).ravel()
+                                   if np.ndim(value) else np.asarray(value, dtype=np.float64),
+                                   (size,)).astype(np.float64)
+
+        layer = {"name": name, "kind": kind}
+        if kind in ("LIF", "IF", "CubaLIF", "Threshold"):
+            theta = per_neuron("threshold" if kind == "Threshold" else "v_threshold")
+            if (theta <= 0).any():
+                raise InputError(f"node {name!r}: v_threshold must be > 0, not {theta.min():g}")
+            threshold[span] = theta
+            reset_to[span] = per_neuron("v_reset", 0.0) / theta if kind != "Threshold" else 0.0
+            layer["threshold"] = float(theta[0])
         else:
+            spiking[span] = False
+        if kind == "Threshold":
+            scale_in[span] = 1.0
+            membrane_keep[span] = 0.0
+        elif kind in ("IF", "I"):
+            scale_in[span] = per_neuron("r")
             shifts.add(None)
-            scale_in[span] = r
-            layer = {"name": name, "kind": "IF"}
-        threshold[span] = theta
-        reset_to[span] = v_reset / theta
-        layers.append({**layer, "first": span.start, "last": span.stop - 1,
-                       "threshold": float(theta[0])})
-    if len(shifts) != 1:
-        named = ", ".join("none" if s is None else str(s) for s in sorted(
-            shifts, key=lambda s: -1 if s is None else s))
-        raise InputError(f"every neuron layer must have the same leak (one shift k for the "
-                         f"network), not k = {named}: the layers' tau/dt differ")
-    leak_shift = shifts.pop()
-    if np.ptp(reset_to) > 1e-9:
+        else:  # LIF, LI, CubaLIF, CubaLI
+            tau = per_neuron("tau_mem" if kind.startswith("Cuba") else "tau")
+            if (tau <= 0).any():
+                raise InputError(f"node {name!r}: tau must be > 0, not {tau.min():g}")
+            v_leak = per_neuron("v_leak", 0.0)
+            if not v2:
+                tau_value = _uniform(tau, "tau", name)
+                if np.abs(v_leak).max() > 0:
+                    raise InputError(f"node {name!r}: v_leak must be 0 (the shift leak decays "
+                                     "towards 0), not " f"{np.abs(v_leak).max():g}")
+                ratio = tau_value / dt
+                if ratio < 1.5:
+                    raise InputError(f"node {name!r}: tau/dt must be at least 1.5 for a shift "
+                                     f"leak, not {ratio:g} (tau {tau_value:g} s, dt {dt:g} s): "
+                                     "check --dt")
+                shifts.add(round(math.log2(ratio)))
+            elif (tau < dt).any():
+                raise InputError(f"node {name!r}: tau must be at least dt ({dt:g} s) for a "
+                                 f"forward-Euler decay, not {tau.min():g} s: check --dt")
+            membrane_keep[span] = 1.0 - dt / tau
+            scale_in[span] = per_neuron("r") * dt / tau
+            leak_bias[span] = v_leak * dt / tau
+            layer["tau"] = float(tau[0]) if np.ptp(tau) == 0 else [float(t) for t in tau]
+            if kind.startswith("Cuba"):
+                tau_syn = per_neuron("tau_syn")
+                if (tau_syn < dt).any():
+                    raise InputError(f"node {name!r}: tau_syn must be at least dt ({dt:g} s), "
+                                     f"not {tau_syn.min():g} s: check --dt")
+                has_current[span] = True
+                current_keep[span] = 1.0 - dt / tau_syn
+                scale_in[span] *= per_neuron("w_in", 1.0) * dt / tau_syn
+                layer["tau_syn"] = float(tau_syn[0]) if np.ptp(tau_syn) == 0 \
+                    else [float(t) for t in tau_syn]
+        layers.append({**layer, "first": span.start, "last": span.stop - 1})
+        if "threshold" not in layer:
+            layers[-1]["threshold"] = 1.0
+    leak_shift = None
+    if not v2:
+        if len(shifts) != 1:
+            named = ", ".join("none" if s is None else str(s) for s in sorted(
+                shifts, key=lambda s: -1 if s is None else s))
+            raise InputError(f"every neuron layer must have the same leak (one shift k for the "
+                             f"network), not k = {named}: the layers' tau/dt differ")
+        leak_shift = shifts.pop()
+    if np.ptp(reset_to[spiking]) > 1e-9 if spiking.any() else False:
         raise InputError("every neuron must reset to the same v_reset/v_threshold, not "
-                         f"{reset_to.min():g}..{reset_to.max():g}")
+                         f"{reset_to[spiking].min():g}..{reset_to[spiking].max():g}")
 
     # Weights in thresholds: W[target, source] · input scale of the target / its threshold.
     recurrent = np.zeros((n, n))
@@ -345,16 +587,16 @@ def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
     bias = np.zeros(n)
     declared = np.zeros((n, n + k_inputs), dtype=bool)
     for name in weights:
-        node = graph.nodes[name]
+        matrix, node_bias = matrices[name]
         (source,) = predecessors[name] or [None]
         targets = successors[name]
         if source is None or len(predecessors[name]) != 1 or len(targets) != 1 \
                 or targets[0] not in starts:
-            raise InputError(f"node {name!r} ({type(node).__name__}) cannot be mapped: a weight "
+            kind = type(graph.nodes[name]).__name__
+            raise InputError(f"node {name!r} ({kind}) cannot be mapped: a weight "
                              "node must connect the input or one neuron layer to one neuron "
                              "layer")
         target = targets[0]
-        matrix = np.asarray(node.weight, dtype=np.float64)
         rows = slice(starts[target], starts[target] + matrix.shape[0])
         if source == inputs[0]:
             if matrix.shape[1] != k_inputs:
@@ -369,10 +611,133 @@ def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
         else:
             raise InputError(f"node {name!r}: its source {source!r} is neither the input nor a "
                              "neuron layer")
-        if type(node).__name__ == "Affine":
-            bias[rows] += np.asarray(node.bias, dtype=np.float64)
+        if node_bias is not None:
+            bias[rows] += node_bias
     factor = (scale_in / threshold)[:, None]
     structure = np.concatenate([recurrent != 0, incoming != 0], axis=1) | declared
     recurrent, incoming, bias = recurrent * factor, incoming * factor, bias * factor[:, 0]
+    dynamics = None
+    if v2:
+        # In a network with a current, every neuron's input and Affine bias go through it (a
+        # neuron without one has α = 0: its current is the step's input); v_leak stays a
+        # membrane bias.
+        any_current = bool(has_current.any())
+        current_bias = bias if any_current else np.zeros(n)
+        membrane_bias = leak_bias / threshold + (0 if any_current else bias)
+        dynamics = FloatDynamics(
+            membrane_keep=membrane_keep, current_keep=current_keep if any_current else None,
+            current_bias=current_bias, spiking=spiking, depth=depth)
+        bias = membrane_bias
     return FloatModel(recurrent=recurrent, incoming=incoming, bias=bias, structure=structure,
-                      leak_shift=leak_shift, reset_to=float(reset_to[0]), layers=layers, dt=dt)
+                      leak_shift=leak_shift,
+                      reset_to=float(reset_to[spiking][0]) if spiking.any() else 0.0,
+                      layers=layers, dt=dt, dynamics=dynamics, notes=notes)
+
+
+def _layer_size(node) -> int:
+    for field in ("input_type", "output_type"):
+        size = _size(node, field)
+        if size:
+            return size
+    for field in ("v_threshold", "threshold", "tau", "tau_mem", "r"):
+        if getattr(node, field, None) is not None:
+            return len(np.atleast_1d(getattr(node, field)))
+    return 0
+
+
+def _leaks_differ(graph, order: list, dt: float) -> bool:
+    """Whether the LIF layers' leaks need semantics v2's decays: τ differs within a layer, the
+    layers' shift leaks round to different k, IF and LIF layers mix, or v_leak is not 0."""
+    shifts = set()
+    for name in order:
+        node = graph.nodes[name]
+        if type(node).__name__ == "IF":
+            shifts.add(None)
+            continue
+        tau = np.asarray(node.tau, dtype=np.float64).ravel()
+        if tau.size and np.ptp(tau) > 1e-6 * max(1.0, float(np.abs(tau).max())):
+            return True
+        if np.abs(np.asarray(node.v_leak, dtype=np.float64)).max(initial=0) > 0:
+            return True  # a leak toward v_leak is a membrane bias: semantics v2
+        if tau.size and tau[0] > 0:
+            shifts.add(round(math.log2(max(tau[0] / dt, 1e-12))))
+    return len(shifts) > 1
+
+
+def simulate_float(model: FloatModel, inputs: np.ndarray, *, reset: str = "zero",
+                   ranges: np.ndarray | None = None) -> np.ndarray:
+    """The float reference of a v2 :class:`FloatModel`: spikes of shape (T, N).
+
+    `ranges`, an array of shape (2, N), is raised in place to the largest |v| and |I| seen
+    (in thresholds).
+
+    The graph's own discrete-time semantics, not the integer one's: every feed-forward hop
+    within the step (layer by layer in depth order), every recurrent edge (to the same or a
+    shallower layer) from the step before. An integer layer at depth ℓ is this model delayed by
+    ℓ − 1 steps (its bias too: ``bias_delay``), so the two are compared with that shift.
+    """
+    dyn = model.dynamics
+    if dyn is None:
+        raise InputError("simulate_float needs a model with semantics-v2 dynamics")
+    steps = inputs.shape[0]
+    n = model.neurons
+    depth = dyn.depth
+    feed_forward = depth[:, None] > depth[None, :]
+    w_now = np.where(feed_forward, model.recurrent, 0.0)
+    w_before = np.where(feed_forward, 0.0, model.recurrent)
+    alpha = dyn.current_keep
+    v = np.zeros(n)
+    current = np.zeros(n)
+    spikes = np.zeros((steps, n), dtype=np.uint8)
+    previous = np.zeros(n)
+    levels = sorted(set(depth.tolist()))
+    for t in range(steps):
+        now = np.zeros(n)
+        drive_inputs = model.incoming @ inputs[t] + w_before @ previous
+        for level in levels:
+            rows = depth == level
+            a = drive_inputs[rows] + w_now[rows] @ now
+            if alpha is not None:
+                current[rows] = alpha[rows] * current[rows] + a + dyn.current_bias[rows]
+                a = current[rows]
+            v[rows] = dyn.membrane_keep[rows] * v[rows] + a + model.bias[rows]
+            if ranges is not None:  # the membrane before its reset is what the lattice holds
+                np.maximum(ranges[0][rows], np.abs(v[rows]), out=ranges[0][rows])
+            fired = (v[rows] > 1.0) & dyn.spiking[rows]
+            block = v[rows]
+            if reset == "subtract":
+                block[fired] -= 1.0
+            else:
+                block[fired] = model.reset_to
+            v[rows] = block
+            now[rows] = fired
+        if ranges is not None:
+            np.maximum(ranges[0], np.abs(v), out=ranges[0])
+            np.maximum(ranges[1], np.abs(current), out=ranges[1])
+        spikes[t] = now
+        previous = now
+    return spikes
+
+
+CALIBRATION_RATES = (0.02, 0.05, 0.1, 0.2, 0.4)
+CALIBRATION_STEPS = 256
+
+
+def float_ranges(model: FloatModel, inputs: np.ndarray | None = None) -> tuple[float, float]:
+    """The largest |v| and |I| (in thresholds) of the float model: on `inputs` (samples, T, K),
+    or without data on a seeded calibration stimulus of random spike trains at the rates
+    :data:`CALIBRATION_RATES`, :data:`CALIBRATION_STEPS` steps each."""
+    if inputs is None:
+        rng = np.random.default_rng(2026)
+        inputs = np.stack([(rng.random((CALIBRATION_STEPS, model.inputs)) < rate)
+                           for rate in CALIBRATION_RATES]).astype(np.uint8)
+    ranges = np.zeros((2, model.neurons))
+    for sample in inputs:
+        simulate_float(model, sample, ranges=ranges)
+    return float(ranges[0].max(initial=0)), float(ranges[1].max(initial=0))
+
+
+def state_bits_for(extent: float, scale: float, margin: float = 1.25) -> int:
+    """Signed bits that hold ±margin·extent thresholds at `scale` units per threshold."""
+    top = max(1, math.ceil(margin * extent * scale))
+    return top.bit_length() + 1

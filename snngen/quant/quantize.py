@@ -31,7 +31,15 @@ from ..errors import InputError
 from ..hw.plan import bits_for_range
 from ..model.golden import simulate_batch
 from ..model.network import Layer, Network, NeuronModel, Reset, StateFormat
-from .nir_import import FloatModel, check_leak_fits, check_reset
+from .nir_import import (
+    FloatModel,
+    check_leak_fits,
+    check_reset,
+    current_bits_for,
+    float_ranges,
+    state_bits_for,
+    v2_dynamics,
+)
 
 __all__ = [
     "AUTO_CANDIDATES",
@@ -56,6 +64,10 @@ AUTO_CANDIDATES = (2, 3, 4, 5, 6, 7, 8, 16)
 MIN_QUANT_BITS, MAX_QUANT_BITS = 2, 16
 _CLIP_RATIOS = np.linspace(0.35, 1.0, 27)
 STATE_HEADROOM = 4
+# Semantics v2 keeps a threshold at least 2^11 state units: the weights are shifted left into
+# the state (a weight shift, as Loihi's a_in << 6), so that the decays' rounding toward zero
+# works far below the weights' step (at θ = 20 it cost the braille network 50 points).
+STATE_RESOLUTION_BITS = 12
 
 
 GRANULARITIES = ("neuron", "layer")
@@ -252,10 +264,24 @@ def quantize_model(model: FloatModel, bits: Sequence[int], *, state_bits: int | 
         reports.append(LayerQuantization(model.layers[index]["name"], int(width),
                                          tuple(int(t) for t in thetas), clipped,
                                          int(declared.sum()), error))
+    fraction = np.zeros(n, dtype=np.int64)
+    if model.dynamics is not None:
+        for index in range(len(bits)):
+            rows = model.layer_rows(index)
+            fraction[rows] = max(0, STATE_RESOLUTION_BITS - int(theta[rows].min()).bit_length())
+        theta = theta << fraction
+        bias = np.rint(model.bias * theta).astype(np.int64)
     largest = int(theta.max())
     needed, _ = bits_for_range(-STATE_HEADROOM * largest, STATE_HEADROOM * largest)
     if model.leak_shift is not None:
         needed = max(needed, model.leak_shift + 1)
+    extents = None
+    if model.dynamics is not None:
+        # A two-state network's membrane and current reach far past the threshold (inhibited
+        # neurons of a trained recurrent network sink to hundreds of thresholds): the widths
+        # come from what the float model reaches on a calibration stimulus.
+        extents = float_ranges(model)
+        needed = max(needed, state_bits_for(extents[0], largest))
     if state_bits is None:
         state_bits = min(needed, 32)
     state = StateFormat(state_bits, representation, overflow)
@@ -273,15 +299,22 @@ def quantize_model(model: FloatModel, bits: Sequence[int], *, state_bits: int | 
                              "v_reset = 0")
         reset_value = int(np.clip(round(model.reset_to * largest), state.min, state.max))
     per_layer = granularity == "layer"
+    dynamics, compare_at = None, theta
+    if model.dynamics is not None:
+        current_state = StateFormat(min(32, max(current_bits_for(state_bits),
+                                                state_bits_for(extents[1], largest))),
+                                    representation, overflow)
+        dynamics, compare_at = v2_dynamics(model, theta, state, current_state, fraction)
     layers = tuple(Layer(report.name, model.layer_rows(i).stop - model.layer_rows(i).start,
-                         report.bits, report.threshold if per_layer else None)
+                         report.bits,
+                         int(compare_at[model.layer_rows(i).start]) if per_layer else None)
                    for i, report in enumerate(reports))
     network = Network(
         state=state,
-        neuron=NeuronModel(threshold=int(theta[0]), leak_shift=model.leak_shift,
+        neuron=NeuronModel(threshold=int(compare_at[0]), leak_shift=model.leak_shift,
                            reset=Reset(mode), reset_value=reset_value),
         weight_bits=max(bits), weights=weights[:, :n], input_weights=weights[:, n:], bias=bias,
-        layers=layers, neuron_thresholds=None if per_layer else theta,
+        layers=layers, neuron_thresholds=None if per_layer else compare_at, dynamics=dynamics,
         extra={"quantization": {"dt": model.dt, "bits": [int(b) for b in bits],
                                 "granularity": granularity,
                                 "layers": [r.to_json() for r in reports]}},

@@ -382,7 +382,8 @@ def _read_graph(source):
     except (OSError, KeyError, ValueError, TypeError) as error:
         try:
             graph = nir.read(str(source), type_check=False)
-        except Exception:  # noqa: BLE001 - the first error says what is wrong with the file
+        except (OSError, KeyError, ValueError, TypeError):
+            # The first error says what is wrong with the file.
             raise InputError(f"cannot read the NIR file {str(source)!r}: {error}") from None
         return graph, (f"read without nir's type check, which refused the file: {error}",)
 
@@ -510,12 +511,11 @@ def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
         span = slice(starts[name], starts[name] + size)
         depth[span] = depth_of.get(name, 1)
 
-        def per_neuron(field, default=None):
+        def per_neuron(field, default=None, node=node, size=size):
             value = getattr(node, field, default)
-            return np.broadcast_to(np.asarray(default if value is None else value,
-                                              dtype=np.float64).ravel()
-                                   if np.ndim(value) else np.asarray(value, dtype=np.float64),
-                                   (size,)).astype(np.float64)
+            value = np.asarray(default if value is None else value, dtype=np.float64)
+            return np.broadcast_to(value.ravel() if value.ndim else value, (size,)).astype(
+                np.float64)
 
         layer = {"name": name, "kind": kind}
         if kind in ("LIF", "IF", "CubaLIF", "Threshold"):

@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..hw.emit import load_words_hex, to_verilog, uninitialised_memories
 from ..hw.plan import HardwarePlan, plan_hardware
 from ..model.network import Network, network_to_json
-from ..synth.flow import parse_nextpnr_report, resource_shortage
+from ..synth.flow import parse_nextpnr_report, resource_shortage, uses_multipliers
 from .link import BoardCore
 
 __all__ = [
@@ -250,10 +250,15 @@ def build_board(board_name: str, network: Network, out_dir: str | os.PathLike, *
     build.mkdir(parents=True, exist_ok=True)
     env = _tool_environment(board)
     options = {"nextpnr_opts": "--report snn.report.json --seed 1"}
+    synth_opts = []
     if runtime_weights and board.family == "ice40":
         # Synapse tables into SPRAM, as `snngen synth` does (docs/results.md).
-        options.update(synth_opts="-spram",
-                       script_after_read='setattr -set ram_style "huge" m:synapse_memory')
+        synth_opts.append("-spram")
+        options.update(script_after_read='setattr -set ram_style "huge" m:synapse_memory')
+    if board.family == "ice40" and uses_multipliers(plan):
+        synth_opts.append("-dsp")  # multiplicative decays onto SB_MAC16, as `snngen synth`
+    if synth_opts:
+        options.update(synth_opts=" ".join(synth_opts))
     prepared = platform.prepare(top, name="snn", **options)
     prepared.extract(str(build))
     result = subprocess.run(["sh", "build_snn.sh"], cwd=build, env=env, capture_output=True,

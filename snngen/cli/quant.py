@@ -33,16 +33,19 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**network_summary(network), "layers": report.layers,
                           "scale": report.scale, "clipped": report.clipped,
-                          "max_weight_error": report.max_error}, sort_keys=True))
+                          "max_weight_error": report.max_error, "notes": list(report.notes)},
+                         sort_keys=True))
         return 0
     print(f"wrote {args.out}: {network.describe()}")
     for layer in report.layers:
-        print(f"  layer {layer['name']!r:<12} {layer['kind']:<3} neurons "
+        print(f"  layer {layer['name']!r:<12} {layer['kind']:<7} neurons "
               f"{layer['first']}..{layer['last']}, threshold {layer['threshold']:g}")
     print(f"  scale        {report.scale:g} integer units per threshold; leak shift "
           f"{'none' if report.leak_shift is None else report.leak_shift}")
     print(f"  quantization {report.clipped} weights/biases clipped, largest rounding error "
           f"{report.max_error:.4f} thresholds")
+    for note in report.notes:
+        print(f"  note         {note}")
     return 0
 
 

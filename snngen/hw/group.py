@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from amaranth import Assert, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
+from amaranth import Assert, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..model.network import (
     DECAY_UNITY,
-    Compare,
-    CurrentOrder,
     Decay,
-    MembraneSum,
     Overflow,
     Reset,
     StateFormat,
 )
 from .plan import HardwarePlan
 from .queue import EventQueue
+from .update import v2_datapath
 
 __all__ = ["EVENT_FIFO_DEPTH", "NeuronGroup", "current_shape", "event_layout", "lattice_shape",
            "spike_layout", "state_shape"]
@@ -50,68 +48,6 @@ def current_shape(plan: HardwarePlan) -> Shape | None:
     if dynamics is None or dynamics.current is None:
         return None
     return lattice_shape(dynamics.current.state)
-
-
-def overflow(value, fmt: StateFormat):
-    """OVF of the lattice `fmt`, on an exact `value` (an expression wide enough for it)."""
-    if fmt.overflow is Overflow.SATURATE:
-        return Mux(value < fmt.min, fmt.min, Mux(value > fmt.max, fmt.max, value))
-    # L + ((value − L) mod 2^B): the low B bits, offset by the lattice's lowest value.
-    return (value - fmt.min)[:fmt.bits] + fmt.min
-
-
-def decay_product(mode: Decay, x, parameter):
-    """First stage of D(x): the shifted step ``x >> k`` (at least 1 toward zero for
-    ``shift_min1``) or the product ``x·(4096 − d)``; `parameter` is k, or the factor 4096 − d.
-    Returns None for ``none``."""
-    if mode is Decay.NONE:
-        return None
-    if mode is Decay.MULTIPLY:
-        return x * parameter
-    step = x >> parameter
-    if mode is Decay.SHIFT_MIN1:
-        # Only a positive x can shift to 0 (the floor moves a negative x by at least 1).
-        step = Mux((step == 0) & (x > 0), 1, step)
-    return step
-
-
-def decay_result(mode: Decay, x, product):
-    """Second stage of D(x), from :func:`decay_product`'s `product`."""
-    if mode is Decay.NONE:
-        return x
-    if mode is Decay.MULTIPLY:
-        # sgn(p)·(|p| >> 12) is a floor division of p + 4095 for negative p: rounds toward zero.
-        if not product.shape().signed:
-            return product >> 12
-        return (product + Mux(product < 0, DECAY_UNITY - 1, 0)) >> 12
-    return x - product
-
-
-class _Stages:
-    """Named values registered stage by stage; a value not recomputed is carried unchanged.
-
-    Carried registers nobody reads are removed by synthesis, so carrying everything costs
-    nothing there and keeps the pipeline description short.
-    """
-
-    def __init__(self, m: Module, **values):
-        self._m = m
-        self.values = values
-        self.valids: list[Signal] = []
-
-    def __getitem__(self, name: str):
-        return self.values[name]
-
-    def next(self, **computed) -> None:
-        index = len(self.valids) + 1
-        registered = {}
-        for name, value in {**self.values, **computed}.items():
-            value = Value.cast(value)
-            register = Signal(value.shape(), name=f"update{index}_{name}")
-            self._m.d.sync += register.eq(value)
-            registered[name] = register
-        self.values = registered
-        self.valids.append(registered["valid"])
 
 
 def _pack(low: int, low_width: int, high: int, high_width: int) -> int:
@@ -668,104 +604,19 @@ class NeuronGroup(wiring.Component):
             m.d.comb += [refractory_read.addr.eq(sweep_slot), refractory_read.en.eq(1)]
             values["r"] = refractory_read.data
 
-        def param(name, default=0):
-            if name in stored:
-                return pipe[name]
-            return self._v2_constant.get(name, default)
-
-        pipe = _Stages(m, **values)
-        pipe.next()  # the block-RAM outputs, registered before any arithmetic
-        decay_current_first = current is not None and current.order is CurrentOrder.DECAY_THEN_ADD
-        membrane_decay = dynamics.membrane_decay
-        products = {"v_product": decay_product(membrane_decay, pipe["v"], param("membrane_decay"))}
-        if decay_current_first:
-            products["i_product"] = decay_product(current.decay, pipe["i"], param("current_decay"))
-        if plan.bias_delay_width:
-            # Steps 1..bias_delay run without the biases; `steps_done` is t − 1 during step t
-            # (saturating above the largest delay).
-            biased = self.steps_done >= param("bias_delay")
-            products["bias"] = Mux(biased, pipe["bias"], 0)
-        else:
-            biased = 1
-        if "current_bias" in self._v2_constant or "current_bias" in stored:
-            # The current's bias joins the synaptic sum here, beside the decays' first stage.
-            products["acc"] = pipe["acc"] + Mux(biased, param("current_bias"), 0)
-        pipe.next(**{k: v for k, v in products.items() if v is not None})
-        results = {"u": decay_result(membrane_decay, pipe["v"], pipe.values.get("v_product"))}
-        if decay_current_first:
-            results["i_start"] = decay_result(current.decay, pipe["i"], pipe.values.get("i_product"))
-        elif current is not None:
-            results["i_start"] = pipe["i"]
-        pipe.next(**results)
-        if current is not None:
-            fmt = current.state
-            pipe.next(i_sum=pipe["i_start"] + pipe["acc"])
-            pipe.next(i_new=overflow(pipe["i_sum"], fmt))
-            if current.order is CurrentOrder.ADD_THEN_DECAY:
-                product = decay_product(current.decay, pipe["i_new"], param("current_decay"))
-                pipe.next(**({} if product is None else {"i_product": product}))
-                pipe.next(i_new=decay_result(current.decay, pipe["i_new"],
-                                             pipe.values.get("i_product")))
-            drive = "i_new"
-        else:
-            drive = "acc"
-        membrane = net.state
-        if dynamics.membrane_sum is MembraneSum.STAGED:
-            # Xylo: the change saturates, then the change plus bias, then v plus the change.
-            pipe.next(delta=overflow(pipe["u"] - pipe["v"] + pipe[drive], membrane))
-            pipe.next(delta=overflow(pipe["delta"] + pipe["bias"], membrane))
-            pipe.next(v_new=overflow(pipe["v"] + pipe["delta"], membrane))
-        else:
-            pipe.next(total=pipe["u"] + pipe[drive])
-            pipe.next(total=pipe["total"] + pipe["bias"])
-            pipe.next(v_new=overflow(pipe["total"], membrane))
-        threshold = pipe["theta"] if plan.per_slot_thresholds \
-            else plan.group_plans[self._index].threshold
-        above = pipe["v_new"] >= threshold if dynamics.compare is Compare.GE \
-            else pipe["v_new"] > threshold
-        fire = above & ~pipe["init"]
-        if plan.refractory_width:
-            fire = fire & (pipe["r"] == 0)
-        pipe.next(fire=fire)
+        steps_done = self.steps_done if plan.bias_delay_width else None
+        out = v2_datapath(m, plan, self._index, values, self._v2_constant, set(stored),
+                          steps_done)
+        after_reset, fired, pipe = out["v"], out["fire"], out["stages"]
         if plan.sweep_latency != len(pipe.valids) + 3:
             raise AssertionError("the v2 update pipeline and HardwarePlan.sweep_latency disagree")
-        frozen = pipe["r"] != 0 if plan.refractory_width else Const(0, 1)
-
-        shape = state_shape(plan)
-        after_reset = Signal(shape)
-        fired = pipe["fire"]
-        reset = net.neuron.reset
-        if reset is Reset.ZERO:
-            fired_value = net.neuron.reset_value
-        elif reset is Reset.SUBTRACT:
-            fired_value = pipe["v_new"] - (pipe["theta"] if plan.per_slot_thresholds
-                                           else plan.group_plans[self._index].threshold)
-        else:
-            fired_value = pipe["v_new"]
-        with m.If(pipe["init"]):
-            m.d.comb += after_reset.eq(pipe["initial_v"])
-        with m.Elif(fired):
-            m.d.comb += after_reset.eq(fired_value)
-        with m.Elif(frozen):
-            m.d.comb += after_reset.eq(pipe["v"])
-        with m.Else():
-            m.d.comb += after_reset.eq(pipe["v_new"])
         valid, slot = pipe["valid"], pipe["slot"]
         if current_write is not None:
-            m.d.comb += [
-                current_write.addr.eq(slot),
-                current_write.data.eq(Mux(pipe["init"], param("current_initial"), pipe["i_new"])),
-                current_write.en.eq(valid),
-            ]
+            m.d.comb += [current_write.addr.eq(slot), current_write.data.eq(out["i"]),
+                         current_write.en.eq(valid)]
         if refractory_write is not None:
-            counter = pipe["r"]
-            m.d.comb += [
-                refractory_write.addr.eq(slot),
-                refractory_write.data.eq(
-                    Mux(pipe["init"], 0,
-                        Mux(fired, param("refractory"), Mux(counter != 0, counter - 1, 0)))),
-                refractory_write.en.eq(valid),
-            ]
+            m.d.comb += [refractory_write.addr.eq(slot), refractory_write.data.eq(out["r"]),
+                         refractory_write.en.eq(valid)]
         return valid, slot, pipe["id"], after_reset, fired, pipe.valids
 
 

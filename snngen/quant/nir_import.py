@@ -73,7 +73,9 @@ class ImportReport:
 def _size(node, key: str) -> int:
     types = getattr(node, key)
     shape = next(iter(types.values())) if isinstance(types, dict) and types else types
-    return int(np.prod(np.asarray(shape))) if shape is not None else 0
+    shape = np.asarray(shape) if shape is not None else np.zeros(0)
+    # An empty shape is an undeclared one (snnTorch's Synaptic export), not a scalar.
+    return int(np.prod(shape)) if shape.size else 0
 
 
 def _uniform(values: np.ndarray, what: str, name: str, tolerance: float = 1e-6) -> float:
@@ -227,8 +229,12 @@ def import_nir(source, *, bits: int = 8, weight_bits: int | None = None, dt: flo
     neuron = NeuronModel(threshold=max(1, int(scale)), leak_shift=leak_shift,
                          reset=Reset(mode), reset_value=reset_value if mode == "zero" else 0)
     check_leak_fits(leak_shift, bits)
+    notes = list(model.notes)
+    if clipped:
+        notes.append(f"{clipped} weights and biases clipped to the {bw}-bit weight range (or "
+                     f"the state's for biases): widen --weight-bits (now {bw})")
     report = ImportReport(layers=layers, leak_shift=leak_shift, scale=scale, clipped=clipped,
-                          max_error=max_error)
+                          max_error=max_error, notes=tuple(notes))
     network = Network(
         state=state, neuron=neuron, weight_bits=bw, weights=quantized[0],
         input_weights=quantized[1], bias=quantized[2],
@@ -483,10 +489,15 @@ def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
         frontier = following
     order += [name for name in neurons if name not in order]
 
-    starts, total = {}, 0
+    starts, total, sizes = {}, 0, {}
     for name in order:
+        # A layer's size: its declared type, else the rows of a weight node feeding it (snnTorch
+        # exports Synaptic layers with scalar parameters and no shapes), else its parameters.
+        feeding = [matrices[p][0].shape[0] for p in predecessors[name] if p in matrices]
+        sizes[name] = _size(graph.nodes[name], "input_type") or (
+            max(feeding) if feeding else _layer_size(graph.nodes[name]))
         starts[name] = total
-        total += _layer_size(graph.nodes[name])
+        total += sizes[name]
     k_inputs = _size(graph.nodes[inputs[0]], "output_type") or _size(
         graph.nodes[inputs[0]], "input_type")
     n = total
@@ -507,7 +518,7 @@ def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
     for name in order:
         node = graph.nodes[name]
         kind = type(node).__name__
-        size = _layer_size(node)
+        size = sizes[name]
         span = slice(starts[name], starts[name] + size)
         depth[span] = depth_of.get(name, 1)
 

@@ -55,6 +55,11 @@ class _Surrogate:
         # (smooth − smooth) is exactly 0 in value, so the spike is exactly 0 or 1.
         return (u >= 0).to(u.dtype) + (smooth - smooth.detach())
 
+    def strict(self, u):
+        """The same with ``u > 0``: semantics v2 imports compare ``v > θ`` as NIR does."""
+        smooth = self.torch.sigmoid(self.slope * u)
+        return (u > 0).to(u.dtype) + (smooth - smooth.detach())
+
 
 def layered_snn(model: FloatModel, reset: str = "subtract", slope: float = 5.0):
     """A torch.nn.Module running `model` with the integer semantics' structure in float.
@@ -77,6 +82,18 @@ def layered_snn(model: FloatModel, reset: str = "subtract", slope: float = 5.0):
                           for r in self.rows]
             self.bias = torch.tensor(model.bias, dtype=torch.float64)
             self.leak = 0.0 if model.leak_shift is None else 2.0 ** -model.leak_shift
+            dyn = model.dynamics
+            # Semantics v2 (a synaptic current, per-neuron decays, neurons that never spike,
+            # each layer's bias from its first input on): the golden model's step in float.
+            self.dynamics = dyn
+            if dyn is not None:
+                def tensor(values):
+                    return torch.tensor(np.asarray(values, dtype=np.float64))
+                self.beta = tensor(dyn.membrane_keep)
+                self.alpha = None if dyn.current_keep is None else tensor(dyn.current_keep)
+                self.current_bias = tensor(dyn.current_bias)
+                self.spiking = tensor(dyn.spiking)
+                self.bias_from = tensor(dyn.depth - 1)
             self.spike = _Surrogate(torch, slope)
             self.reset = reset
             # Optional: maps the weight blocks before use (quantization-aware training).
@@ -96,7 +113,23 @@ def layered_snn(model: FloatModel, reset: str = "subtract", slope: float = 5.0):
             s = torch.zeros(batch, self.n, dtype=torch.float64)
             readout = self.rows[-1]
             counts = torch.zeros(batch, readout.stop - readout.start, dtype=torch.float64)
+            synaptic = torch.zeros(batch, self.n, dtype=torch.float64)
             for t in range(steps + extra):
+                if self.dynamics is not None:
+                    biased = (self.bias_from <= t).to(torch.float64)
+                    drive = s @ recurrent.T
+                    if t < steps:
+                        drive = drive + x[:, t] @ incoming.T
+                    if self.alpha is not None:
+                        synaptic = self.alpha * synaptic + drive + self.current_bias * biased
+                        drive = synaptic
+                    v = self.beta * v + drive + self.bias * biased
+                    s = self.spike.strict(v - 1.0) * self.spiking
+                    v = v - s if self.reset == "subtract" else v * (1.0 - s)
+                    counts = counts + s[:, readout]
+                    if self.record is not None:
+                        self.record.append(s.detach())
+                    continue
                 current = s @ recurrent.T + self.bias
                 if t < steps:
                     current = current + x[:, t] @ incoming.T

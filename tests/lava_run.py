@@ -43,8 +43,11 @@ def main(path):
     data = np.zeros((k, steps), dtype=int)
     data[:, :steps - 1] = inputs[:, 1:]
     mant, exp = bias_parts(request["bias"])
-    lif = LIF(shape=(n,), du=request["du"], dv=request["dv"], vth=request["vth"],
-              bias_mant=mant, bias_exp=exp)
+    # Lava declares du and dv as one value per process; its bit-accurate model computes with
+    # them elementwise, so per-neuron decays are given as arrays over the neurons.
+    du, dv = (np.array(request[key]) if isinstance(request[key], list) else request[key]
+              for key in ("du", "dv"))
+    lif = LIF(shape=(n,), du=du, dv=dv, vth=request["vth"], bias_mant=mant, bias_exp=exp)
     source = RingBuffer(data=data)
     dense_in = Dense(weights=input_weights, weight_exp=request["input_weight_exp"])
     dense_rec = Dense(weights=weights, weight_exp=request["weight_exp"])

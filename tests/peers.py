@@ -100,12 +100,18 @@ def lava_python() -> str | None:
     return None
 
 
+def _one_or_all(values):
+    values = [int(v) for v in values]
+    return values[0] if len(set(values)) == 1 else values
+
+
 def loihi_parameters(network) -> dict:
     """Lava's parameters of a compat-loihi network (the inverse of loihi_network)."""
     d, c = network.dynamics, network.dynamics.current
     return {
         "weights": network.weights.tolist(), "input_weights": network.input_weights.tolist(),
-        "du": int(c.decay_parameter[0]) - 1, "dv": int(d.membrane_decay_parameter[0]),
+        # One value when every neuron shares it; per neuron otherwise (lava_run.py).
+        "du": _one_or_all(c.decay_parameter - 1), "dv": _one_or_all(d.membrane_decay_parameter),
         "vth": network.neuron.threshold >> 6, "bias": network.bias.tolist(),
         "weight_exp": int(d.weight_shift[0]) - 6, "input_weight_exp": int(d.input_weight_shift[0]) - 6,
     }

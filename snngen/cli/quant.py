@@ -26,9 +26,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
     check_output(args.out)
     if not os.path.isfile(args.model):
         raise InputError(f"MODEL.nir must be an existing file, not {args.model!r}")
-    network, report = import_nir(args.model, bits=args.bits, weight_bits=args.weight_bits,
-                                 dt=args.dt, representation=args.representation,
-                                 overflow=args.overflow, reset=args.reset)
+    if args.compat is not None:
+        from ..quant.nir_import import import_nir_compat
+
+        network, report = import_nir_compat(args.model, args.compat, dt=args.dt)
+    else:
+        network, report = import_nir(args.model, bits=args.bits, weight_bits=args.weight_bits,
+                                     dt=args.dt, representation=args.representation,
+                                     overflow=args.overflow, reset=args.reset)
     save_network(network, args.out)
     if args.json:
         print(json.dumps({**network_summary(network), "layers": report.layers,
@@ -183,6 +188,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                           help="zero: reset to v_reset as NIR says (default); subtract: "
                                "snnTorch's default reset, which NIR cannot express")
     add_lattice_flags(importer)
+    importer.add_argument("--compat", choices=["loihi", "xylo"],
+                          help="map onto a chip's neuron (a preset network, semantics v2) and "
+                               "say what was rounded; --bits and the lattice flags then do not "
+                               "apply (loihi: 24-bit states, 8-bit even weights; xylo: not yet)")
     importer.add_argument("--json", action="store_true", help="print a JSON summary")
     importer.set_defaults(handler=_cmd_import)
     quantize = commands.add_parser(

@@ -191,6 +191,10 @@ def check_compat(network: Network) -> None:
     dynamics = network.dynamics
     if dynamics is None or dynamics.compat is None:
         return
+    what = f"compat {dynamics.compat}"
+    _require(not dynamics.bias_delay.any(), f"{what} has no bias delay")
+    _require(dynamics.current is None or not dynamics.current.bias.any(),
+             f"{what} has no bias on the synaptic current (its bias is the membrane's)")
     if dynamics.compat == "xylo":
         _check_xylo(network)
     else:

@@ -752,3 +752,84 @@ def state_bits_for(extent: float, scale: float, margin: float = 1.25) -> int:
     """Signed bits that hold ±margin·extent thresholds at `scale` units per threshold."""
     top = max(1, math.ceil(margin * extent * scale))
     return top.bit_length() + 1
+
+
+def import_nir_compat(source, compat: str, *, dt: float = 1e-4) -> tuple[Network, ImportReport]:
+    """A NIR graph mapped onto a chip's neuron (a ``loihi`` preset network), saying what it had
+    to round or drop. ``xylo`` is refused for now: its per-event saturation, spike counts and
+    three-matrix structure need a mapping of their own."""
+    from ..model.compat import LOIHI_MAX_WEIGHT, loihi_network
+
+    if compat == "xylo":
+        raise InputError("import --compat xylo is not available yet: import without --compat, "
+                         "or use --compat loihi")
+    if compat != "loihi":
+        raise InputError(f"--compat must be xylo or loihi, not {compat!r}")
+    model = nir_to_float(source, dt=dt)
+    dyn = model.dynamics
+    notes = list(model.notes)
+    n = model.neurons
+    if dyn is None:
+        # A LIF/IF graph: no current (Loihi's current then decays fully: du = 4095).
+        keep = np.full(n, 1.0 if model.leak_shift is None else 1.0 - 2.0 ** -model.leak_shift)
+        dyn = FloatDynamics(membrane_keep=keep, current_keep=np.zeros(n),
+                            current_bias=np.zeros(n), spiking=np.ones(n, dtype=bool),
+                            depth=np.ones(n, dtype=np.int64))
+        membrane_bias, current_bias = model.bias, np.zeros(n)
+    else:
+        membrane_bias = model.bias
+        current_bias = dyn.current_bias
+    if not dyn.spiking.all():
+        raise InputError("compat loihi: every neuron must spike (Loihi's LIF); the graph has "
+                         "LI, CubaLI or I neurons")
+    if abs(model.reset_to) > 1e-9:
+        raise InputError(f"compat loihi resets v to 0, not to v_reset/v_threshold = "
+                         f"{model.reset_to:g}")
+    alpha = np.zeros(n) if dyn.current_keep is None else dyn.current_keep
+    # Loihi has no bias on the current: b_I becomes the membrane bias it settles to, b_I/(1 − α)
+    # per step (exact once the current has settled, not in the first steps).
+    if np.abs(current_bias).max(initial=0) > 0:
+        notes.append("Loihi has no bias on the synaptic current: each b_I became the membrane "
+                     "bias b_I/(1 − α) it settles to (exact after the current settles)")
+    bias = membrane_bias + current_bias / np.maximum(1e-12, 1.0 - alpha)
+    if (dyn.depth > 1).any():
+        notes.append("Loihi has no bias delay: deeper layers integrate their bias from the "
+                     "first step")
+    # One threshold vth·64 for the network; each Dense its own weight_exp (0..7).
+    largest = max(float(np.abs(model.recurrent).max(initial=0)),
+                  float(np.abs(model.incoming).max(initial=0)), 1e-12)
+    vth = int(min((1 << 17) - 1, math.floor(LOIHI_MAX_WEIGHT * (1 << 7) / largest)))
+    if vth < 1:
+        raise InputError(f"compat loihi: a weight of {largest:g} thresholds does not fit "
+                         "Loihi's 8-bit weights at any weight_exp")
+    exps, integers = [], []
+    for matrix in (model.recurrent, model.incoming):
+        top = float(np.abs(matrix).max(initial=0))
+        exp = 0 if top == 0 else max(0, math.ceil(math.log2(top * vth / LOIHI_MAX_WEIGHT)))
+        exps.append(min(exp, 7))
+        integers.append((2 * np.rint(matrix * vth / (1 << exps[-1]) / 2)).astype(np.int64))
+    theta = vth << 6
+    exact = np.concatenate([model.recurrent.ravel(), model.incoming.ravel()])
+    rounded = np.concatenate([integers[0].ravel() * (1 << exps[0]),
+                              integers[1].ravel() * (1 << exps[1])]) / vth
+    max_error = float(np.abs(rounded - exact).max(initial=0))
+    notes.append(f"weights: even 8-bit values at vth {vth} (threshold {theta}), weight_exp "
+                 f"{exps[0]} (recurrent) and {exps[1]} (input); largest rounding error "
+                 f"{max_error:.4f} thresholds")
+    du = np.clip(np.rint(DECAY_UNITY * (1 - alpha)) - 1, 0, 4095).astype(np.int64)
+    dv = np.clip(np.rint(DECAY_UNITY * (1 - dyn.membrane_keep)), 0, 4095).astype(np.int64)
+    if (np.rint(DECAY_UNITY * (1 - alpha)) < 1).any():
+        notes.append("Loihi's current decays by at least 1/4096 a step (du + 1): a current "
+                     "that should not decay now does, slightly")
+    scaled = bias * theta
+    bias_exp = np.clip(np.ceil(np.log2(np.maximum(np.abs(scaled) / 4095, 1.0))), 0, 7)
+    bias_exp = bias_exp.astype(np.int64)
+    bias_mant = np.clip(np.rint(scaled / (1 << bias_exp)), -4096, 4095).astype(np.int64)
+    network = loihi_network(integers[0], integers[1], du=du, dv=dv, vth=vth,
+                            bias_mant=bias_mant, bias_exp=bias_exp, weight_exp=exps[0],
+                            input_weight_exp=exps[1])
+    network = network.replace(extra={"import": {"format": "nir", "dt": dt, "compat": compat,
+                                                "layers": model.layers}})
+    report = ImportReport(layers=model.layers, leak_shift=None, scale=float(theta), clipped=0,
+                          max_error=max_error, notes=tuple(notes))
+    return network, report

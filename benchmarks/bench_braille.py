@@ -11,7 +11,8 @@ output-class agreement (the output neuron with the most spikes; a tie in the flo
 as agreement when the integer network picks one of the tied neurons) and spike agreement per
 layer (the integer layer at depth ℓ re-timed by ℓ − 1 steps). The auto width takes Hutchinson
 Hessian traces on 128 other trains labelled by the float model, within 42 % of the uniform 8-bit
-weight memory (PyTorch needed; skipped without it).
+weight memory (PyTorch needed; skipped without it). The last row is the graph on Loihi's neuron
+(``snngen import --compat loihi``).
 """
 
 import argparse
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from snngen.model.golden import simulate_batch
-from snngen.quant.nir_import import nir_to_float, simulate_float
+from snngen.quant.nir_import import import_nir_compat, nir_to_float, simulate_float
 from snngen.quant.quantize import allocate_bits, parse_budget, quantize_model, weight_memory_bits
 
 BRAILLE = Path(__file__).resolve().parents[2] / "shared" / "nir" / "braille_noDelay_bias_zero.nir"
@@ -41,7 +42,8 @@ def rounded_twin(model, network):
     """The float model with the integer network's own rounded weights, biases and decays:
     what is left between the two is the integer arithmetic (rounding of the decays,
     saturation), not the quantization of the parameters."""
-    theta = network.thresholds.astype(np.float64)
+    theta = np.broadcast_to(np.asarray(network.thresholds, dtype=np.float64),
+                            (network.neurons,))
     dyn = network.dynamics
     scale_rec = (1 << dyn.weight_shift) / theta
     scale_in = (1 << dyn.input_weight_shift) / theta
@@ -114,11 +116,16 @@ def main() -> int:
           "class agreement | spike agreement lif1 / lif2 | float with the rounded weights: "
           "class agreement | integer = rounded float, spikes |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, bits in widths.items():
-        network, _ = quantize_model(model, bits, reset="zero")
+    networks = {name: (bits, quantize_model(model, bits, reset="zero")[0])
+                for name, bits in widths.items()}
+    # The graph on Loihi's neuron (`snngen import --compat loihi`): 8-bit even weights, one
+    # threshold, the current's bias moved to the membrane, no bias delay.
+    networks["loihi"] = ([9, 9], import_nir_compat(BRAILLE, "loihi")[0])
+    for name, (bits, network) in networks.items():
         started = time.perf_counter()
         result = agreement(model, network, inputs, floats)
-        result.update(width=name, bits=bits, memory_bits=weight_memory_bits(model, bits),
+        result.update(width=name, bits=bits,
+                      memory_bits=weight_memory_bits(model, bits) if name != "loihi" else None,
                       state_bits=network.state.bits,
                       current_bits=network.dynamics.current.state.bits,
                       golden_seconds=time.perf_counter() - started)

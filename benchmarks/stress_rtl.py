@@ -3,9 +3,12 @@
     python benchmarks/stress_rtl.py [--seed S] [--seconds 900]
 
 Draws networks with N 1–130, 3–16 bits, every representation, overflow and reset, G 1–9 or N,
-random input rates, random backpressure on a third of the runs, runtime weights on a third, and
-layers (format version 2: per-layer widths, per-layer or per-neuron thresholds) on a third, until
-the time budget is spent;
+random input rates, random backpressure on a third of the runs, runtime weights on a third,
+layers (format version 2: per-layer widths, per-layer or per-neuron thresholds) on a third, and
+semantics v2 (format version 3: a synaptic current with its own lattice, every decay mode with
+per-neuron parameters, rails, compare, staged sums, refractory periods, biases and bias delays,
+weight shifts, input counts; what the generator takes) on a third, until the time budget is
+spent;
 prints each failing configuration (and pickles it under ./stress_failures/) and a final count.
 """
 
@@ -25,7 +28,14 @@ from rtl_cases import random_case
 from snngen.hw.plan import bits_for_range, plan_hardware
 from snngen.model.generate import random_network
 from snngen.model.golden import simulate
-from snngen.model.network import Layer, network_to_json
+from snngen.model.network import (
+    Current,
+    Dynamics,
+    Layer,
+    NeuronModel,
+    StateFormat,
+    network_to_json,
+)
 from snngen.verify.amaranth import run_amaranth
 
 
@@ -50,6 +60,56 @@ def layered(network, rng):
     thresholds = (np.array([rng.randint(max(1, state.min), state.max) for _ in range(n)])
                   if per_neuron else None)
     return network.replace(layers=tuple(layers), neuron_thresholds=thresholds)
+
+
+def with_dynamics(network, rng):
+    """The network under random semantics-v2 options the hardware generator implements."""
+    n = network.neurons
+    state = network.state
+    np_rng = np.random.default_rng(rng.randint(0, 10**6))
+    symmetric = state.signed and rng.random() < 0.3
+    if symmetric:
+        state = StateFormat(state.bits, state.representation, state.overflow, "symmetric")
+
+    def decay(bits):
+        mode = rng.choice(["none", "shift", "shift_min1", "multiply"])
+        top = {"none": 0, "multiply": 4096}.get(mode, bits - 1)
+        values = np_rng.integers(0, top + 1, size=n)
+        return mode, values if rng.random() < 0.5 else int(values[0])
+
+    current = None
+    if rng.random() < 0.7:
+        cbits = rng.randint(2, min(32, state.bits + 8))
+        crep = rng.choice(["signed", "unsigned"])
+        cfmt = StateFormat(cbits, crep, rng.choice(["saturate", "wrap"]),
+                           "symmetric" if crep == "signed" and rng.random() < 0.3 else "full")
+        mode, parameter = decay(cbits)
+        current = Current(cfmt, mode, parameter,
+                          rng.choice(["decay_then_add", "add_then_decay"]),
+                          np_rng.integers(cfmt.min, cfmt.max + 1, size=n),
+                          np_rng.integers(cfmt.min, cfmt.max + 1, size=n) // 4
+                          if rng.random() < 0.5 else 0)
+    mode, parameter = decay(state.bits)
+    dynamics = Dynamics(
+        current=current, membrane_decay=mode, membrane_decay_parameter=parameter,
+        accumulate="per_event" if current is not None and current.state.overflow.value == "wrap"
+        and rng.random() < 0.5 else "exact",
+        membrane_sum="staged" if state.signed and rng.random() < 0.4 else "exact",
+        compare=rng.choice([">=", ">"]),
+        refractory=np_rng.integers(0, 4, size=n) if rng.random() < 0.4 else 0,
+        weight_shift=rng.randint(0, 3), input_weight_shift=np_rng.integers(0, 3, size=n),
+        input_max_count=rng.choice([1, 3]),
+        bias_delay=np_rng.integers(0, 4, size=n) if rng.random() < 0.3 else 0)
+    neuron = NeuronModel(threshold=min(network.neuron.threshold, state.max), leak_shift=None,
+                         reset=network.neuron.reset,
+                         reset_value=int(np.clip(network.neuron.reset_value, state.min,
+                                                 state.max)))
+    clip = (state.min, state.max)
+    return network.replace(
+        state=state, neuron=neuron, dynamics=dynamics,
+        bias=np.clip(network.bias, *clip), initial_state=np.clip(network.initial_state, *clip),
+        neuron_thresholds=None if network.neuron_thresholds is None
+        else np.clip(network.neuron_thresholds, max(1, state.min), state.max))
 
 
 def main():
@@ -81,9 +141,14 @@ def main():
         if rng.random() < 0.3 and network.neurons >= 2:
             network = layered(network, rng)
             groups = min(max(groups, len(network.layers)), network.neurons)
+        if rng.random() < 0.33:
+            network = with_dynamics(network, rng)
         steps = rng.randint(1, 12)
         x = (np.random.default_rng(seed).random((steps, inputs_count)) < rng.random()
              ).astype(np.uint8)
+        if network.dynamics is not None:
+            x = x * np.random.default_rng(seed).integers(
+                1, network.dynamics.input_max_count + 1, size=x.shape).astype(np.uint8)
         stall = seed if rng.random() < 0.3 else None
         runtime_weights = rng.random() < 0.3
         run = run_amaranth(plan_hardware(network, groups, runtime_weights=runtime_weights),
@@ -91,11 +156,13 @@ def main():
         expected = simulate(network, steps, x)
         if (np.array_equal(run.state, expected.state)
                 and np.array_equal(run.spikes, expected.spikes)
+                and (expected.current is None or np.array_equal(run.current, expected.current))
                 and run.end_counts == [len(e) for e in run.events]):
             passed += 1
             continue
         failed += 1
         print(f"FAIL bits={bits} {representation} {overflow} {reset} N={neurons} "
+              f"v2={network.dynamics is not None} "
               f"K={inputs_count} G={groups} seed={seed} steps={steps} stall={stall} "
               f"runtime_weights={runtime_weights}", flush=True)
         folder = Path("stress_failures")

@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
+from test_rtl_amaranth import assert_bit_exact
 
 from snngen.cli import main
-from snngen.hw.plan import plan_hardware
 from snngen.model.golden import simulate
 from snngen.model.network import load_network
 from snngen.quant.nir_import import import_nir, nir_to_float, simulate_float
 from snngen.quant.quantize import quantize_model
-from snngen.verify.amaranth import run_amaranth
 
 nir = pytest.importorskip("nir", reason="pip install 'snngen[nir]'")
 
@@ -218,11 +217,7 @@ def test_braille_builds_and_runs_bit_exact_in_hardware(tmp_path, capsys):
     network = load_network(out)
     assert network.dynamics.current is not None and network.weight_bits == 8
     inputs = (np.random.default_rng(0).random((6, 12)) < 0.3).astype(np.uint8)
-    expected = simulate(network, 6, inputs)
-    got = run_amaranth(plan_hardware(network, 2), 6, inputs)
-    assert_array_equal(got.spikes, expected.spikes)
-    assert_array_equal(got.state, expected.state)
-    assert_array_equal(got.current, expected.current)
+    assert_bit_exact(network, 2, 6, inputs)
 
 
 def test_braille_onto_loihi_says_what_it_rounded(braille_model, tmp_path, capsys):
@@ -241,11 +236,7 @@ def test_braille_onto_loihi_says_what_it_rounded(braille_model, tmp_path, capsys
     assert network.dynamics.compat == "loihi" and network.weight_bits == 9
     assert not (network.weights % 2).any() and np.abs(network.weights).max() <= 254
     inputs = (np.random.default_rng(4).random((8, 12)) < 0.4).astype(np.uint8)
-    expected = simulate(network, 8, inputs)
-    got = run_amaranth(plan_hardware(network, 2), 8, inputs)
-    assert_array_equal(got.spikes, expected.spikes)
-    assert_array_equal(got.state, expected.state)
-    assert_array_equal(got.current, expected.current)
+    assert_bit_exact(network, 2, 8, inputs)
     # It still reads the braille task's inputs much as the float graph does.
     agree = 0
     for sample in range(10):

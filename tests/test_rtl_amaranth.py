@@ -33,6 +33,10 @@ def assert_bit_exact(network, groups, steps, inputs, **options):
     got = rtl_run(network, groups, steps, inputs, **options)
     assert_array_equal(got.spikes, expected.spikes)
     assert_array_equal(got.state, expected.state)
+    if expected.current is None:
+        assert got.current is None
+    else:  # semantics v2 with a synaptic current
+        assert_array_equal(got.current, expected.current)
     # The stream protocol: each spike once, and an end marker with the right count every step.
     for t, ids in enumerate(got.events):
         assert len(ids) == len(set(ids)), f"step {t + 1}: duplicated events {ids}"

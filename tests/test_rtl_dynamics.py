@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from strategies import v3_documents
+from test_rtl_amaranth import assert_bit_exact as assert_rtl_bit_exact
+from test_rtl_amaranth import ref_run, rtl_run
 
 from snngen.errors import InputError
 from snngen.hw.emit import generate
@@ -34,28 +36,14 @@ from snngen.verify.amaranth import run_amaranth
 DECAYS = ("none", "shift", "shift_min1", "multiply")
 
 
-def ref_run(network, steps, inputs):
-    return simulate(network, steps, inputs)
-
-
-def rtl_run(network, groups, steps, inputs, **options):
-    return run_amaranth(plan_hardware(network, groups), steps, inputs, **options)
-
-
 def assert_bit_exact(network, groups, steps, inputs, **options):
-    expected = ref_run(network, steps, inputs)
-    got = rtl_run(network, groups, steps, inputs, **options)
-    assert_array_equal(got.spikes, expected.spikes)
-    assert_array_equal(got.state, expected.state)
-    if expected.current is None:
-        assert got.current is None
-    else:
-        assert_array_equal(got.current, expected.current)
-    assert got.end_counts == [len(ids) for ids in got.events]
+    """test_rtl_amaranth's check (spikes, states, currents, the stream protocol), and the cycle
+    model's serial bound."""
+    expected, got = assert_rtl_bit_exact(network, groups, steps, inputs, **options)
     plan = plan_hardware(network, groups)
     for t in range(1, steps):
-        # The cycle model's serial schedule bounds every step with recurrent synaptic events;
-        # a step driven by inputs alone can take a cycle or two more, in semantics v1 alike
+        # The serial schedule bounds every step with recurrent synaptic events; a step driven
+        # by inputs alone can take a cycle or two more, in semantics v1 alike
         # (docs/architecture.md).
         no_inputs = np.zeros_like(inputs[t])
         if sum(plan.step_events(expected.spikes[t - 1], no_inputs)[1]):

@@ -263,3 +263,18 @@ def test_braille_onto_loihi_says_what_it_rounded(braille_model, tmp_path, capsys
     assert_array_equal(lava["spikes"], ref.spikes)
     assert_array_equal(lava["state"], ref.state)
     assert_array_equal(lava["current"], ref.current)
+
+
+def test_a_graph_of_only_leaky_integrators_never_spikes():
+    """Every neuron an LI: the one network threshold is the lattice's top too (it was the
+    scale, and the integrators spiked)."""
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type={"input": np.array([2])}),
+               "fc": nir.Linear(weight=np.array([[1.0, 0.5], [0.5, 1.0]])),
+               "li": nir.LI(tau=np.full(2, 4 * DT), r=np.full(2, 4.0), v_leak=np.zeros(2)),
+               "output": nir.Output(output_type={"output": np.array([2])})},
+        edges=[("input", "fc"), ("fc", "li"), ("li", "output")])
+    network, _ = import_nir(graph, bits=12, dt=DT)
+    assert network.neuron.threshold == network.state.max
+    trace = simulate(network, 30, np.ones((30, 2), dtype=np.uint8))
+    assert not trace.spikes.any() and trace.state[-1].min() > network.state.max // 16

@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..hw.emit import load_words_hex, to_verilog, uninitialised_memories
 from ..hw.plan import HardwarePlan, plan_hardware
 from ..model.network import Network, network_to_json
-from ..synth.flow import parse_nextpnr_report, resource_shortage, uses_multipliers
+from ..synth.flow import parse_nextpnr_report, resource_shortage
 from .link import BoardCore
 
 __all__ = [
@@ -255,7 +255,7 @@ def build_board(board_name: str, network: Network, out_dir: str | os.PathLike, *
         # Synapse tables into SPRAM, as `snngen synth` does (docs/results.md).
         synth_opts.append("-spram")
         options.update(script_after_read='setattr -set ram_style "huge" m:synapse_memory')
-    if board.family == "ice40" and uses_multipliers(plan):
+    if board.family == "ice40" and plan.multiplied_decays:
         synth_opts.append("-dsp")  # multiplicative decays onto SB_MAC16, as `snngen synth`
     if synth_opts:
         options.update(synth_opts=" ".join(synth_opts))

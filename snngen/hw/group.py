@@ -160,12 +160,14 @@ class NeuronGroup(wiring.Component):
                          for c, t in zip(constants, group.slot_thresholds, strict=True)]
         constants_width = (3 if plan.per_slot_thresholds else 2) * bits
         # Semantics v2: each per-neuron parameter that differs between the group's slots is
-        # stored above the others; a uniform one is a constant of the logic (`_v2_constant`).
+        # stored above the others; a uniform one is a constant of the logic (`_v2_constant`),
+        # except a multiplicative decay's factor: as a constant yosys builds the product from
+        # LUTs (the Loihi preset: 1,762 LUTs at 35.6 MHz on the UP5K) instead of SB_MAC16.
         self._v2_stored: dict[str, tuple[int, Shape]] = {}
         self._v2_constant: dict[str, int] = {}
         for name, values in _v2_parameters(plan, group).items():
             values = [int(v) for v in values]
-            if len(set(values)) == 1 and name not in _multiplier_fields(plan):
+            if len(set(values)) == 1 and name not in plan.multiplied_decays:
                 self._v2_constant[name] = values[0]
                 continue
             shape = _v2_field_shape(plan, name, values)
@@ -415,7 +417,7 @@ class NeuronGroup(wiring.Component):
         if net.dynamics is None:
             update = self._update_v1(m, stage1, id_width, state_read, constants_read, swept_sum)
         else:
-            update = self._update_v2(m, stage1, id_width, state_read, constants_read, swept_sum,
+            update = self._update_v2(m, stage1, state_read, constants_read, swept_sum,
                                      sweep_active, sweep_slot)
         out_valid, out_slot, out_id, after_reset, fired, update_stages = update
         # State port: the sweep owns it while active; the host reads and writes it while idle.
@@ -462,7 +464,6 @@ class NeuronGroup(wiring.Component):
             self.sweeping.eq(sweep_busy | spike_queue.busy),
         ]
         return m
-
 
     def _update_v1(self, m, stage1, id_width, state_read, constants_read, swept_sum):
         """The semantics-v1 update after the reads: returns the write-back stage's (valid, slot,
@@ -549,8 +550,8 @@ class NeuronGroup(wiring.Component):
                 [stage1b_valid, stage2_valid, stage3_valid, stage4_valid])
 
 
-    def _update_v2(self, m, stage1, id_width, state_read, constants_read, swept_sum,
-                   sweep_active, sweep_slot):
+    def _update_v2(self, m, stage1, state_read, constants_read, swept_sum, sweep_active,
+                   sweep_slot):
         """The semantics-v2 update after the reads (docs/semantics.md, "Semantics v2").
 
         One adder, comparison, multiplier or shifter deep per stage: the raw reads registered;
@@ -644,17 +645,6 @@ def _v2_parameters(plan: HardwarePlan, group) -> dict[str, list[int]]:
     if plan.bias_delay_width:
         result["bias_delay"] = list(fields["bias_delay"])
     return result
-
-
-def _multiplier_fields(plan: HardwarePlan) -> tuple[str, ...]:
-    """The multiplicative decays' factors: stored even when a group shares one, so that the
-    product stays a real multiplier for the DSP blocks (SB_MAC16, MULT18X18D) instead of a
-    constant-coefficient adder tree in LUTs (2.4× the LUTs of LIF at 35.6 MHz on the UP5K)."""
-    dynamics = plan.network.dynamics
-    names = ["membrane_decay"] if dynamics.membrane_decay is Decay.MULTIPLY else []
-    if dynamics.current is not None and dynamics.current.decay is Decay.MULTIPLY:
-        names.append("current_decay")
-    return tuple(names)
 
 
 def _v2_field_shape(plan: HardwarePlan, name: str, values: list[int]) -> Shape:

@@ -27,7 +27,7 @@ import functools
 import numpy as np
 
 from ..errors import InputError
-from ..model.network import Accumulate, Network, Overflow
+from ..model.network import Accumulate, Decay, Network, Overflow
 
 __all__ = ["GroupPlan", "HardwarePlan", "bits_for_range", "check_hardware_dynamics",
            "plan_hardware"]
@@ -268,6 +268,19 @@ class HardwarePlan:
             "router_masks": self.sources * self.groups,
             "spike_queue": net.neurons * self.neuron_id_width,
         }
+
+    @property
+    def multiplied_decays(self) -> tuple[str, ...]:
+        """The decays that multiply (semantics v2): ``membrane_decay`` and/or
+        ``current_decay``. Their factors are always stored per slot, so the products stay real
+        multipliers that synthesis can put in DSP blocks."""
+        dynamics = self.network.dynamics
+        if dynamics is None:
+            return ()
+        names = ["membrane_decay"] if dynamics.membrane_decay is Decay.MULTIPLY else []
+        if dynamics.current is not None and dynamics.current.decay is Decay.MULTIPLY:
+            names.append("current_decay")
+        return tuple(names)
 
     @property
     def bias_delay_width(self) -> int:

@@ -212,18 +212,10 @@ def import_nir(source, *, bits: int = 8, weight_bits: int | None = None, dt: flo
     scale = float(1 << (bits - 2)) if state.signed else float(1 << (bits - 1))
     bw = min(bits, 16) if weight_bits is None else weight_bits
     w_lo, w_hi = -(1 << (bw - 1)), (1 << (bw - 1)) - 1
-    clipped = 0
-    quantized = []
-    max_error = 0.0
-    for values, lo, hi in ((recurrent, w_lo, w_hi), (incoming, w_lo, w_hi),
-                           (bias, state.min, state.max)):
-        exact = values * scale
-        rounded = np.rint(exact)
-        clipped += int(((rounded < lo) | (rounded > hi)).sum())
-        integer = np.clip(rounded, lo, hi).astype(np.int64)
-        if values is not bias and values.size:
-            max_error = max(max_error, float(np.abs(integer - exact).max()) / scale)
-        quantized.append(integer)
+    quantized, clipped, max_error = _round_weights((recurrent, incoming), scale, w_lo, w_hi)
+    integer_bias, clipped_bias, _ = _round_weights((bias,), scale, state.min, state.max)
+    quantized.extend(integer_bias)
+    clipped += clipped_bias
     mode = check_reset(reset)
     reset_value = int(np.clip(round(reset_to * scale), state.min, state.max))
     neuron = NeuronModel(threshold=max(1, int(scale)), leak_shift=leak_shift,
@@ -243,6 +235,21 @@ def import_nir(source, *, bits: int = 8, weight_bits: int | None = None, dt: flo
                           "clipped": clipped}},
     )
     return network, report
+
+
+def _round_weights(matrices, scale: float, lo: int, hi: int) -> tuple[list, int, float]:
+    """Each array of `matrices` times `scale`, rounded to nearest and clipped to lo..hi: the
+    integers, how many were clipped, and the largest rounding error in thresholds."""
+    integers, clipped, max_error = [], 0, 0.0
+    for values in matrices:
+        exact = values * scale
+        rounded = np.rint(exact)
+        clipped += int(((rounded < lo) | (rounded > hi)).sum())
+        integer = np.clip(rounded, lo, hi).astype(np.int64)
+        if values.size:
+            max_error = max(max_error, float(np.abs(integer - exact).max()) / scale)
+        integers.append(integer)
+    return integers, clipped, max_error
 
 
 def current_bits_for(bits: int) -> int:
@@ -308,26 +315,18 @@ def _import_v2(model: FloatModel, *, bits: int, weight_bits: int | None, represe
     current_state = StateFormat(min(32, max(current_bits_for(bits),
                                             state_bits_for(i_extent, scale))),
                                 representation, overflow)
-    clipped, max_error, quantized = 0, 0.0, []
-    for values in (model.recurrent, model.incoming):
-        exact = values * scale
-        rounded = np.rint(exact)
-        clipped += int(((rounded < w_lo) | (rounded > w_hi)).sum())
-        integer = np.clip(rounded, w_lo, w_hi).astype(np.int64)
-        if values.size:
-            max_error = max(max_error, float(np.abs(integer - exact).max()) / scale)
-        quantized.append(integer)
+    quantized, clipped, max_error = _round_weights((model.recurrent, model.incoming), scale,
+                                                   w_lo, w_hi)
     theta = np.full(model.neurons, max(1, int(scale)), dtype=np.int64)
     dynamics, compare_at = v2_dynamics(model, theta, state, current_state)
     mode = check_reset(reset)
     reset_value = int(np.clip(round(model.reset_to * scale), state.min, state.max))
     bias = np.clip(np.rint(model.bias * scale), state.min, state.max).astype(np.int64)
-    neuron = NeuronModel(threshold=max(1, int(scale)), leak_shift=None, reset=Reset(mode),
+    neuron = NeuronModel(threshold=int(compare_at[0]), leak_shift=None, reset=Reset(mode),
                          reset_value=reset_value if mode == "zero" else 0)
     uniform = bool((compare_at == compare_at[0]).all())
     network = Network(
-        state=state, neuron=neuron if uniform else dataclasses.replace(
-            neuron, threshold=int(compare_at[0])),
+        state=state, neuron=neuron,
         weight_bits=bw, weights=quantized[0], input_weights=quantized[1], bias=bias,
         initial_state=np.zeros(model.neurons, dtype=np.int64),
         neuron_thresholds=None if uniform else compare_at, dynamics=dynamics,

@@ -50,15 +50,12 @@ class _Surrogate:
     def __init__(self, torch, slope: float):
         self.torch, self.slope = torch, slope
 
-    def __call__(self, u):
+    def __call__(self, u, strict: bool = False):
+        """Spike where u ≥ 0, or u > 0 with `strict` (semantics v2 imports compare v > θ)."""
         smooth = self.torch.sigmoid(self.slope * u)
+        fired = u > 0 if strict else u >= 0
         # (smooth − smooth) is exactly 0 in value, so the spike is exactly 0 or 1.
-        return (u >= 0).to(u.dtype) + (smooth - smooth.detach())
-
-    def strict(self, u):
-        """The same with ``u > 0``: semantics v2 imports compare ``v > θ`` as NIR does."""
-        smooth = self.torch.sigmoid(self.slope * u)
-        return (u > 0).to(u.dtype) + (smooth - smooth.detach())
+        return fired.to(u.dtype) + (smooth - smooth.detach())
 
 
 def layered_snn(model: FloatModel, reset: str = "subtract", slope: float = 5.0):
@@ -124,17 +121,13 @@ def layered_snn(model: FloatModel, reset: str = "subtract", slope: float = 5.0):
                         synaptic = self.alpha * synaptic + drive + self.current_bias * biased
                         drive = synaptic
                     v = self.beta * v + drive + self.bias * biased
-                    s = self.spike.strict(v - 1.0) * self.spiking
-                    v = v - s if self.reset == "subtract" else v * (1.0 - s)
-                    counts = counts + s[:, readout]
-                    if self.record is not None:
-                        self.record.append(s.detach())
-                    continue
-                current = s @ recurrent.T + self.bias
-                if t < steps:
-                    current = current + x[:, t] @ incoming.T
-                v = v - v * self.leak + current
-                s = self.spike(v - 1.0)
+                    s = self.spike(v - 1.0, strict=True) * self.spiking
+                else:
+                    current = s @ recurrent.T + self.bias
+                    if t < steps:
+                        current = current + x[:, t] @ incoming.T
+                    v = v - v * self.leak + current
+                    s = self.spike(v - 1.0)
                 v = v - s if self.reset == "subtract" else v * (1.0 - s)
                 counts = counts + s[:, readout]
                 if self.record is not None:

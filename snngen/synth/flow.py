@@ -212,7 +212,7 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "design.v").write_text(text)
         synth = "synth_ice40" if spec.family == "ice40" else "synth_ecp5"
-        if spec.family == "ice40" and spec.resources.get("dsp") and uses_multipliers(plan):
+        if spec.family == "ice40" and spec.resources.get("dsp") and plan.multiplied_decays:
             # synth_ice40 maps multipliers onto SB_MAC16 only when asked; semantics v2's
             # multiplicative decays then leave the LUTs (synth_ecp5 uses MULT18X18D itself).
             synth += " -dsp"
@@ -297,13 +297,3 @@ def report_table(report: dict) -> str:
         lines.append(f"{'utilization':<{width}}  " + ", ".join(f"{k} {v:g}%"
                                                                for k, v in used.items()))
     return "\n".join(lines)
-
-
-def uses_multipliers(plan) -> bool:
-    """Whether the core has semantics v2's multiplicative decays (a multiplier per group)."""
-    dynamics = plan.network.dynamics
-    if dynamics is None:
-        return False
-    modes = [dynamics.membrane_decay] + ([] if dynamics.current is None
-                                         else [dynamics.current.decay])
-    return any(mode.value == "multiply" for mode in modes)

@@ -60,17 +60,17 @@ def parse_trace(path: str | os.PathLike, network: Network, steps: int) -> RtlRun
                 end_counts.append(values[1])
                 cycles[values[0]] = values[2]
             elif kind == "V" and values[0] < steps and values[1] < n:
-                value = values[2]
-                if network.state.signed and value >> (bits - 1):
-                    value -= 1 << bits
-                state[values[0], values[1]] = value
+                state[values[0], values[1]] = _from_bits(values[2], bits, network.state.signed)
             elif kind == "C" and current is not None and values[0] < steps and values[1] < n:
-                value, width = values[2], current_format.storage_bits
-                if current_format.signed and value >> (width - 1):
-                    value -= 1 << width
-                current[values[0], values[1]] = value
+                current[values[0], values[1]] = _from_bits(
+                    values[2], current_format.storage_bits, current_format.signed)
     return RtlRun(spikes=spikes, state=state, cycles=cycles, events=events,
                   end_counts=end_counts, current=current)
+
+
+def _from_bits(value: int, bits: int, signed: bool) -> int:
+    """A `bits`-wide field printed as an unsigned number, read back in its representation."""
+    return value - (1 << bits) if signed and value >> (bits - 1) else value
 
 
 def _field_width(ports: dict, port: str, field: str) -> int:

@@ -11,8 +11,8 @@ output-class agreement (the output neuron with the most spikes; a tie in the flo
 as agreement when the integer network picks one of the tied neurons) and spike agreement per
 layer (the integer layer at depth ℓ re-timed by ℓ − 1 steps). The auto width takes Hutchinson
 Hessian traces on 128 other trains labelled by the float model, within 42 % of the uniform 8-bit
-weight memory (PyTorch needed; skipped without it). The last row is the graph on Loihi's neuron
-(``snngen import --compat loihi``).
+weight memory (PyTorch needed; skipped without it). The last two rows are the graph on Loihi's
+neuron (``snngen import --compat loihi``) and on Xylo's (``--compat xylo``).
 """
 
 import argparse
@@ -45,15 +45,25 @@ def rounded_twin(model, network):
     theta = np.broadcast_to(np.asarray(network.thresholds, dtype=np.float64),
                             (network.neurons,))
     dyn = network.dynamics
+
+    def keep(mode, parameter):
+        if mode.value == "multiply":
+            return 1 - parameter / 4096
+        return 1 - 2.0 ** -parameter.astype(np.float64)  # x − (x >> k)
+
+    current_keep = keep(dyn.current.decay, dyn.current.decay_parameter)
     scale_rec = (1 << dyn.weight_shift) / theta
     scale_in = (1 << dyn.input_weight_shift) / theta
+    if dyn.current.order.value == "add_then_decay":
+        # Xylo decays after adding: an event reaches the membrane already times α.
+        scale_rec, scale_in = scale_rec * current_keep, scale_in * current_keep
     return dataclasses.replace(
         model, recurrent=network.weights * scale_rec[:, None],
         incoming=network.input_weights * scale_in[:, None], bias=network.bias / theta,
         dynamics=dataclasses.replace(
             model.dynamics, current_bias=dyn.current.bias / theta,
-            current_keep=1 - dyn.current.decay_parameter / 4096,
-            membrane_keep=1 - dyn.membrane_decay_parameter / 4096))
+            current_keep=current_keep,
+            membrane_keep=keep(dyn.membrane_decay, dyn.membrane_decay_parameter)))
 
 
 def classes_agree(want: np.ndarray, got: np.ndarray) -> bool:
@@ -121,11 +131,15 @@ def main() -> int:
     # The graph on Loihi's neuron (`snngen import --compat loihi`): 8-bit even weights, one
     # threshold, the current's bias moved to the membrane, no bias delay.
     networks["loihi"] = ([9, 9], import_nir_compat(BRAILLE, "loihi")[0])
+    # And on Xylo's (`snngen import --compat xylo`): 8-bit weights with a shift per matrix,
+    # power-of-two decays, per-event saturation of a 16-bit current, up to 31 spikes a step.
+    networks["xylo"] = ([8, 8], import_nir_compat(BRAILLE, "xylo")[0])
     for name, (bits, network) in networks.items():
         started = time.perf_counter()
         result = agreement(model, network, inputs, floats)
         result.update(width=name, bits=bits,
-                      memory_bits=weight_memory_bits(model, bits) if name != "loihi" else None,
+                      memory_bits=(None if name in ("loihi", "xylo")
+                                   else weight_memory_bits(model, bits)),
                       state_bits=network.state.bits,
                       current_bits=network.dynamics.current.state.bits,
                       golden_seconds=time.perf_counter() - started)

@@ -1,6 +1,7 @@
 """What semantics v2 costs in hardware: CUBA and Loihi-preset cores beside today's LIF core.
 
-    python benchmarks/bench_cuba.py [--targets ice40-up5k,ecp5-85f] [--out cuba.json]
+    python benchmarks/bench_cuba.py [--targets ice40-up5k,ecp5-85f] [--variants lif,xylo]
+                                    [--out cuba.json]
 
 Synthesizes, places and routes (yosys + nextpnr from YoWASP, placer seed 1) in one run:
 
@@ -11,10 +12,13 @@ Synthesizes, places and routes (yosys + nextpnr from YoWASP, placer seed 1) in o
 * ``cuba-per-neuron``: ``cuba`` with a decay k per neuron (stored beside the bias) and a
   refractory period of 0..2 steps per neuron;
 * ``loihi``: a Loihi-preset network of the same size and density (24-bit states, multiplicative
-  decays with Lava's du, dv: the multipliers go to SB_MAC16 / MULT18X18D).
+  decays with Lava's du, dv: the multipliers go to SB_MAC16 / MULT18X18D);
+* ``xylo``: a Xylo-preset network, 124 hidden + 4 readout neurons, same inputs and density
+  (16-bit states, per-event saturation of the current kept in order, up to 31 spikes a step);
+  two groups, one per layer.
 
 Prints a table (LUT, FF, BRAM, DSP, Fmax, and the LUT ratio to ``lif`` on the same target) and
-writes JSON with every figure. G = 1 throughout.
+writes JSON with every figure. G = 1 except for ``xylo``.
 """
 
 import argparse
@@ -45,7 +49,9 @@ def variants() -> dict:
         refractory=rng.integers(0, 3, size=lif.neurons)))
     loihi = random_compat_network("loihi", neurons=lif.neurons, inputs=lif.inputs, density=0.2,
                                   seed=0)
-    return {"lif": lif, "cuba": cuba, "cuba-per-neuron": varied, "loihi": loihi}
+    xylo = random_compat_network("xylo", neurons=lif.neurons - 4, inputs=lif.inputs,
+                                 density=0.2, seed=0)
+    return {"lif": lif, "cuba": cuba, "cuba-per-neuron": varied, "loihi": loihi, "xylo": xylo}
 
 
 def main() -> int:
@@ -53,14 +59,22 @@ def main() -> int:
     parser.add_argument("--targets", default="ice40-up5k,ecp5-85f",
                         help="comma-separated targets (default: ice40-up5k,ecp5-85f)")
     parser.add_argument("--out", help="write every figure as JSON here")
+    parser.add_argument("--variants", default="lif,cuba,cuba-per-neuron,loihi,xylo",
+                        help="comma-separated variants to build (default: all; lif first, the "
+                        "ratios' base)")
     args = parser.parse_args()
     rows = []
     for target in args.targets.split(","):
         base = None
+        chosen = args.variants.split(",")
         for name, network in variants().items():
-            report = synthesize(network, target, groups=1)
+            if name not in chosen:
+                continue
+            # One group, except Xylo's two layers (hidden, readout), which need one each.
+            report = synthesize(network, target, groups=max(1, len(network.layers)))
             luts = report["lut"]
             base = luts if name == "lif" else base
+            base = luts if base is None else base
             row = {"target": target, "variant": name, "lut": report["lut"], "ff": report["ff"],
                    "carry": report["carry"], "bram": report["bram"], "dsp": report["dsp"],
                    "logic_cells": report["logic_cells"], "fmax_mhz": report["fmax_mhz"],

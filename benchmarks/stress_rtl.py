@@ -7,8 +7,8 @@ random input rates, random backpressure on a third of the runs, runtime weights 
 layers (format version 2: per-layer widths, per-layer or per-neuron thresholds) on a third, and
 semantics v2 (format version 3: a synaptic current with its own lattice, every decay mode with
 per-neuron parameters, rails, compare, staged sums, refractory periods, biases and bias delays,
-weight shifts, input counts; what the generator takes) on a third, until the time budget is
-spent;
+weight shifts, input counts, per-event accumulation into saturating and wrapping currents,
+multi-spike up to 31) on a third, until the time budget is spent;
 prints each failing configuration (and pickles it under ./stress_failures/) and a final count.
 """
 
@@ -92,14 +92,17 @@ def with_dynamics(network, rng):
     mode, parameter = decay(state.bits)
     dynamics = Dynamics(
         current=current, membrane_decay=mode, membrane_decay_parameter=parameter,
-        accumulate="per_event" if current is not None and current.state.overflow.value == "wrap"
-        and rng.random() < 0.5 else "exact",
+        # Per-event accumulation into any current (a saturating one keeps the events' order).
+        accumulate="per_event" if current is not None and rng.random() < 0.5 else "exact",
         membrane_sum="staged" if state.signed and rng.random() < 0.4 else "exact",
         compare=rng.choice([">=", ">"]),
         refractory=np_rng.integers(0, 4, size=n) if rng.random() < 0.4 else 0,
         weight_shift=rng.randint(0, 3), input_weight_shift=np_rng.integers(0, 3, size=n),
         input_max_count=rng.choice([1, 3]),
-        bias_delay=np_rng.integers(0, 4, size=n) if rng.random() < 0.3 else 0)
+        bias_delay=np_rng.integers(0, 4, size=n) if rng.random() < 0.3 else 0,
+        # Multi-spike needs a subtractive reset (repeated subtraction).
+        max_spikes=np_rng.integers(1, 32, size=n)
+        if network.neuron.reset.value == "subtract" and rng.random() < 0.4 else 1)
     neuron = NeuronModel(threshold=min(network.neuron.threshold, state.max), leak_shift=None,
                          reset=network.neuron.reset,
                          reset_value=int(np.clip(network.neuron.reset_value, state.min,

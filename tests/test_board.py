@@ -126,6 +126,19 @@ def test_board_end_to_end_bit_exact(seed, bits, representation, overflow, reset,
     assert_array_equal(got.state, expected.state)
 
 
+def test_board_runs_the_xylo_preset():
+    """Over the UART link: a neuron's count of n spikes is its id n times, counted back."""
+    from snngen.model.compat import random_compat_network
+
+    network = random_compat_network("xylo", neurons=8, inputs=3, density=0.7, seed=11)
+    inputs = stimulus(11, 6, network.inputs, rate=0.6)
+    expected = ref_run(network, 6, inputs)
+    assert expected.spikes.max() > 1
+    got = board_run(network, 2, 6, inputs)
+    assert_array_equal(got.spikes, expected.spikes)
+    assert_array_equal(got.state, expected.state)
+
+
 def test_more_spikes_than_one_frame_holds():
     """130 neurons all firing: a step's ids span two SPIKES frames (126 ids each)."""
     network = full_load_network(neurons=130, density=0.02)

@@ -201,20 +201,25 @@ def test_waves(tmp_path, capsys):
 # ---- semantics v2 -------------------------------------------------------------------------
 
 
-def _v2_case():
-    """A Loihi-preset network: 24-bit current and membrane, multiplicative decays."""
+def _v2_case(preset):
+    """A Loihi-preset network (24-bit current and membrane, multiplicative decays) or a
+    Xylo-preset one (per-event saturation in order, up to 31 spikes a step)."""
     from snngen.model.compat import random_compat_network
 
-    return random_compat_network("loihi", neurons=10, inputs=3, density=0.5, seed=7)
+    return random_compat_network(preset, neurons=10, inputs=3, density=0.5, seed=7)
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("mode", ["harness", "python"])
-def test_v2_loihi_preset(tmp_path, simulator, mode):
-    """Spikes, membranes and synaptic currents read through the host port, every step."""
+@pytest.mark.parametrize("preset", ["loihi", "xylo"])
+def test_v2_presets(tmp_path, simulator, mode, preset):
+    """Spikes (counts), membranes and synaptic currents read through the host port, every
+    step."""
     require(simulator)
-    network = _v2_case()
+    network = _v2_case(preset)
     inputs = stimulus(7, 12, network.inputs, rate=0.5)
+    if preset == "xylo":
+        inputs = inputs * np.random.default_rng(7).integers(1, 4, size=inputs.shape)
     expected = ref_run(network, 12, inputs)
     assert expected.spikes.any()
     result = rtl_run(network, 12, inputs, simulator, tmp_path, groups=3, mode=mode,

@@ -14,6 +14,7 @@ from numpy.testing import assert_array_equal
 from test_rtl_amaranth import assert_bit_exact
 
 from snngen.cli import main
+from snngen.errors import InputError
 from snngen.model.golden import simulate
 from snngen.model.network import load_network
 from snngen.quant.nir_import import import_nir, nir_to_float, simulate_float
@@ -245,8 +246,8 @@ def test_braille_onto_loihi_says_what_it_rounded(braille_model, tmp_path, capsys
         counts = simulate(network, 257, np.vstack([x, np.zeros((1, 12), np.uint8)])).spikes
         agree += np.argmax(want[:, 38:].sum(0)) == np.argmax(counts[1:, 38:].sum(0))
     assert agree >= 5
-    with pytest.raises(Exception, match="not available yet"):
-        import_nir_compat(BRAILLE, "xylo")
+    with pytest.raises(InputError, match="--compat must be xylo or loihi, not 'spinnaker'"):
+        import_nir_compat(BRAILLE, "spinnaker")
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -278,3 +279,41 @@ def test_a_graph_of_only_leaky_integrators_never_spikes():
     assert network.neuron.threshold == network.state.max
     trace = simulate(network, 30, np.ones((30, 2), dtype=np.uint8))
     assert not trace.spikes.any() and trace.state[-1].min() > network.state.max // 16
+
+
+def test_braille_onto_xylo_says_what_it_rounded(braille_model, tmp_path, capsys):
+    """`import --compat xylo`: a preset network (the preset's own rules), the roundings
+    named, bit-exact in hardware and in XyloSim, and still reading the inputs as the float
+    graph does."""
+    import sys
+
+    from snngen.model.compat import check_compat
+
+    out = tmp_path / "xylo.json"
+    assert main(["import", str(BRAILLE), "--compat", "xylo", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Xylo decays the current after adding the step's events" in printed
+    assert "dash_syn: τ/dt became a power of two" in printed
+    network = load_network(out)
+    check_compat(network)
+    assert network.dynamics.compat == "xylo" and network.layers[1].size == 7
+    inputs = (np.random.default_rng(4).random((8, 12)) < 0.4).astype(np.uint8)
+    assert_bit_exact(network, 2, 8, inputs)
+    agree = 0
+    for sample in range(10):
+        x = (np.random.default_rng(sample).random((256, 12)) < 0.2).astype(np.uint8)
+        want = simulate_float(braille_model, x)
+        counts = simulate(network, 256, x).spikes
+        agree += np.argmax(want[:, 38:].sum(0)) == np.argmax(counts[:, 38:].sum(0))
+    assert agree >= 7
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from peers import load_xylosim, run_xylosim
+
+    if load_xylosim() is None:
+        pytest.skip("rockpool and xylosim are not installed (pip install 'snngen[test]')")
+    x = (np.random.default_rng(9).random((300, 12)) < 0.3).astype(np.int64)
+    ref = simulate(network, 300, x)
+    peer = run_xylosim(network, x)
+    for name in ("spikes", "state", "current"):
+        assert_array_equal(getattr(ref, name), peer[name], err_msg=name)

@@ -3,22 +3,22 @@
 Shape (from Glasgow): ``ref_run`` from the golden model, ``rtl_run`` from Amaranth's simulator,
 compared with assert_array_equal on every spike, membrane and synaptic current of every step:
 an exhaustive 4-bit sweep of (v, I) start states under every pair of decay modes, a matrix of
-the remaining options, hypothesis over random version-3 networks, the Loihi preset, and the
-options the generator refuses.
+the remaining options, hypothesis over random version-3 networks (every option), the Loihi and
+Xylo presets, and multi-spike neurons without a preset.
 """
 
+import dataclasses
 import itertools
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from strategies import v3_documents
 from test_rtl_amaranth import assert_bit_exact as assert_rtl_bit_exact
 from test_rtl_amaranth import ref_run, rtl_run
 
-from snngen.errors import InputError
 from snngen.hw.emit import generate
 from snngen.hw.plan import plan_hardware
 from snngen.model.compat import random_compat_network
@@ -173,16 +173,9 @@ def test_option_matrix_is_busy():
     assert refractory >= 0.4 * len(option_matrix())
 
 
-def _hardware_options(doc):
-    dynamics = doc["dynamics"]
-    per_event_saturate = dynamics["accumulate"] == "per_event" and \
-        dynamics["current"]["overflow"] == "saturate"
-    return dynamics["max_spikes"] == 1 and not per_event_saturate
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-@given(v3_documents(max_neurons=6, max_inputs=3).filter(_hardware_options), st.integers(1, 6),
-       st.integers(1, 8), st.integers(0, 2**16))
+@settings(max_examples=30, deadline=None)
+@given(v3_documents(max_neurons=6, max_inputs=3), st.integers(1, 6), st.integers(1, 8),
+       st.integers(0, 2**16))
 def test_random_v3_networks(doc, groups, steps, seed):
     network = network_from_json(doc)
     count = network.dynamics.input_max_count
@@ -238,15 +231,73 @@ def test_uniform_parameters_are_constants():
         (np.arange(8) * 100).tolist()
 
 
-def test_refusals_name_the_option():
-    xylo = random_compat_network("xylo", neurons=6, inputs=2, seed=0)
-    with pytest.raises(InputError, match=r"per_event into a saturating current \(compat xylo\)"):
-        plan_hardware(xylo, 2)
-    multi = matrix_network(0, 8, "signed", "exact", "shift")
-    multi = multi.replace(neuron=NeuronModel(threshold=3, leak_shift=None, reset="subtract"),
-                          dynamics=Dynamics(current=multi.dynamics.current, max_spikes=3))
-    with pytest.raises(InputError, match="max_spikes must be 1 for the hardware generator, not 3"):
-        plan_hardware(multi, 1)
+XYLO_CASES = [  # (hidden neurons, inputs, groups, density, input count, stall seed)
+    (6, 2, 2, 0.7, 1, None), (10, 3, 3, 0.6, 3, 1), (16, 4, 4, 0.7, 15, None),
+    (24, 4, 5, 0.5, 2, 3),
+]
+
+
+@pytest.mark.parametrize(("hidden", "inputs", "groups", "density", "count", "stall"),
+                         XYLO_CASES, ids=[f"H{c[0]}-G{c[2]}-x{c[4]}" for c in XYLO_CASES])
+def test_xylo_preset(hidden, inputs, groups, density, count, stall):
+    """The Xylo preset (checked against XyloSim in test_compat.py) in hardware: per-event
+    saturation in the order of the semantics and up to 31 spikes a step."""
+    network = random_compat_network("xylo", neurons=hidden, inputs=inputs, density=density,
+                                    seed=hidden)
+    stimulus = np.random.default_rng(hidden).integers(0, count + 1, size=(16, inputs))
+    expected, _ = assert_bit_exact(network, groups, 16, stimulus.astype(np.uint8),
+                                   stall_seed=stall)
+    assert expected.spikes.max() > 1
+
+
+def test_xylo_cases_depend_on_the_order_of_events():
+    """The Xylo tests above would not notice a wrong event order if no current ever saturated
+    halfway through a step: relabelling the hidden neurons (which reorders the recurrent
+    events) must change some currents."""
+    changed = 0
+    for hidden, inputs, _, density, count, _ in XYLO_CASES:
+        network = random_compat_network("xylo", neurons=hidden, inputs=inputs,
+                                        density=density, seed=hidden)
+        stimulus = np.random.default_rng(hidden).integers(0, count + 1, size=(16, inputs))
+        order = np.concatenate([np.arange(hidden)[::-1], np.arange(hidden, network.neurons)])
+        relabelled = _permuted(network, order)
+        a = simulate(network, 16, stimulus.astype(np.uint8))
+        b = simulate(relabelled, 16, stimulus.astype(np.uint8))
+        changed += not np.array_equal(a.current[:, order], b.current)
+    assert changed >= 2
+
+
+def _permuted(network, order):
+    """`network` with neuron i renamed to where `order` puts it (order[new] = old)."""
+    dynamics = network.dynamics
+    per_neuron = ("membrane_decay_parameter", "max_spikes", "weight_shift",
+                  "input_weight_shift", "refractory", "bias_delay")
+    current = dynamics.current
+    return network.replace(
+        weights=network.weights[np.ix_(order, order)],
+        input_weights=network.input_weights[order],
+        bias=np.broadcast_to(network.bias, (network.neurons,))[order],
+        neuron_thresholds=np.broadcast_to(network.thresholds, (network.neurons,))[order],
+        initial_state=network.initial_state[order],
+        dynamics=dataclasses.replace(
+            dynamics, **{name: np.broadcast_to(getattr(dynamics, name),
+                                               (network.neurons,))[order]
+                         for name in per_neuron},
+            current=dataclasses.replace(
+                current, decay_parameter=np.broadcast_to(current.decay_parameter,
+                                                         (network.neurons,))[order])))
+
+
+def test_multi_spike_without_a_preset():
+    """Multi-spike with exact accumulation (not a chip's preset): counts up to 5, > compare."""
+    base = matrix_network(0, 8, "signed", "exact", "shift")
+    network = base.replace(
+        neuron=NeuronModel(threshold=3, leak_shift=None, reset="subtract"),
+        dynamics=dataclasses.replace(base.dynamics, max_spikes=np.arange(base.neurons) % 5 + 1,
+                                     compare=">"))
+    stimulus = (np.random.default_rng(3).random((12, network.inputs)) < 0.5).astype(np.uint8)
+    expected, _ = assert_bit_exact(network, 2, 12, stimulus)
+    assert expected.spikes.max() > 1
 
 
 def test_v2_verilog_is_deterministic():
@@ -268,13 +319,13 @@ def test_cli_builds_and_verifies_a_loihi_network(tmp_path, capsys):
     assert "spikes, states and synaptic currents match" in capsys.readouterr().out
 
 
-def test_cli_refuses_a_xylo_build_in_one_line(tmp_path, capsys):
+def test_cli_builds_and_verifies_a_xylo_network(tmp_path, capsys):
     from snngen.cli import main
 
     path = tmp_path / "xylo.json"
     assert main(["network", "--compat", "xylo", "--neurons", "8", "--out", str(path)]) == 0
+    assert main(["build", str(path), "--out", str(tmp_path / "rtl")]) == 0
+    assert list((tmp_path / "rtl").glob("snn_*.v"))
     capsys.readouterr()
-    assert main(["build", str(path), "--out", str(tmp_path / "rtl")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "per_event into a saturating current (compat xylo)" in err
-    assert not (tmp_path / "rtl").exists()
+    assert main(["verify", str(path), "--steps", "6"]) == 0
+    assert "spikes, states and synaptic currents match" in capsys.readouterr().out

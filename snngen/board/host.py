@@ -156,7 +156,9 @@ class HostLink:
         return self.info
 
     def send_inputs(self, channels) -> None:
-        ids = [int(c) for c in channels]
+        # Ascending: with per-event saturation (Xylo) a step's input events apply in channel
+        # order (docs/semantics.md); for every other network the order does not matter.
+        ids = sorted(int(c) for c in channels)
         for start in range(0, len(ids), MAX_INPUTS):
             chunk = ids[start:start + MAX_INPUTS]
             self._expect(self._request(Request.INPUTS, struct.pack(f"<{len(chunk)}H", *chunk)),
@@ -224,9 +226,12 @@ class HostLink:
             if inputs is not None and inputs.shape[1]:
                 self.send_inputs(np.flatnonzero(inputs[t]))
             (ids,) = self.step(1)
-            if len(set(ids)) != len(ids) or any(i >= n for i in ids):
+            # A neuron with c spikes in a step (multi-spike neurons) is sent c times in a row;
+            # any other repeat is a protocol error.
+            runs = [i for k, i in enumerate(ids) if k == 0 or ids[k - 1] != i]
+            if len(set(runs)) != len(runs) or any(i >= n for i in ids):
                 raise LinkError(f"step {t + 1}: invalid spike ids {ids}")
-            spikes[t, ids] = 1
+            np.add.at(spikes[t], ids, 1)
             if read_states:
                 state[t] = self.read_states(0, n)
         return Trace(spikes=spikes, state=state)

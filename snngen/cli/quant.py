@@ -191,7 +191,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     importer.add_argument("--compat", choices=["loihi", "xylo"],
                           help="map onto a chip's neuron (a preset network, semantics v2) and "
                                "say what was rounded; --bits and the lattice flags then do not "
-                               "apply (loihi: 24-bit states, 8-bit even weights; xylo: not yet)")
+                               "apply (loihi: 24-bit states, 8-bit even weights; xylo: 16-bit "
+                               "states, 8-bit weights, power-of-two decays; docs/nir.md)")
     importer.add_argument("--json", action="store_true", help="print a JSON summary")
     importer.set_defaults(handler=_cmd_import)
     quantize = commands.add_parser(

@@ -6,7 +6,7 @@ from amaranth import Module, Signal, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .group import NeuronGroup, current_shape, state_shape
+from .group import NeuronGroup, current_shape, spike_layout, state_shape
 from .plan import HardwarePlan
 from .queue import EventQueue
 from .router import SpikeMerger, SpikeRouter, input_layout
@@ -157,17 +157,19 @@ class SNNCore(wiring.Component):
         m.submodules.input_queue = input_queue = EventQueue(plan.input_id_width, max(2, k))
         # N + 1 in memory plus the output register: room for every spike of a step (the merger
         # also waits on its ready, so this is for throughput, not correctness).
-        m.submodules.spike_queue = spike_queue = EventQueue(plan.neuron_id_width, n + 1)
+        # With multi-spike neurons an entry is (neuron, count): one per neuron still.
+        spike_width = spike_layout(plan).size
+        m.submodules.spike_queue = spike_queue = EventQueue(spike_width, n + 1)
 
         for g, group in enumerate(self.groups):
             wiring.connect(m, router.groups[g], group.events)
             wiring.connect(m, group.spikes, merger.groups[g])
         # A two-entry register FIFO after the merger: the groups' queues are popped on the
         # merger's own state, not on the host's ready and the spike queue's fill level.
-        m.submodules.output_skid = output_skid = fifo.SyncFIFO(
-            width=plan.neuron_id_width, depth=2)
+        m.submodules.output_skid = output_skid = fifo.SyncFIFO(width=spike_width, depth=2)
         m.d.comb += [
-            output_skid.w_data.eq(merger.merged.payload.neuron),
+            output_skid.w_data.eq(merger.merged.payload.as_value() if plan.spike_count_width
+                                  else merger.merged.payload.neuron),
             output_skid.w_en.eq(merger.merged.valid),
             merger.merged.ready.eq(output_skid.w_rdy),
         ]
@@ -175,8 +177,7 @@ class SNNCore(wiring.Component):
         # Two-entry register FIFOs between the block-RAM queues and the router: the queues' read
         # enables then depend only on registers, not on the router's delivery logic (which was
         # the slowest path of the design).
-        m.submodules.spike_skid = spike_skid = fifo.SyncFIFO(
-            width=plan.neuron_id_width, depth=2)
+        m.submodules.spike_skid = spike_skid = fifo.SyncFIFO(width=spike_width, depth=2)
         m.submodules.input_skid = input_skid = fifo.SyncFIFO(
             width=plan.input_id_width, depth=2)
         for queue, skid in ((spike_queue, spike_skid), (input_queue, input_skid)):
@@ -186,7 +187,8 @@ class SNNCore(wiring.Component):
                 queue.r.ready.eq(skid.w_rdy),
             ]
         m.d.comb += [
-            router.spikes.payload.neuron.eq(spike_skid.r_data),
+            router.spikes.payload.eq(spike_skid.r_data) if plan.spike_count_width
+            else router.spikes.payload.neuron.eq(spike_skid.r_data),
             router.spikes.valid.eq(spike_skid.r_rdy),
             spike_skid.r_en.eq(router.spikes.ready),
             router.inputs.payload.channel.eq(input_skid.r_data),
@@ -216,6 +218,15 @@ class SNNCore(wiring.Component):
             sweeping.eq(merger.busy | (output_skid.level != 0)
                         | _any(g.sweeping for g in self.groups)),
         ]
+        if plan.spike_count_width:
+            # A spike with a count of c leaves for the host as c copies of its id, from this
+            # register; it entered the spike queue when it was loaded here, so the router
+            # delivers it while the host still takes the copies.
+            copying = Signal()
+            copy_id = Signal(plan.neuron_id_width)
+            copies_left = Signal(plan.spike_count_width)
+            m.d.comb += sweeping.eq(merger.busy | (output_skid.level != 0) | copying
+                                    | _any(g.sweeping for g in self.groups))
 
         # Accumulator buffer of the current step; the next step's synapses go to the other one.
         # The router runs in every state but INIT: spikes of step t are delivered into buffer
@@ -271,15 +282,40 @@ class SNNCore(wiring.Component):
             with m.State("SWEEP"):
                 # Each spike goes to the host and into the queue for the next step, together.
                 m.d.comb += [router.enable.eq(1), accumulate_into.eq(~parity)]
-                m.d.comb += [
-                    self.spikes.payload.neuron.eq(output_skid.r_data),
-                    self.spikes.payload.end.eq(0),
-                    self.spikes.valid.eq(output_skid.r_rdy & spike_queue.w.ready),
-                    output_skid.r_en.eq(self.spikes.ready & spike_queue.w.ready),
-                    spike_queue.w.payload.eq(output_skid.r_data),
-                    spike_queue.w.valid.eq(output_skid.r_rdy & self.spikes.ready),
-                ]
-                m.d.sync += transferred.eq(output_skid.r_rdy & output_skid.r_en)
+                if plan.spike_count_width:
+                    # A count of c reaches the host as c copies of the id (so every host reads
+                    # one format), and the spike queue once, with its count.
+                    head = data.View(spike_layout(plan), output_skid.r_data)
+                    sent = Signal()
+                    load = Signal()
+                    m.d.comb += [
+                        sent.eq(copying & self.spikes.ready),
+                        load.eq(output_skid.r_rdy & spike_queue.w.ready
+                                & (~copying | (sent & (copies_left == 1)))),
+                        self.spikes.payload.neuron.eq(copy_id),
+                        self.spikes.payload.end.eq(0),
+                        self.spikes.valid.eq(copying),
+                        output_skid.r_en.eq(load),
+                        spike_queue.w.payload.eq(output_skid.r_data),
+                        spike_queue.w.valid.eq(load),
+                    ]
+                    with m.If(load):
+                        m.d.sync += [copying.eq(1), copy_id.eq(head.neuron),
+                                     copies_left.eq(head.count)]
+                    with m.Elif(sent):
+                        m.d.sync += [copies_left.eq(copies_left - 1),
+                                     copying.eq(copies_left != 1)]
+                    m.d.sync += transferred.eq(sent)
+                else:
+                    m.d.comb += [
+                        self.spikes.payload.neuron.eq(output_skid.r_data),
+                        self.spikes.payload.end.eq(0),
+                        self.spikes.valid.eq(output_skid.r_rdy & spike_queue.w.ready),
+                        output_skid.r_en.eq(self.spikes.ready & spike_queue.w.ready),
+                        spike_queue.w.payload.eq(output_skid.r_data),
+                        spike_queue.w.valid.eq(output_skid.r_rdy & self.spikes.ready),
+                    ]
+                    m.d.sync += transferred.eq(output_skid.r_rdy & output_skid.r_en)
                 with m.If(settled & ~sweeping_q):
                     m.next = "END"
             with m.State("END"):

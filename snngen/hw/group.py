@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth import Assert, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth import Assert, Cat, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -17,7 +17,8 @@ from .plan import HardwarePlan
 from .queue import EventQueue
 from .update import v2_datapath
 
-__all__ = ["EVENT_FIFO_DEPTH", "NeuronGroup", "current_shape", "event_layout", "lattice_shape",
+__all__ = ["EVENT_FIFO_DEPTH", "NeuronGroup", "append_saturating_add", "current_shape",
+           "event_layout", "group_spike_layout", "lattice_shape", "ordered_accumulator_layout",
            "spike_layout", "state_shape"]
 
 # Deep enough that the router rarely waits on one group while another drains a long fan-out list.
@@ -29,12 +30,26 @@ def state_shape(plan: HardwarePlan) -> Shape:
     return signed(bits) if plan.state_signed else unsigned(bits)
 
 
+def _count_field(plan: HardwarePlan) -> dict:
+    return {"count": unsigned(plan.spike_count_width)} if plan.spike_count_width else {}
+
+
 def event_layout(plan: HardwarePlan) -> data.StructLayout:
-    return data.StructLayout({"source": unsigned(plan.source_width)})
+    """A source id, and with multi-spike neurons the number of events it stands for."""
+    return data.StructLayout({"source": unsigned(plan.source_width), **_count_field(plan)})
 
 
 def spike_layout(plan: HardwarePlan) -> data.StructLayout:
-    return data.StructLayout({"neuron": unsigned(plan.neuron_id_width)})
+    """A neuron id, and with multi-spike neurons its spike count (1..M)."""
+    return data.StructLayout({"neuron": unsigned(plan.neuron_id_width), **_count_field(plan)})
+
+
+def group_spike_layout(plan: HardwarePlan) -> data.StructLayout:
+    """A group's spikes: with ordered events, each sweep ends with a ``last`` entry (no spike),
+    so the merger knows that the group has no spike with a smaller id left."""
+    if not plan.ordered_events:
+        return spike_layout(plan)
+    return data.StructLayout({**dict(spike_layout(plan).members), "last": unsigned(1)})
 
 
 def lattice_shape(fmt: StateFormat) -> Shape:
@@ -122,7 +137,7 @@ class NeuronGroup(wiring.Component):
         super().__init__({
             **load_ports,
             "events": In(stream.Signature(event_layout(plan))),
-            "spikes": Out(stream.Signature(spike_layout(plan))),
+            "spikes": Out(stream.Signature(group_spike_layout(plan))),
             "sweep": In(1),
             "init": In(1),
             "accumulate_buffer": In(1),
@@ -148,7 +163,8 @@ class NeuronGroup(wiring.Component):
         # forwarding below takes the newer sum instead), so yosys need not build the bypass
         # that would emulate old-data reads on block RAM, which sat on the UP5K's slowest path.
         self.accumulator_memories = [
-            memory.Memory(shape=signed(plan.accumulator_width), depth=plan.slots, init=[],
+            memory.Memory(shape=unsigned(plan.accumulator_word_width) if plan.ordered_events
+                          else signed(plan.accumulator_width), depth=plan.slots, init=[],
                           attrs={"no_rw_check": 1})
             for _ in range(2)
         ]
@@ -213,12 +229,17 @@ class NeuronGroup(wiring.Component):
         synapse_read = self.synapse_memory.read_port()
 
         # ---- accumulate pipeline -------------------------------------------------------------
-        m.submodules.event_queue = event_queue = EventQueue(plan.source_width, EVENT_FIFO_DEPTH)
+        count_width = plan.spike_count_width
+        m.submodules.event_queue = event_queue = EventQueue(plan.source_width + count_width,
+                                                            EVENT_FIFO_DEPTH)
         m.d.comb += [
-            event_queue.w.payload.eq(self.events.payload.source),
+            event_queue.w.payload.eq(self.events.payload.as_value() if count_width
+                                     else self.events.payload.source),
             event_queue.w.valid.eq(self.events.valid),
             self.events.ready.eq(event_queue.w.ready),
         ]
+        event_source = event_queue.r.payload[:plan.source_width] if count_width \
+            else event_queue.r.payload
 
         address_width = plan.synapse_address_width
         # Two pointer stages: the block RAM's output (`fetched_valid`), then a register
@@ -237,7 +258,7 @@ class NeuronGroup(wiring.Component):
             advance_pointer.eq(fetched_valid & (~pointer_valid | consume_pointer)),
             take_event.eq(event_queue.r.valid & (~fetched_valid | advance_pointer)),
             event_queue.r.ready.eq(take_event),
-            pointer_read.addr.eq(event_queue.r.payload),
+            pointer_read.addr.eq(event_source),
             pointer_read.en.eq(take_event),
         ]
         m.d.sync += [
@@ -247,6 +268,18 @@ class NeuronGroup(wiring.Component):
         with m.If(advance_pointer):
             m.d.sync += [pointer_start.eq(pointer_read.data[:address_width]),
                          pointer_count.eq(pointer_read.data[address_width:])]
+        if count_width:
+            # A multi-spike event's count travels with its synapses: each adds count × weight.
+            fetched_multiplicity = Signal(count_width)
+            pointer_multiplicity = Signal(count_width)
+            walk_multiplicity = Signal(count_width)
+            issue_multiplicity = Signal(count_width)
+            with m.If(take_event):
+                m.d.sync += fetched_multiplicity.eq(event_queue.r.payload[plan.source_width:])
+            with m.If(advance_pointer):
+                m.d.sync += pointer_multiplicity.eq(fetched_multiplicity)
+            with m.If(consume_pointer):
+                m.d.sync += walk_multiplicity.eq(pointer_multiplicity)
 
         walking = Signal()
         next_address = Signal(address_width)
@@ -258,6 +291,8 @@ class NeuronGroup(wiring.Component):
         issue_address = Signal(address_width)
         with m.If(walking):
             m.d.comb += [issue.eq(1), issue_address.eq(next_address)]
+            if count_width:
+                m.d.comb += issue_multiplicity.eq(walk_multiplicity)
             with m.If(last):
                 with m.If(pointer_valid):
                     m.d.comb += consume_pointer.eq(1)
@@ -270,6 +305,8 @@ class NeuronGroup(wiring.Component):
                              last.eq(remaining == 2)]
         with m.Elif(pointer_valid):
             m.d.comb += [issue.eq(1), issue_address.eq(pointer_start), consume_pointer.eq(1)]
+            if count_width:
+                m.d.comb += issue_multiplicity.eq(pointer_multiplicity)
             m.d.sync += [
                 next_address.eq(pointer_start + 1),
                 remaining.eq(pointer_count - 1),
@@ -296,6 +333,18 @@ class NeuronGroup(wiring.Component):
         else:
             m.d.comb += [synapse_read.addr.eq(issue_address), synapse_read.en.eq(1)]
         m.d.sync += [synapse_valid.eq(issue), synapse_buffer.eq(self.accumulate_buffer)]
+        # Beside each synapse on its way: its event's count, and with ordered events whether it
+        # is an input's (the table holds the neurons' synapses first, then the inputs').
+        carried = {}
+        if count_width:
+            carried["multiplicity"] = issue_multiplicity
+        if plan.ordered_events:
+            first_input_entry = int(
+                plan.group_plans[self._index].pointers[:net.neurons, 1].sum())
+            carried["from_input"] = issue_address >= first_input_entry
+        synapse_side = {name: Signal.like(value, name=f"synapse_{name}")
+                        for name, value in carried.items()}
+        m.d.sync += [synapse_side[name].eq(value) for name, value in carried.items()]
         # The synapse is registered before it addresses the accumulator: block-RAM output
         # straight into the accumulator's address and bypass compare was the slowest path.
         fetch_valid = Signal()
@@ -311,17 +360,29 @@ class NeuronGroup(wiring.Component):
             weight.eq(synapse_read.data[plan.slot_width:].as_signed() << shift if shift
                       else synapse_read.data[plan.slot_width:].as_signed()),
         ]
+        fetch_side = {name: Signal.like(value, name=f"fetch_{name}")
+                      for name, value in synapse_side.items()}
+        m.d.sync += [fetch_side[name].eq(synapse_side[name]) for name in synapse_side]
 
         add_valid = Signal()
         add_buffer = Signal()
         add_slot = Signal(plan.slot_width)
+        added = weight
+        if count_width:
+            # c equal events are one add of c·w (exact; and saturating, c adds of one sign
+            # saturate as their sum does).
+            weight_width += count_width + 1
+            added = weight * fetch_side["multiplicity"]
         add_weight = Signal(signed(weight_width))
         m.d.sync += [
             add_valid.eq(fetch_valid),
             add_buffer.eq(fetch_buffer),
             add_slot.eq(target),
-            add_weight.eq(weight),
+            add_weight.eq(added),
         ]
+        add_from_input = Signal()
+        if plan.ordered_events:
+            m.d.sync += add_from_input.eq(fetch_side["from_input"])
 
         # ---- sweep pipeline -------------------------------------------------------------------
         sweep_active = Signal()
@@ -363,7 +424,9 @@ class NeuronGroup(wiring.Component):
         # read, the next one later), so the adder takes their sums instead when they went to the
         # same slot: the newer one first. With that forwarding the read ports need no
         # transparency, whose bypass comparator sat on the slowest path.
-        loaded = Signal(signed(plan.accumulator_width))
+        word_shape = unsigned(plan.accumulator_word_width) if plan.ordered_events \
+            else signed(plan.accumulator_width)
+        loaded = Signal(word_shape)
         write_valid, write_buffer = Signal(), Signal()
         write_slot = Signal(plan.slot_width)
         write_weight = Signal(signed(weight_width))
@@ -376,9 +439,9 @@ class NeuronGroup(wiring.Component):
         ]
         last_valid, last_buffer = Signal(), Signal()
         last_slot = Signal(plan.slot_width)
-        last_sum = Signal(signed(plan.accumulator_width))
-        older_sum = Signal(signed(plan.accumulator_width))
-        new_sum = Signal(signed(plan.accumulator_width))
+        last_sum = Signal(word_shape)
+        older_sum = Signal(word_shape)
+        new_sum = Signal(word_shape)
         # Decided a cycle early, from the entries then in the write stage and just written, so
         # the comparisons are off the adder's path.
         forward_newer = Signal()
@@ -394,8 +457,16 @@ class NeuronGroup(wiring.Component):
             last_sum.eq(new_sum),
             older_sum.eq(last_sum),
         ]
-        m.d.comb += new_sum.eq(
-            Mux(forward_newer, last_sum, Mux(forward_older, older_sum, loaded)) + write_weight)
+        if plan.ordered_events:
+            write_from_input = Signal()
+            m.d.sync += write_from_input.eq(add_from_input)
+            m.d.comb += new_sum.eq(append_saturating_add(
+                plan, Mux(forward_newer, last_sum, Mux(forward_older, older_sum, loaded)),
+                write_weight, write_from_input))
+        else:
+            m.d.comb += new_sum.eq(
+                Mux(forward_newer, last_sum, Mux(forward_older, older_sum, loaded))
+                + write_weight)
         for b, (acc_read, acc_write) in enumerate(zip(acc_reads, acc_writes, strict=True)):
             with m.If(sweep_uses & (self.sweep_buffer == b)):
                 m.d.comb += [acc_read.addr.eq(sweep_slot), acc_read.en.eq(1)]
@@ -419,7 +490,8 @@ class NeuronGroup(wiring.Component):
         else:
             update = self._update_v2(m, stage1, state_read, constants_read, swept_sum,
                                      sweep_active, sweep_slot)
-        out_valid, out_slot, out_id, after_reset, fired, update_stages = update
+        (out_valid, out_init, out_slot, out_id, after_reset, fired, spike_count,
+         update_stages) = update
         # State port: the sweep owns it while active; the host reads and writes it while idle.
         with m.If(sweep_active):
             m.d.comb += [state_read.addr.eq(sweep_slot), state_read.en.eq(1)]
@@ -439,18 +511,41 @@ class NeuronGroup(wiring.Component):
                 state_write.en.eq(self.write_en),
             ]
 
-        # A sweep queues at most Ng spikes, one per cycle, into a queue the core has drained
-        # before the sweep began; the queue holds Ng + 1, so it is never full here: no spike is
-        # ever lost, with no backpressure needed on the sweep.
-        m.submodules.spike_queue = spike_queue = EventQueue(
-            plan.neuron_id_width, max(2, plan.slots))
+        # A sweep queues at most Ng spikes (and with ordered events its `last` entry), one per
+        # cycle, into a queue the core has drained before the sweep began; the queue holds
+        # Ng + 1 (Ng + 2), so it is never full here: no spike is ever lost, with no
+        # backpressure needed on the sweep.
+        spike_fields = group_spike_layout(plan)
+        if len(spike_fields.members) == 1:
+            m.submodules.spike_queue = spike_queue = EventQueue(
+                plan.neuron_id_width, max(2, plan.slots))
+            m.d.comb += [
+                spike_queue.w.payload.eq(out_id),
+                spike_queue.w.valid.eq(out_valid & fired),
+                self.spikes.payload.neuron.eq(spike_queue.r.payload),
+            ]
+        else:
+            m.submodules.spike_queue = spike_queue = EventQueue(
+                spike_fields.size, max(2, plan.slots + plan.ordered_events))
+            entry = Signal(spike_fields)
+            m.d.comb += [entry.neuron.eq(out_id), spike_queue.w.valid.eq(out_valid & fired)]
+            if plan.spike_count_width:
+                m.d.comb += entry.count.eq(spike_count)
+            if plan.ordered_events:
+                # The entry after a sweep's last slot: this group has nothing smaller left.
+                last_due = Signal()
+                m.d.sync += last_due.eq(out_valid & ~out_init & (out_slot == plan.slots - 1))
+                with m.If(last_due):
+                    m.d.comb += [entry.neuron.eq(0), entry.last.eq(1),
+                                 spike_queue.w.valid.eq(1)]
+            m.d.comb += [
+                spike_queue.w.payload.eq(entry.as_value()),
+                self.spikes.payload.eq(spike_queue.r.payload),
+            ]
         if self._checks:
             m.d.comb += Assert(~(spike_queue.w.valid & ~spike_queue.w.ready),
                                "spike queue overflow")
         m.d.comb += [
-            spike_queue.w.payload.eq(out_id),
-            spike_queue.w.valid.eq(out_valid & fired),
-            self.spikes.payload.neuron.eq(spike_queue.r.payload),
             self.spikes.valid.eq(spike_queue.r.valid),
             spike_queue.r.ready.eq(self.spikes.ready),
         ]
@@ -504,7 +599,8 @@ class NeuronGroup(wiring.Component):
                          slot.eq(previous_stage[2]), ident.eq(previous_stage[3])]
             stages.append((valid, init, slot, ident))
         (stage1b_valid, stage1b_init, _, _), (stage2_valid, _, _, _) = stages[1:3]
-        (stage3_valid, stage3_init, _, _), (stage4_valid, _, stage4_slot, stage4_id) = stages[3:5]
+        (stage3_valid, stage3_init, _, _), (stage4_valid, stage4_init, stage4_slot,
+                                            stage4_id) = stages[3:5]
         m.d.sync += [
             partial.eq(Mux(stage1b_init, raw_initial, leaked + raw_bias)),
             carried.eq(Mux(stage1b_init, 0, raw_sum)),
@@ -546,7 +642,7 @@ class NeuronGroup(wiring.Component):
         else:
             m.d.comb += after_reset.eq(bounded)
 
-        return (stage4_valid, stage4_slot, stage4_id, after_reset, fired,
+        return (stage4_valid, stage4_init, stage4_slot, stage4_id, after_reset, fired, fired,
                 [stage1b_valid, stage2_valid, stage3_valid, stage4_valid])
 
 
@@ -577,8 +673,14 @@ class NeuronGroup(wiring.Component):
             return field.as_signed() if shape.signed else field
 
         values = {"valid": stage1_valid, "init": stage1_init, "slot": stage1_slot,
-                  "id": stage1_id, "v": state_read.data, "acc": swept_sum,
-                  "initial_v": initial_value, "bias": bias}
+                  "id": stage1_id, "v": state_read.data, "initial_v": initial_value,
+                  "bias": bias}
+        if plan.ordered_events:
+            layout = ordered_accumulator_layout(plan)
+            word = data.View(layout, swept_sum)
+            values.update({name: word[name] for name, _ in layout})
+        else:
+            values["acc"] = swept_sum
         if plan.per_slot_thresholds:
             values["theta"] = constants[2 * bits:3 * bits].as_signed() if plan.state_signed \
                 else constants[2 * bits:3 * bits]
@@ -618,7 +720,40 @@ class NeuronGroup(wiring.Component):
         if refractory_write is not None:
             m.d.comb += [refractory_write.addr.eq(slot), refractory_write.data.eq(out["r"]),
                          refractory_write.en.eq(valid)]
-        return valid, slot, pipe["id"], after_reset, fired, pipe.valids
+        return (valid, pipe["init"], slot, pipe["id"], after_reset, fired, out["count"],
+                pipe.valids)
+
+
+def ordered_accumulator_layout(plan: HardwarePlan) -> data.StructLayout:
+    """An accumulator entry with ordered events: the compositions of a step's saturating adds
+    (:func:`~snngen.hw.plan.compose_saturating_add`), the inputs' and the spikes' apart."""
+    bound = unsigned(plan.current_span.bit_length())
+    total = signed(plan.current_span.bit_length() + 1)
+    fields = {}
+    for kind in ("inputs", "spikes"):
+        fields.update({f"{kind}_total": total, f"{kind}_low": bound, f"{kind}_high": bound})
+    return data.StructLayout(fields)
+
+
+def append_saturating_add(plan: HardwarePlan, word, weight, from_input):
+    """The accumulator entry `word` with one more saturating add of `weight` to the inputs'
+    (`from_input`) or the spikes' composition."""
+    span = plan.current_span
+    before = data.View(ordered_accumulator_layout(plan), word)
+    fields = []
+    for kind, chosen in (("inputs", from_input), ("spikes", ~from_input)):
+        total, low, high = (before[f"{kind}_{name}"] for name in ("total", "low", "high"))
+        raised, lowered, summed = low + weight, high - weight, total + weight
+        # A total beyond ±(H − L) pins every x of the lattice to one bound, as ±(H − L) does:
+        # clamped there it needs log2(H − L) + 1 bits, not the exact sum's width.
+        fields += [
+            Mux(chosen, Mux(summed < -span, -span, Mux(summed > span, span, summed)),
+                total)[:len(total)],
+            Mux(chosen, Mux(raised < 0, 0, Mux(raised > span, span, raised)), low)[:len(low)],
+            Mux(chosen, Mux(lowered < 0, 0, Mux(lowered > span, span, lowered)),
+                high)[:len(high)],
+        ]
+    return Cat(*fields)
 
 
 def _v2_parameters(plan: HardwarePlan, group) -> dict[str, list[int]]:
@@ -642,6 +777,8 @@ def _v2_parameters(plan: HardwarePlan, group) -> dict[str, list[int]]:
             result[name] = list(fields[name])
     if plan.refractory_width:
         result["refractory"] = list(fields["refractory"])
+    if plan.max_spikes > 1:
+        result["max_spikes"] = list(fields["max_spikes"])
     if plan.bias_delay_width:
         result["bias_delay"] = list(fields["bias_delay"])
     return result

@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import InputError
 from ..model.network import Accumulate, Decay, Network, Overflow
 
-__all__ = ["GroupPlan", "HardwarePlan", "bits_for_range", "check_hardware_dynamics",
+__all__ = ["GroupPlan", "HardwarePlan", "bits_for_range", "compose_saturating_add",
            "plan_hardware"]
 
 MAX_GROUPS = 1024
@@ -188,11 +188,56 @@ class HardwarePlan:
         stages = 1 + 2 + 3 + 1
         if dynamics.current is not None:
             stages += 2 + 2 * (dynamics.current.order.value == "add_then_decay")
+        if self.ordered_events:
+            # The bias's own saturating add, then the inputs' and the spikes' compositions.
+            stages += 4
+        if self.max_spikes > 1:
+            # The spike count: a restoring division (one stage per quotient bit) after the
+            # test against its range, the limit M applied, and the product n·θ.
+            stages += self.max_spikes.bit_length() + 2
         return stages + 3
 
     @property
     def state_signed(self) -> bool:
         return self.network.state.signed
+
+    @property
+    def max_spikes(self) -> int:
+        """The most spikes any neuron emits in one step (1 for semantics v1)."""
+        dynamics = self.network.dynamics
+        return 1 if dynamics is None else int(dynamics.max_spikes.max())
+
+    @property
+    def spike_count_width(self) -> int:
+        """Bits of the spike count that spikes and events carry (0: one spike per step)."""
+        return self.max_spikes.bit_length() if self.max_spikes > 1 else 0
+
+    @property
+    def ordered_events(self) -> bool:
+        """Every event is its own saturating add into the current (Xylo's ``per_event``), so
+        the result depends on the order of a step's events.
+
+        The groups then keep, per slot and per kind of event (inputs, spikes), the composition
+        of the step's saturating adds instead of a sum (:func:`compose_saturating_add`), and the
+        merger emits a step's spikes in ascending neuron order, so the composition sees the
+        order of docs/semantics.md (inputs by channel, then neurons by index)."""
+        dynamics = self.network.dynamics
+        return (dynamics is not None and dynamics.accumulate is Accumulate.PER_EVENT
+                and dynamics.current.state.overflow is Overflow.SATURATE)
+
+    @property
+    def current_span(self) -> int:
+        """H − L of the current's lattice (the range of an ordered accumulator's bounds)."""
+        fmt = self.network.dynamics.current.state
+        return fmt.max - fmt.min
+
+    @property
+    def accumulator_word_width(self) -> int:
+        """Bits of one accumulator entry: the exact sum, or with :attr:`ordered_events` two
+        compositions (inputs, then spikes) of ``(sum, lower offset, upper offset)``."""
+        if not self.ordered_events:
+            return self.accumulator_width
+        return 2 * (3 * self.current_span.bit_length() + 1)
 
     def group_of(self, neuron: int) -> tuple[int, int]:
         """(group, slot) of a neuron id."""
@@ -262,7 +307,7 @@ class HardwarePlan:
                             for g in self.group_plans),
             "pointers": self.groups * self.sources * ptr_entry,
             "state": self.groups * self.slots * self.state_width,
-            "accumulators": 2 * self.groups * self.slots * self.accumulator_width,
+            "accumulators": 2 * self.groups * self.slots * self.accumulator_word_width,
             "init_and_bias": self.groups * self.slots * (
                 3 if self.per_slot_thresholds else 2) * self.state_width,
             "router_masks": self.sources * self.groups,
@@ -327,6 +372,10 @@ class HardwarePlan:
         fired = np.flatnonzero(spikes)
         if not fired.size:
             return 0
+        if self.ordered_events or self.max_spikes > 1:
+            # Sorted merging may wait for the sweep's end, and a count of c takes c cycles to
+            # the host: a looser bound.
+            return self.slots + self.sweep_latency + int(np.asarray(spikes).sum()) + self.groups
         per_slot = np.bincount(self._slot_of_neuron[fired], minlength=self.slots)
         later = np.cumsum(per_slot[::-1])[::-1]
         return int((np.arange(self.slots) + later)[later > 0].max())
@@ -347,8 +396,9 @@ class HardwarePlan:
                     ) -> tuple[int, list[int]]:
         """(events E, synapses each group visits S_g) of a step with s(t−1) and x(t).
 
-        An input count c (semantics v2) is c events of its channel."""
-        counts = np.concatenate([np.asarray(previous_spikes, dtype=np.int64),
+        An input count c (semantics v2) is c events of its channel; a neuron's spike count n is
+        one event (its synapses add n·w)."""
+        counts = np.concatenate([np.asarray(previous_spikes, dtype=np.int64) > 0,
                                  np.asarray(inputs, dtype=np.int64)])
         return int(counts.sum()), [int(g.pointers[:, 1] @ counts) for g in self.group_plans]
 
@@ -403,7 +453,6 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
     """
     if not isinstance(runtime_weights, bool):
         raise TypeError(f"runtime_weights must be a bool, not {runtime_weights!r}")
-    check_hardware_dynamics(network)
     n, k = network.neurons, network.inputs
     spans = network.layer_spans
     if groups is None:
@@ -478,6 +527,8 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
     # channel may carry up to `input_count` events a step).
     reach = np.abs(incoming)
     reach[:, n:] *= input_count
+    if dynamics is not None:
+        reach[:, :n] *= dynamics.max_spikes[None, :]
     largest = int(reach.sum(axis=1).max()) if incoming.size else 0
     accumulator_width, _ = bits_for_range(-largest, largest)
     accumulator_width = max(accumulator_width, 2)
@@ -494,7 +545,8 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         slots=slots,
         sources=sources,
         neuron_id_width=_width(n),
-        event_width=max(_width(n), n.bit_length()),
+        event_width=max(_width(n), (n * (1 if dynamics is None
+                                         else int(dynamics.max_spikes.max()))).bit_length()),
         input_id_width=_width(max(k, 1)),
         source_width=_width(sources),
         slot_width=_width(slots),
@@ -536,7 +588,8 @@ def _slot_fields(network: Network, members: np.ndarray, slots: int) -> dict:
     if dynamics is None:
         return {}
     per_neuron = {"membrane_decay": dynamics.membrane_decay_parameter,
-                  "refractory": dynamics.refractory, "bias_delay": dynamics.bias_delay}
+                  "refractory": dynamics.refractory, "bias_delay": dynamics.bias_delay,
+                  "max_spikes": dynamics.max_spikes}
     current = dynamics.current
     if current is not None:
         per_neuron["current_decay"] = current.decay_parameter
@@ -553,28 +606,20 @@ def _slot_fields(network: Network, members: np.ndarray, slots: int) -> dict:
     return fields
 
 
-def check_hardware_dynamics(network: Network) -> None:
-    """Refuse, with one line, the semantics-v2 options the generated core does not implement.
+def compose_saturating_add(total: int, low: int, high: int, weight: int, span: int
+                           ) -> tuple[int, int, int]:
+    """One more saturating add appended to a composition of them (reference arithmetic).
 
-    The core implements every option but two, which it refuses rather than approximates:
-    per-event saturation of the current (its result depends on the order of a step's events,
-    which the event-driven router does not keep) and more than one spike per step.
+    A sequence of adds ``x ← clamp(x + w_k, L, H)`` on x ∈ [L, H] composes to
+    ``x ↦ clamp(x + total, L + low, H − high)``, with ``0 ≤ low, high ≤ H − L``; the empty
+    sequence is (0, 0, 0). Appending w gives ``(total + w, clamp(low + w, 0, span),
+    clamp(high − w, 0, span))`` (a clamp of a clamp is one clamp with clamped bounds). So a
+    group can fold a step's events into three numbers per slot as they arrive, before the
+    current they act on is known, and apply them during the sweep in two comparisons. A total
+    beyond ±span maps every x to one bound, as ±span does, so it is kept clamped to ±span.
     """
-    dynamics = network.dynamics
-    if dynamics is None:
-        return
-    preset = "" if dynamics.compat is None else f" (compat {dynamics.compat})"
-    current = dynamics.current
-    if dynamics.accumulate is Accumulate.PER_EVENT and current.state.overflow is Overflow.SATURATE:
-        raise InputError(f"accumulate per_event into a saturating current{preset} is not "
-                         "implemented in hardware (each event's saturation depends on the order "
-                         "of the step's events): simulate it with `snngen sim`, or use "
-                         "accumulate exact")
-    largest = int(dynamics.max_spikes.max())
-    if largest > 1:
-        raise InputError(f"max_spikes must be 1 for the hardware generator{preset}, not "
-                         f"{largest}: multi-spike neurons run in the golden model only "
-                         "(`snngen sim`)")
+    return (min(max(total + weight, -span), span), min(max(low + weight, 0), span),
+            min(max(high - weight, 0), span))
 
 
 def _uniform_shift(dynamics, members: np.ndarray) -> int:

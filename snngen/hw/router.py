@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, unsigned
+from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .group import event_layout, spike_layout
+from .group import event_layout, group_spike_layout, spike_layout
 from .plan import HardwarePlan
 
 __all__ = ["SpikeMerger", "SpikeRouter", "input_layout"]
@@ -72,6 +72,7 @@ class SpikeRouter(wiring.Component):
         fresh = Signal()           # its first cycle: the pending set is the table's output
         held_source = Signal(plan.source_width)
         held_valid_source = Signal()
+
         pending_register = Signal(groups)
         pending = Signal(groups)
         served = Signal(groups)
@@ -113,6 +114,12 @@ class SpikeRouter(wiring.Component):
                 held_source.eq(source),
                 held_valid_source.eq(take_spike | (self.inputs.payload.channel < k)),
             ]
+        if plan.spike_count_width:
+            held_count = Signal(plan.spike_count_width)
+            m.d.comb += [self.groups[g].payload.count.eq(held_count) for g in range(groups)]
+            with m.If(taken):
+                # An input event is one event; a spike carries its neuron's count.
+                m.d.sync += held_count.eq(Mux(take_spike, self.spikes.payload.count, 1))
         m.d.comb += self.busy.eq(holding | (self.enable & (self.spikes.valid | self.inputs.valid)))
         return m
 
@@ -123,7 +130,13 @@ class SpikeMerger(wiring.Component):
     Fixed priority (lowest group first): every queue is drained before a step ends, so fairness
     does not matter; the output is registered so its payload is stable while it waits.
 
-    Throughput: one spike per cycle. Latency: 1 cycle.
+    With ordered events (:attr:`HardwarePlan.ordered_events`) it merges in ascending neuron
+    order instead: each group's spikes already ascend and end with a ``last`` entry, so the
+    merger emits the smallest id among the queue heads once every queue has a head, and drops
+    the ``last`` entries together when only they are left.
+
+    Throughput: one spike per cycle (sorted: one per cycle once every group has a head).
+    Latency: 1 cycle.
 
     Parameters
     ----------
@@ -142,7 +155,7 @@ class SpikeMerger(wiring.Component):
             raise TypeError(f"plan must be a HardwarePlan, not {plan!r}")
         self._plan = plan
         super().__init__({
-            "groups": In(stream.Signature(spike_layout(plan))).array(plan.groups),
+            "groups": In(stream.Signature(group_spike_layout(plan))).array(plan.groups),
             "merged": Out(stream.Signature(spike_layout(plan))),
             "busy": Out(1),
         })
@@ -153,6 +166,10 @@ class SpikeMerger(wiring.Component):
         m.d.comb += can_load.eq(~self.merged.valid | self.merged.ready)
         with m.If(self.merged.ready):
             m.d.sync += self.merged.valid.eq(0)
+        if self._plan.ordered_events:
+            self._elaborate_sorted(m, can_load)
+            m.d.comb += self.busy.eq(self.merged.valid)
+            return m
         for index, port in enumerate(self.groups):
             condition = port.valid
             branch = m.If(condition) if index == 0 else m.Elif(condition)
@@ -161,7 +178,44 @@ class SpikeMerger(wiring.Component):
                 with m.If(can_load):
                     m.d.sync += [
                         self.merged.valid.eq(1),
-                        self.merged.payload.neuron.eq(port.payload.neuron),
+                        self.merged.payload.eq(port.payload)
+                        if self._plan.spike_count_width
+                        else self.merged.payload.neuron.eq(port.payload.neuron),
                     ]
         m.d.comb += self.busy.eq(self.merged.valid)
         return m
+
+    def _elaborate_sorted(self, m: Module, can_load: Signal) -> None:
+        plan = self._plan
+        every_head = Signal()
+        m.d.comb += every_head.eq(_all(port.valid for port in self.groups))
+        # A `last` entry sorts after every id; a linear chain picks the smallest head.
+        keys = [Cat(port.payload.neuron, port.payload.last) for port in self.groups]
+        best = Signal(range(plan.groups))
+        best_key = keys[0]
+        for index in range(1, plan.groups):
+            smaller = keys[index] < best_key
+            best_key = Mux(smaller, keys[index], best_key)
+            best = Mux(smaller, index, best)
+        chosen = Signal(range(plan.groups))
+        only_last = Signal()
+        m.d.comb += [chosen.eq(best), only_last.eq(best_key[-1])]
+        with m.If(every_head & can_load):
+            with m.If(only_last):
+                m.d.comb += [port.ready.eq(1) for port in self.groups]
+            with m.Else():
+                with m.Switch(chosen):
+                    for index, port in enumerate(self.groups):
+                        with m.Case(index):
+                            m.d.comb += port.ready.eq(1)
+                            m.d.sync += [self.merged.valid.eq(1),
+                                         self.merged.payload.neuron.eq(port.payload.neuron)]
+                            if plan.spike_count_width:
+                                m.d.sync += self.merged.payload.count.eq(port.payload.count)
+
+
+def _all(signals):
+    result = 1
+    for signal in signals:
+        result = signal & result
+    return result

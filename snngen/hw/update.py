@@ -79,7 +79,16 @@ class Stages:
 
     def next(self, **computed) -> None:
         if not self._registered:
-            self.values = {**self.values, **computed}
+            # Each computed value becomes a wire: as a nested expression every later use would
+            # copy it, and a stage that reads a value three times (a clamp) would triple
+            # everything before it in the netlist.
+            wires = {}
+            for name, value in computed.items():
+                value = Value.cast(value)
+                wire = Signal(value.shape(), name=f"unit{len(self.valids) + 1}_{name}")
+                self._m.d.comb += wire.eq(value)
+                wires[name] = wire
+            self.values = {**self.values, **wires}
             self.valids.append(self.values["valid"])
             return
         index = len(self.valids) + 1
@@ -101,7 +110,8 @@ def v2_datapath(m: Module, plan: HardwarePlan, index: int, values: dict, constan
     ----------
     values : dict
         The read values: ``valid``, ``init``, ``slot``, ``id``, ``v``, ``acc`` (the step's
-        synaptic sum), ``initial_v``, ``bias``, and where present ``i`` (the current), ``r``
+        synaptic sum; with ordered events instead ``inputs_total``, ``inputs_low``,
+        ``inputs_high`` and the same for ``spikes``: :func:`~snngen.hw.plan.compose_saturating_add`), ``initial_v``, ``bias``, and where present ``i`` (the current), ``r``
         (the refractory counter), ``theta`` (per-slot thresholds) and every stored parameter.
     constant : dict
         The parameters the group's neurons share (a decay's k or factor 4096 − d, …).
@@ -115,7 +125,8 @@ def v2_datapath(m: Module, plan: HardwarePlan, index: int, values: dict, constan
     Returns
     -------
     dict
-        ``v``, ``i`` and ``r`` to write back, ``fire``, and ``stages`` (the :class:`Stages`,
+        ``v``, ``i`` and ``r`` to write back, ``fire``, ``count`` (the spike count, ``fire``
+        itself when no neuron spikes more than once), and ``stages`` (the :class:`Stages`,
         whose ``valids`` and final ``values`` carry the slot and neuron id).
     """
     net = plan.network
@@ -140,7 +151,17 @@ def v2_datapath(m: Module, plan: HardwarePlan, index: int, values: dict, constan
         products["bias"] = Mux(biased, pipe["bias"], 0)
     else:
         biased = 1
-    if "current_bias" in constant or "current_bias" in stored:
+    has_current_bias = "current_bias" in constant or "current_bias" in stored
+    if plan.ordered_events:
+        # Per-event saturation: the bias is its own saturating add before the events', whose
+        # compositions (total, low, high) become the bounds [L + low, H − high] here.
+        fmt = current.state
+        products["current_bias_now"] = Mux(biased, param("current_bias"), 0) \
+            if has_current_bias else 0
+        for kind in ("inputs", "spikes"):
+            products[f"{kind}_low"] = fmt.min + pipe[f"{kind}_low"]
+            products[f"{kind}_high"] = fmt.max - pipe[f"{kind}_high"]
+    elif has_current_bias:
         # The current's bias joins the synaptic sum here, beside the decays' first stage.
         products["acc"] = pipe["acc"] + Mux(biased, param("current_bias"), 0)
     pipe.next(**{k: v for k, v in products.items() if v is not None})
@@ -152,8 +173,18 @@ def v2_datapath(m: Module, plan: HardwarePlan, index: int, values: dict, constan
     pipe.next(**results)
     if current is not None:
         fmt = current.state
-        pipe.next(i_sum=pipe["i_start"] + pipe["acc"])
-        pipe.next(i_sat=overflow(pipe["i_sum"], fmt))
+        if plan.ordered_events:
+            pipe.next(i_biased=pipe["i_start"] + pipe["current_bias_now"])
+            pipe.next(i_ordered=overflow(pipe["i_biased"], fmt))
+            for kind in ("inputs", "spikes"):
+                pipe.next(i_sum=pipe["i_ordered"] + pipe[f"{kind}_total"])
+                low, high = pipe[f"{kind}_low"], pipe[f"{kind}_high"]
+                pipe.next(i_ordered=Mux(pipe["i_sum"] < low, low,
+                                        Mux(pipe["i_sum"] > high, high, pipe["i_sum"])))
+            pipe.values["i_sat"] = pipe["i_ordered"]
+        else:
+            pipe.next(i_sum=pipe["i_start"] + pipe["acc"])
+            pipe.next(i_sat=overflow(pipe["i_sum"], fmt))
         if current.order is CurrentOrder.ADD_THEN_DECAY:
             product = decay_product(current.decay, pipe["i_sat"], param("current_decay"))
             pipe.next(**({} if product is None else {"i_product": product}))
@@ -181,7 +212,31 @@ def v2_datapath(m: Module, plan: HardwarePlan, index: int, values: dict, constan
     fire = above & ~pipe["init"]
     if plan.refractory_width:
         fire = fire & (pipe["r"] == 0)
-    pipe.next(fire=fire)
+    threshold_of = (lambda: pipe["theta"]) if plan.per_slot_thresholds \
+        else (lambda: plan.group_plans[index].threshold)
+    if plan.max_spikes > 1:
+        # n = min(M, ⌊r/θ⌋) with r = v' (≥) or v' − 1 (>): as many subtractions as the
+        # repeated ones of the semantics. A restoring division gives the quotient's Q bits,
+        # where 2^Q > M; r ≥ θ·2^Q means the limit anyway.
+        quotient_bits = plan.max_spikes.bit_length()
+        dividend = pipe["v_new"] if dynamics.compare is Compare.GE else pipe["v_new"] - 1
+        pipe.next(fire=fire, remainder=dividend, quotient=Const(0, quotient_bits),
+                  beyond=dividend >= (threshold_of() << quotient_bits))
+        for bit in reversed(range(quotient_bits)):
+            step = threshold_of() << bit
+            take = pipe["remainder"] >= step
+            pipe.next(remainder=Mux(take, pipe["remainder"] - step, pipe["remainder"]),
+                      quotient=pipe["quotient"] | (take << bit))
+        limit = param("max_spikes", plan.max_spikes)
+        count = Mux(pipe["beyond"] | (pipe["quotient"] > limit), limit, pipe["quotient"])
+        pipe.next(count=Mux(pipe["fire"], count, 0))
+        pipe.next(taken=pipe["count"] * threshold_of())
+        subtracted = pipe["v_new"] - pipe["taken"]
+        spike_count = pipe["count"]
+    else:
+        pipe.next(fire=fire)
+        subtracted = pipe["v_new"] - threshold_of()
+        spike_count = pipe["fire"]
     frozen = pipe["r"] != 0 if plan.refractory_width else Const(0, 1)
 
     after_reset = Signal(signed(plan.state_width) if plan.state_signed
@@ -191,8 +246,7 @@ def v2_datapath(m: Module, plan: HardwarePlan, index: int, values: dict, constan
     if reset is Reset.ZERO:
         fired_value = net.neuron.reset_value
     elif reset is Reset.SUBTRACT:
-        fired_value = pipe["v_new"] - (pipe["theta"] if plan.per_slot_thresholds
-                                       else plan.group_plans[index].threshold)
+        fired_value = subtracted
     else:
         fired_value = pipe["v_new"]
     with m.If(pipe["init"]):
@@ -210,4 +264,5 @@ def v2_datapath(m: Module, plan: HardwarePlan, index: int, values: dict, constan
         counter = pipe["r"]
         r_out = Mux(pipe["init"], 0,
                     Mux(fired, param("refractory"), Mux(counter != 0, counter - 1, 0)))
-    return {"v": after_reset, "i": i_out, "r": r_out, "fire": fired, "stages": pipe}
+    return {"v": after_reset, "i": i_out, "r": r_out, "fire": fired, "count": spike_count,
+            "stages": pipe}

@@ -754,17 +754,133 @@ def state_bits_for(extent: float, scale: float, margin: float = 1.25) -> int:
 
 
 def import_nir_compat(source, compat: str, *, dt: float = 1e-4) -> tuple[Network, ImportReport]:
-    """A NIR graph mapped onto a chip's neuron (a ``loihi`` preset network), saying what it had
-    to round or drop. ``xylo`` is refused for now: its per-event saturation, spike counts and
-    three-matrix structure need a mapping of their own."""
-    from ..model.compat import LOIHI_MAX_WEIGHT, loihi_network
-
-    if compat == "xylo":
-        raise InputError("import --compat xylo is not available yet: import without --compat, "
-                         "or use --compat loihi")
-    if compat != "loihi":
+    """A NIR graph mapped onto a chip's neuron (a ``loihi`` or ``xylo`` preset network), saying
+    what it had to round or drop (docs/nir.md)."""
+    if compat not in ("loihi", "xylo"):
         raise InputError(f"--compat must be xylo or loihi, not {compat!r}")
     model = nir_to_float(source, dt=dt)
+    if compat == "xylo":
+        return _import_xylo(model, dt)
+    return _import_loihi(model, dt)
+
+
+# Xylo's current saturates at ±2^15: the threshold leaves room for this margin times the
+# largest current of the calibration run (the margin of state_bits_for).
+_XYLO_HEADROOM_MARGIN = 1.25
+
+
+def _import_xylo(model: FloatModel, dt: float) -> tuple[Network, ImportReport]:
+    """Map the float model onto Xylo's neuron: hidden layers (recurrent and feed-forward
+    weights in Xylo's one recurrent matrix) and the last layer as the readout."""
+    from ..model.compat import XYLO_MAX_WEIGHT_SHIFT, xylo_network
+
+    notes = list(model.notes)
+    n = model.neurons
+    layers = model.layers
+    if len(layers) < 2:
+        raise InputError(f"compat xylo needs hidden layers and a readout layer, not "
+                         f"{len(layers)} layer")
+    first_readout = layers[-1]["first"]
+    h = first_readout
+    hidden, readout = slice(0, h), slice(h, n)
+    if model.incoming[readout].any():
+        raise InputError("compat xylo: Xylo's readout takes no input channel; the graph's last "
+                         f"layer {layers[-1]['name']!r} has input weights")
+    if model.recurrent[readout, readout].any() or model.recurrent[hidden, readout].any():
+        raise InputError(f"compat xylo: Xylo's readout has no outgoing weights; the graph's "
+                         f"last layer {layers[-1]['name']!r} has some")
+    dyn = model.dynamics
+    if dyn is None:
+        keep_v = np.full(n, 1.0 if model.leak_shift is None else 1.0 - 2.0 ** -model.leak_shift)
+        alpha, current_bias = np.zeros(n), np.zeros(n)
+        spiking = np.ones(n, dtype=bool)
+        depth = np.ones(n, dtype=np.int64)
+    else:
+        keep_v = dyn.membrane_keep
+        alpha = np.zeros(n) if dyn.current_keep is None else dyn.current_keep
+        current_bias, spiking, depth = dyn.current_bias, dyn.spiking, dyn.depth
+    if not spiking.all():
+        raise InputError("compat xylo: every neuron must spike (Xylo's LIF); the graph has LI, "
+                         "CubaLI or I neurons")
+
+    def dash(keep, low, what):
+        # x − (x >> dash) keeps 1 − 2^−dash: dash = log2(τ/dt), rounded.
+        leak = np.maximum(1.0 - np.asarray(keep, dtype=np.float64), 2.0 ** -15)
+        exact = -np.log2(leak)
+        rounded = np.clip(np.rint(exact), low, 15).astype(np.int64)
+        if np.abs(rounded - exact).max(initial=0) > 1e-9:
+            notes.append(f"{what}: τ/dt became a power of two, 2^dash (dash "
+                         f"{int(rounded.min())}..{int(rounded.max())})")
+        return rounded
+
+    dash_mem = dash(keep_v, 1, "dash_mem")
+    if (alpha <= 0).any():
+        notes.append("neurons without a synaptic current get Xylo's shortest, dash_syn 1: their "
+                     "input now lingers a step at half strength")
+    dash_syn = dash(np.where(alpha <= 0, 0.5, alpha), 1, "dash_syn")
+    alpha_int = 1.0 - 2.0 ** -dash_syn.astype(np.float64)
+    # Xylo adds the events and then decays the current, so an event reaches the membrane
+    # already multiplied by α: each neuron's weights are divided by its α to match a graph that
+    # decays first (snnTorch, Norse).
+    notes.append("Xylo decays the current after adding the step's events: weights into each "
+                 "neuron were divided by its α = 1 − 2^−dash_syn")
+    w_rec = model.recurrent / alpha_int[:, None]
+    w_in = model.incoming / alpha_int[:, None]
+    # The membrane bias the current's bias settles to (Xylo has no bias on the current).
+    if np.abs(current_bias).max(initial=0) > 0:
+        notes.append("Xylo has no bias on the synaptic current: each b_I became the membrane "
+                     "bias b_I/(1 − α) it settles to (exact after the current settles)")
+    bias = model.bias + current_bias / np.maximum(1e-12, 1.0 - alpha_int)
+    if (depth > 1).any():
+        notes.append("Xylo has no bias delay: deeper layers integrate their bias from the "
+                     "first step")
+    notes.append("Xylo subtracts θ at a spike and a hidden neuron may spike up to 31 times a "
+                 "step (the graph's neurons spike once and reset)")
+    blocks = {"in": w_in[hidden], "rec": w_rec[hidden, hidden], "out": w_rec[readout, hidden]}
+    top = max(*(float(np.abs(b).max(initial=0)) for b in blocks.values()), 1e-12)
+    # θ: as fine as 8-bit weights with shifts up to 7 allow, and leaving the current room for
+    # the largest value a calibration run of the float model reaches. Not the membrane's: its
+    # largest magnitudes are deep negative values, where saturating changes no spike soon.
+    _, i_extent = float_ranges(model)
+    headroom = _XYLO_HEADROOM_MARGIN * max(i_extent, 1.0)
+    theta = int(min(math.floor(127 * (1 << XYLO_MAX_WEIGHT_SHIFT) / top),
+                    math.floor(32767 / headroom), 32767))
+    if theta < 1:
+        raise InputError(f"compat xylo: a weight of {top:g} thresholds does not fit Xylo's "
+                         "8-bit weights at any weight shift")
+    shifts, integers, errors, clipped = {}, {}, [], 0
+    for name, block in blocks.items():
+        largest = float(np.abs(block).max(initial=0))
+        shift = 0 if largest == 0 else max(0, math.ceil(math.log2(largest * theta / 127)))
+        shifts[name] = min(shift, XYLO_MAX_WEIGHT_SHIFT)
+        scaled = np.rint(block * theta / (1 << shifts[name]))
+        clipped += int((np.abs(scaled) > 127).sum())
+        integers[name] = np.clip(scaled, -128, 127).astype(np.int64)
+        errors.append(np.abs(integers[name] * (1 << shifts[name]) / theta - block))
+    max_error = float(max(e.max(initial=0) for e in errors))
+    notes.append(f"weights: 8-bit at threshold {theta}, weight_shift {shifts['in']} (input), "
+                 f"{shifts['rec']} (recurrent), {shifts['out']} (readout); largest rounding "
+                 f"error {max_error:.4f} thresholds")
+    integer_bias = np.clip(np.rint(bias * theta), -32768, 32767).astype(np.int64)
+    network = xylo_network(
+        integers["in"].T, integers["rec"].T, integers["out"].T,
+        dash_mem=dash_mem[hidden], dash_syn=dash_syn[hidden], dash_mem_out=dash_mem[readout],
+        dash_syn_out=dash_syn[readout], threshold=theta, threshold_out=theta,
+        bias=integer_bias[hidden], bias_out=integer_bias[readout],
+        weight_shift_in=shifts["in"], weight_shift_rec=shifts["rec"],
+        weight_shift_out=shifts["out"])
+    network = network.replace(extra={"import": {"format": "nir", "dt": dt, "compat": "xylo",
+                                                "layers": model.layers}})
+    report = ImportReport(layers=model.layers, leak_shift=None, scale=float(theta),
+                          clipped=clipped, max_error=max_error, notes=tuple(notes))
+    return network, report
+
+
+def _import_loihi(model: FloatModel, dt: float) -> tuple[Network, ImportReport]:
+    """Map the float model onto Lava's Loihi LIF and Dense."""
+    from ..model.compat import LOIHI_MAX_WEIGHT, loihi_network
+
+    compat = "loihi"
     dyn = model.dynamics
     notes = list(model.notes)
     n = model.neurons

@@ -210,6 +210,7 @@ class _Recording:
     def result(self) -> RtlRun:
         spikes = np.zeros((self.steps, self.neurons), dtype=np.uint8)
         for t, ids in enumerate(self.events):
-            spikes[t, [i for i in ids if i < self.neurons]] = 1
+            # A neuron with c spikes in a step is sent c times in a row.
+            np.add.at(spikes[t], [i for i in ids if i < self.neurons], 1)
         return RtlRun(spikes=spikes, state=self.state, cycles=self.cycles, events=self.events,
                       end_counts=self.end_counts, current=self.current)

@@ -55,7 +55,8 @@ def parse_trace(path: str | os.PathLike, network: Network, steps: int) -> RtlRun
             if kind == "S" and values[0] < steps:
                 events[values[0]].append(values[1])
                 if values[1] < n:
-                    spikes[values[0], values[1]] = 1
+                    # A neuron with c spikes in a step is sent c times in a row.
+                    spikes[values[0], values[1]] += 1
             elif kind == "E" and values[0] < steps:
                 end_counts.append(values[1])
                 cycles[values[0]] = values[2]

@@ -19,10 +19,17 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from amaranth import Assert, Assume, Module, Mux, Signal, signed, unsigned
+from amaranth import Assert, Assume, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.back import rtlil
+from amaranth.lib import data
 
-from ..hw.group import current_shape, lattice_shape, state_shape
+from ..hw.group import (
+    append_saturating_add,
+    current_shape,
+    lattice_shape,
+    ordered_accumulator_layout,
+    state_shape,
+)
 from ..hw.plan import plan_hardware
 from ..hw.update import decay_result, v2_datapath
 from ..model.network import (
@@ -37,8 +44,8 @@ from ..model.network import (
     StateFormat,
 )
 
-__all__ = ["FormalResult", "prove_rounding", "prove_update", "rounding_module",
-           "update_spec_module"]
+__all__ = ["FormalResult", "composition_module", "prove_composition", "prove_rounding",
+           "prove_update", "rounding_module", "update_spec_module"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +105,6 @@ def update_spec_module(network: Network, *, mutate: bool = False
         return signal
 
     v = free("v", state_shape(plan))
-    acc = free("acc", signed(plan.accumulator_width))
     initial_v = free("initial_v", state_shape(plan))
     bias = free("bias", state_shape(plan))
     init = free("init", 1)
@@ -106,7 +112,23 @@ def update_spec_module(network: Network, *, mutate: bool = False
     m.d.comb += Assume((initial_v >= membrane.min) & (initial_v <= membrane.max))
     m.d.comb += Assume((bias >= membrane.min) & (bias <= membrane.max))
     values = {"valid": Signal(init=1), "init": init, "slot": Signal(1), "id": Signal(1),
-              "v": v, "acc": acc, "initial_v": initial_v, "bias": bias}
+              "v": v, "initial_v": initial_v, "bias": bias}
+    acc = ordered = None
+    if plan.ordered_events:
+        # Per-event saturation: the step's events arrive as two compositions (inputs, spikes)
+        # of saturating adds; prove_composition proves that the accumulator builds them.
+        ordered = {}
+        span = plan.current_span
+        for kind in ("inputs", "spikes"):
+            total = free(f"{kind}_total", signed(span.bit_length() + 1))
+            low = free(f"{kind}_low", unsigned(span.bit_length()))
+            high = free(f"{kind}_high", unsigned(span.bit_length()))
+            m.d.comb += Assume((low + high <= span) & (total >= -span) & (total <= span))
+            ordered[kind] = (total, low, high)
+            values.update({f"{kind}_total": total, f"{kind}_low": low, f"{kind}_high": high})
+    else:
+        acc = free("acc", signed(plan.accumulator_width))
+        values["acc"] = acc
     theta = free("theta", state_shape(plan))
     m.d.comb += Assume((theta >= max(1, membrane.min)) & (theta <= membrane.max))
     values["theta"] = theta
@@ -145,6 +167,10 @@ def update_spec_module(network: Network, *, mutate: bool = False
         values["r"] = r
         refractory = parameter("refractory", unsigned(plan.refractory_width), 0,
                                int(dynamics.refractory.max()))
+    limit = None
+    if plan.max_spikes > 1:
+        limit = parameter("max_spikes", unsigned(plan.max_spikes.bit_length()), 1,
+                          plan.max_spikes)
     steps_done = delay = None
     if plan.bias_delay_width:
         steps_done = free("steps_done", unsigned(plan.bias_delay_width))
@@ -168,8 +194,16 @@ def update_spec_module(network: Network, *, mutate: bool = False
         decay_first = current.order is CurrentOrder.DECAY_THEN_ADD
         start = _spec_decay(current.decay, i, current_d) if decay_first else i
         m.d.comb += Assert(got["i_start"] == start, "current before the events")
-        m.d.comb += Assert(got["i_sat"] == _spec_overflow(got["i_start"] + acc + b_i,
-                                                           current.state), "current sum")
+        if ordered is None:
+            events = _spec_overflow(got["i_start"] + acc + b_i, current.state)
+        else:
+            # The bias is the first saturating add; then the inputs', then the spikes'.
+            events = _spec_overflow(got["i_start"] + b_i, current.state)
+            for total, low, high in ordered.values():
+                events = Mux(events + total < current.state.min + low, current.state.min + low,
+                             Mux(events + total > current.state.max - high,
+                                 current.state.max - high, events + total))
+        m.d.comb += Assert(got["i_sat"] == events, "current sum")
         i_new = got["i_sat"] if decay_first else _spec_decay(current.decay, got["i_sat"],
                                                               current_d)
         m.d.comb += Assert(got["i_new"] == i_new, "current after the events")
@@ -187,11 +221,32 @@ def update_spec_module(network: Network, *, mutate: bool = False
                            "membrane sum")
     v_new = got["v_new"]
     frozen = 0 if r is None else r > 0
-    above = v_new >= theta if (dynamics.compare is Compare.GE) != mutate else v_new > theta
-    fire = above & ~frozen & ~init
+    greater_equal = (dynamics.compare is Compare.GE) != mutate
+
+    def above(value):
+        return value >= theta if greater_equal else value > theta
+
+    fire = above(v_new) & ~frozen & ~init
     reset = network.neuron.reset
     after = {Reset.ZERO: network.neuron.reset_value, Reset.SUBTRACT: v_new - theta,
              Reset.NONE: v_new}[reset]
+    if limit is not None:
+        # "While v ≥ θ (or > θ) and fewer than M spikes: spike and subtract θ", unrolled.
+        # Each iteration's values are signals: as nested expressions every iteration would
+        # copy the ones before it (2^M terms).
+        count, remaining = Const(0, 6), v_new
+        for spikes_so_far in range(plan.max_spikes):
+            again = Signal(name=f"spec_again{spikes_so_far}")
+            next_count = Signal(6, name=f"spec_count{spikes_so_far}")
+            next_remaining = Signal(state_shape(plan), name=f"spec_remaining{spikes_so_far}")
+            m.d.comb += [
+                again.eq(fire & above(remaining) & (spikes_so_far < limit)),
+                next_count.eq(count + again),
+                next_remaining.eq(Mux(again, remaining - theta, remaining)),
+            ]
+            count, remaining = next_count, next_remaining
+        after = remaining
+        m.d.comb += Assert(unit["count"] == count, "spike count")
     spec_v = Mux(init, initial_v, Mux(fire, after, Mux(frozen, v, v_new)))
     m.d.comb += [Assert(unit["v"] == spec_v, "membrane"), Assert(unit["fire"] == fire, "spike")]
     if current is not None:
@@ -200,6 +255,64 @@ def update_spec_module(network: Network, *, mutate: bool = False
         spec_r = Mux(init, 0, Mux(fire, refractory, Mux(r > 0, r - 1, 0)))
         m.d.comb += Assert(unit["r"] == spec_r, "refractory counter")
     return m, ports
+
+
+def composition_module(network: Network) -> tuple[Module, list[Signal]]:
+    """The accumulator lemma's top module (ordered events): appending an event of weight w to a
+    slot's composition ``x ↦ clamp(x + total, L + low, H − high)`` gives the composition
+    of that and one saturating add ``x ↦ clamp(x + w, L, H)``, for every current x in the
+    lattice, every composition the accumulator can hold and every weight; and the new bounds
+    still satisfy ``low + high ≤ H − L`` and the clamped total ``|total| ≤ H − L``. With it, by
+    induction over a step's events, each slot's entry is the whole sequence of saturating adds
+    in arrival order."""
+    plan = plan_hardware(network, 1)
+    fmt = network.dynamics.current.state
+    span = plan.current_span
+    m = Module()
+    ports = []
+
+    def free(name, shape):
+        signal = Signal(shape, name=name)
+        ports.append(signal)
+        return signal
+
+    x = free("x", lattice_shape(fmt))
+    total = free("total", signed(span.bit_length() + 1))
+    low = free("low", unsigned(span.bit_length()))
+    high = free("high", unsigned(span.bit_length()))
+    # Weights far past the lattice's span (Xylo's widest, 127 << 7 times a count of 31, is
+    # 2^17 at 16 bits).
+    weight = free("weight", signed(fmt.bits + 8))
+    m.d.comb += [
+        Assume((x >= fmt.min) & (x <= fmt.max)),
+        Assume(low + high <= span),
+        Assume((total >= -span) & (total <= span)),
+    ]
+    word = Cat(total, low, high, Const(0, len(total) + 2 * len(low)))
+    after = data.View(ordered_accumulator_layout(plan),
+                      append_saturating_add(plan, word, weight, Const(1, 1)))
+
+    def composed(value, add, lower, upper):
+        return Mux(value + add < fmt.min + lower, fmt.min + lower,
+                   Mux(value + add > fmt.max - upper, fmt.max - upper, value + add))
+
+    one_more = _spec_overflow(composed(x, total, low, high) + weight, fmt)
+    m.d.comb += [
+        Assert(composed(x, after.inputs_total, after.inputs_low, after.inputs_high) == one_more,
+               "composition"),
+        Assert(after.inputs_low + after.inputs_high <= span, "bounds"),
+        Assert((after.inputs_total >= -span) & (after.inputs_total <= span), "total"),
+        Assert((after.spikes_total == 0) & (after.spikes_low == 0) & (after.spikes_high == 0),
+               "the other composition is kept"),
+    ]
+    return m, ports
+
+
+def prove_composition(network: Network, work_dir: str | os.PathLike | None = None,
+                      timeout: float = 600) -> FormalResult:
+    """Prove the ordered-events accumulator lemma (:func:`composition_module`)."""
+    m, ports = composition_module(network)
+    return _run_sby(rtlil.convert(m, ports=ports, name="update_proof"), work_dir, timeout)
 
 
 def rounding_module(width: int) -> tuple[Module, list[Signal]]:

@@ -257,3 +257,22 @@ def test_v2_gate_level_ice40_netlist(tmp_path):
     assert_array_equal(result.run.spikes, expected.spikes)
     assert_array_equal(result.run.state, expected.state)
     assert_array_equal(result.run.current, expected.current)
+
+
+def test_xylo_gate_level_ice40_netlist(tmp_path):
+    """The Xylo preset after synth_ice40: ordered accumulators, the sorted merger, the spike
+    count's division and the host's copies, as cells."""
+    require("icarus")
+    from snngen.model.compat import random_compat_network
+    from snngen.verify.gatelevel import run_gate_level
+
+    network = random_compat_network("xylo", neurons=8, inputs=3, density=0.7, seed=11)
+    inputs = stimulus(11, 8, network.inputs, rate=0.6)
+    expected = ref_run(network, 8, inputs)
+    assert expected.spikes.max() > 1
+    result, cells = run_gate_level(network, 8, inputs, groups=2, build_dir=tmp_path)
+    assert cells.get("SB_LUT4", 0) > 0
+    assert result.failed == 0
+    assert_array_equal(result.run.spikes, expected.spikes)
+    assert_array_equal(result.run.state, expected.state)
+    assert_array_equal(result.run.current, expected.current)

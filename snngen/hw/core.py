@@ -209,15 +209,7 @@ class SNNCore(wiring.Component):
             self.inputs.ready.eq(input_queue.w.ready & idle & ~loading),
         ]
 
-        accumulating = Signal()
-        sweeping = Signal()
-        m.d.comb += [
-            accumulating.eq(router.busy | input_queue.busy | spike_queue.busy
-                            | (input_skid.level != 0) | (spike_skid.level != 0)
-                            | _any(g.accumulating for g in self.groups)),
-            sweeping.eq(merger.busy | (output_skid.level != 0)
-                        | _any(g.sweeping for g in self.groups)),
-        ]
+        copying = None
         if plan.spike_count_width:
             # A spike with a count of c leaves for the host as c copies of its id, from this
             # register; it entered the spike queue when it was loaded here, so the router
@@ -225,8 +217,18 @@ class SNNCore(wiring.Component):
             copying = Signal()
             copy_id = Signal(plan.neuron_id_width)
             copies_left = Signal(plan.spike_count_width)
-            m.d.comb += sweeping.eq(merger.busy | (output_skid.level != 0) | copying
-                                    | _any(g.sweeping for g in self.groups))
+        accumulating = Signal()
+        sweeping = Signal()
+        m.d.comb += [
+            accumulating.eq(router.busy | input_queue.busy | spike_queue.busy
+                            | (input_skid.level != 0) | (spike_skid.level != 0)
+                            | _any(g.accumulating for g in self.groups)),
+            sweeping.eq(merger.busy | (output_skid.level != 0)
+                        | _any(g.sweeping for g in self.groups)
+                        if copying is None else
+                        merger.busy | (output_skid.level != 0) | copying
+                        | _any(g.sweeping for g in self.groups)),
+        ]
 
         # Accumulator buffer of the current step; the next step's synapses go to the other one.
         # The router runs in every state but INIT: spikes of step t are delivered into buffer

@@ -86,6 +86,18 @@ def _spec_decay(mode: Decay, x, parameter):
     return x - step
 
 
+def _free_inputs():
+    """The proof's free inputs: the list of ports, and a maker that adds a named one to it."""
+    ports = []
+
+    def free(name, shape):
+        signal = Signal(shape, name=name)
+        ports.append(signal)
+        return signal
+
+    return ports, free
+
+
 def update_spec_module(network: Network, *, mutate: bool = False
                        ) -> tuple[Module, list[Signal]]:
     """The proof's top module: free inputs, the update unit, the specification, assertions.
@@ -97,12 +109,7 @@ def update_spec_module(network: Network, *, mutate: bool = False
     current = dynamics.current
     m = Module()
     membrane = network.state
-    ports = []
-
-    def free(name, shape):
-        signal = Signal(shape, name=name)
-        ports.append(signal)
-        return signal
+    ports, free = _free_inputs()
 
     v = free("v", state_shape(plan))
     initial_v = free("initial_v", state_shape(plan))
@@ -269,12 +276,7 @@ def composition_module(network: Network) -> tuple[Module, list[Signal]]:
     fmt = network.dynamics.current.state
     span = plan.current_span
     m = Module()
-    ports = []
-
-    def free(name, shape):
-        signal = Signal(shape, name=name)
-        ports.append(signal)
-        return signal
+    ports, free = _free_inputs()
 
     x = free("x", lattice_shape(fmt))
     total = free("total", signed(span.bit_length() + 1))

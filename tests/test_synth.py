@@ -131,3 +131,18 @@ def test_does_not_fit_names_the_resource(tmp_path):
     with pytest.raises(SynthesisError, match=r"does not fit: it needs more block RAM "
                                              r"\(SB_RAM40_4K\) than the device has"):
         _run([str(script)], tmp_path, "nextpnr", keep_logs=False)
+
+
+def test_tools_are_found_beside_the_interpreter(tmp_path, monkeypatch):
+    """A venv's console scripts sit beside its python, which need not be on PATH."""
+    import sys
+
+    from snngen.synth.tools import find_tool
+
+    script = tmp_path / "yowasp-fake-tool"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    assert find_tool("yowasp-fake-tool") == str(script)
+    assert find_tool("yowasp-no-such-tool") is None

@@ -21,7 +21,7 @@ from ..hw.emit import load_words_hex, to_verilog, uninitialised_memories
 from ..hw.plan import HardwarePlan, plan_hardware
 from ..model.network import Network, network_to_json
 from ..synth.flow import parse_nextpnr_report, resource_shortage
-from .link import BoardCore
+from .link import BoardCore, gap_bits
 
 __all__ = [
     "BOARDS",
@@ -183,9 +183,9 @@ class BoardTop(wiring.Component):
         return m
 
 
-def board_core_verilog(plan: HardwarePlan, divisor: int) -> str:
+def board_core_verilog(plan: HardwarePlan, divisor: int, baud: int = DEFAULT_BAUD) -> str:
     """The board core as one Verilog module, ``snn_board_core`` (clk, rst, rx, tx, leds)."""
-    return to_verilog(BoardCore(plan, divisor), CORE_MODULE,
+    return to_verilog(BoardCore(plan, divisor, gap_bits(baud)), CORE_MODULE,
                       uninitialised=uninitialised_memories(plan))
 
 
@@ -241,7 +241,7 @@ def build_board(board_name: str, network: Network, out_dir: str | os.PathLike, *
     if divisor < 4:
         raise InputError(f"--baud must be at most {int(clock_hz // 4)} for this board's "
                          f"{clock_hz / 1e6:g} MHz clock, not {baud}")
-    platform.add_file(f"{CORE_MODULE}.v", board_core_verilog(plan, divisor))
+    platform.add_file(f"{CORE_MODULE}.v", board_core_verilog(plan, divisor, baud))
     top = BoardTop(divisor)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

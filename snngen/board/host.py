@@ -1,4 +1,4 @@
-"""The host side of the board link: requests, checked responses, and whole runs.
+"""The host side of the board link: requests, checked and retried answers, and whole runs.
 
 The same code drives a real board (:class:`SerialTransport`, pyserial) and the simulated board
 top (:class:`snngen.board.sim.SimulatedSerial`), so the end-to-end test exercises exactly what a
@@ -7,7 +7,9 @@ user runs.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import os
 import struct
 import time
 from typing import Protocol
@@ -16,23 +18,44 @@ import numpy as np
 
 from ..model.golden import Trace
 from .protocol import (
+    ENTRY_BYTES,
+    HEADER_BYTES,
+    INLINE_ENTRIES,
+    MAX_FETCH,
     MAX_INPUTS,
     MAX_PAYLOAD,
     MAX_READ,
     NAK,
     NAK_MESSAGES,
+    PROTOCOL_VERSION,
+    STEP_HEADER_BYTES,
     SYNC,
+    NakCode,
     Request,
     Response,
-    crc8,
+    crc32c,
     encode_frame,
+    frame_bytes,
 )
 
 __all__ = ["BoardInfo", "HostLink", "LinkError", "SerialTransport", "Transport"]
 
+REQUEST_NAMES = {value: name for name, value in vars(Request).items() if name.isupper()}
+HELLO_BYTES = 15
+GARBAGE_LIMIT = 4 * frame_bytes(MAX_PAYLOAD)   # bytes skipped before an attempt gives up
+MIN_BUDGET = 12      # the smallest answer payload asked for: 3 values, 4 spike entries
+
 
 class LinkError(RuntimeError):
-    """The link failed: no answer, a corrupted or unexpected frame, or the board refused."""
+    """The link failed: no valid answer within the retries, or the board refused a request."""
+
+
+class _Retry(Exception):
+    """One attempt failed in a way a retransmission can fix; `cause` names it for the report."""
+
+    def __init__(self, cause: str, detail: str):
+        super().__init__(detail)
+        self.cause = cause
 
 
 class Transport(Protocol):
@@ -51,6 +74,7 @@ class SerialTransport:
             import serial
         except ImportError:
             raise LinkError("pyserial is not installed: pip install pyserial") from None
+        self.baud = baud
         try:
             self._port = serial.Serial(port, baud, timeout=0.05)
         except (serial.SerialException, OSError) as error:
@@ -84,126 +108,357 @@ class BoardInfo:
     groups: int
     load_word_bytes: int
     value_bytes: int
+    max_spikes: int
+
+    def state_range(self) -> tuple[int, int]:
+        """The membrane lattice: the values a READ may return."""
+        if self.signed:
+            return -(1 << (self.state_bits - 1)), (1 << (self.state_bits - 1)) - 1
+        return 0, (1 << self.state_bits) - 1
 
 
 class HostLink:
-    """Requests to a board over a transport, one at a time, every response checked.
+    """Requests to a board over a transport, one at a time, every answer checked and retried.
+
+    A request whose answer is lost, garbled (CRC-32C), refused for a bad CRC, out of sequence
+    or holding a value outside the network's range is sent again (the same sequence number,
+    so the board does not run an INPUTS or STEP twice), up to `retries` times with a growing
+    pause; :attr:`retries` counts what each retry was for.
 
     Parameters
     ----------
     transport : Transport
     timeout : float
-        Seconds to wait for each response byte run before giving up.
+        Seconds of silence after which an attempt is given up, on top of the line time of the
+        request and its longest answer at the transport's baud rate (its ``baud`` attribute).
+    retries : int
+        Retransmissions of one request before :class:`LinkError`.
     """
 
-    def __init__(self, transport: Transport, timeout: float = 2.0):
+    def __init__(self, transport: Transport, timeout: float = 0.25, retries: int = 8):
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be a non-negative integer, not {retries!r}")
         self.transport = transport
-        self.timeout = timeout
-        self._seq = 0
+        self.timeout = float(timeout)
+        self.max_retries = retries
+        # A random first number: a board still holding the last request of an earlier host
+        # must not take this host's first STEP for a retransmission of it.
+        self._seq = os.urandom(1)[0]
+        self._buffer = bytearray()
+        self._received_any = False
+        self.retries: collections.Counter[str] = collections.Counter()
+        self.discarded_bytes = 0
+        self._budget = MAX_PAYLOAD      # answer bytes asked for (see _transact)
         self.info: BoardInfo | None = None
+        self.steps_done = 0
 
     # ---- frames -------------------------------------------------------------------------
-    def _request(self, kind: int, payload: bytes = b"") -> int:
+    def _line_time(self, byte_count: int) -> float:
+        baud = getattr(self.transport, "baud", None)
+        return 10 * byte_count / baud if baud else 0.0
+
+    def _fill(self, need: int, timeout: float) -> None:
+        missing = need - len(self._buffer)
+        if missing <= 0:
+            return
+        data = self.transport.read(missing, timeout)
+        if data:
+            self._received_any = True
+        self._buffer += data
+        if len(data) < missing:
+            raise _Retry("timeout", f"{len(data)} of {missing} awaited bytes came within "
+                                    f"{timeout:.3g} s")
+
+    def _next_frame(self, timeout: float) -> tuple[int, int, bytes]:
+        """The next frame with a valid header and CRC; garbage before it is skipped."""
+        skipped_before = self.discarded_bytes
+        while True:
+            if self.discarded_bytes - skipped_before > GARBAGE_LIMIT:
+                raise _Retry("garbage", f"{GARBAGE_LIMIT} bytes without a valid frame")
+            start = self._buffer.find(SYNC)
+            if start < 0:
+                self.discarded_bytes += len(self._buffer)
+                self._buffer.clear()
+                self._fill(1, timeout)
+                continue
+            self.discarded_bytes += start
+            del self._buffer[:start]
+            self._fill(HEADER_BYTES, timeout)
+            _, kind, seq, length, check = self._buffer[:HEADER_BYTES]
+            if length > MAX_PAYLOAD or check != length ^ 0xFF:
+                self._reject_old_board(timeout)
+                del self._buffer[0]     # not a frame start: hunt for the next SYNC byte
+                self.discarded_bytes += 1
+                continue
+            size = frame_bytes(length)
+            self._fill(size, timeout)
+            body = bytes(self._buffer[1:HEADER_BYTES + length])
+            crc = int.from_bytes(self._buffer[HEADER_BYTES + length:size], "little")
+            if crc != crc32c(body):
+                del self._buffer[0]
+                self.discarded_bytes += 1
+                raise _Retry("crc", "an answer with a bad CRC (a garbled or lost byte)")
+            del self._buffer[:size]
+            return kind, seq, body[4:]
+
+    def _reject_old_board(self, timeout: float) -> None:
+        # Protocol v1 framed with a CRC-8 and no length complement: its HELLO answer
+        # (A5 81 seq 0E "SNN" 01 ...) is recognisable, so say what it is rather than time out.
+        if self._buffer[1] != Response.HELLO or self._buffer[3] != 14:
+            return
+        try:
+            self._fill(8, timeout)
+        except _Retry:
+            return
+        head = bytes(self._buffer[:8])
+        if len(head) == 8 and head[1] == Response.HELLO and head[3] == 14 \
+                and head[4:7] == b"SNN" and head[7] != PROTOCOL_VERSION:
+            raise LinkError(f"the board speaks host protocol v{head[7]} (built by an older "
+                            f"snngen), this snngen speaks v{PROTOCOL_VERSION}: rebuild and "
+                            "flash its bitstream (snngen board build, snngen board flash)")
+
+    def _transact(self, kind: int, payload, expect: int, answer_bytes: int = 0,
+                  check=None) -> bytes:
+        """Send a request until a valid answer of type `expect` comes back; its payload.
+
+        `payload` is the request's bytes, or ``payload(budget) -> (bytes, answer bytes)`` for
+        a request whose answer may be made smaller: each failed attempt halves the budget (the
+        answer bytes asked for), so a noisy line gets short frames that pass, and a clean one
+        long frames. Every attempt keeps the request's sequence number.
+        """
         self._seq = (self._seq + 1) & 0xFF
-        self.transport.write(encode_frame(kind, self._seq, payload))
-        return self._seq
+        seq = self._seq
+        name = REQUEST_NAMES.get(kind, f"0x{kind:02x}")
+        seen: collections.Counter[str] = collections.Counter()
+        last = last_cause = ""
+        budget = self._budget
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self.retries[last_cause] += 1
+                budget = max(MIN_BUDGET, budget // 2)
+                self._pause(min(0.2, 0.005 * 2 ** attempt))
+            body_bytes, answer = payload(budget) if callable(payload) else (payload,
+                                                                               answer_bytes)
+            frame = encode_frame(kind, seq, body_bytes)
+            timeout = self.timeout + 2 * self._line_time(len(frame) + frame_bytes(answer))
+            self.transport.write(frame)
+            try:
+                while True:
+                    got, got_seq, body = self._next_frame(timeout)
+                    if got_seq != seq:
+                        continue    # an answer to an earlier attempt or request
+                    if got == NAK:
+                        code = body[0] if body else 0
+                        if code == NakCode.CRC:
+                            raise _Retry("nak", "the board received the request garbled")
+                        raise LinkError(f"the board refused {name}: "
+                                        f"{NAK_MESSAGES.get(code, f'error {code}')}")
+                    if got != expect:
+                        raise _Retry("sequence", f"an answer of type 0x{got:02x} to {name}")
+                    if check is not None:
+                        check(body)
+                    if callable(payload):
+                        # Grow again slowly after a clean answer; keep what worked otherwise.
+                        self._budget = (min(MAX_PAYLOAD, budget + budget // 4 + 1) if not attempt
+                                        else budget)
+                    return body
+            except _Retry as failure:
+                last_cause, last = failure.cause, str(failure)
+                if failure.cause == "timeout":
+                    # What came is the head of an answer that will never be whole: the next
+                    # attempt's answer must not be read as its tail.
+                    self.discarded_bytes += len(self._buffer)
+                    self._buffer.clear()
+                seen[failure.cause] += 1
+        if not self._received_any:
+            raise LinkError(f"the port is silent: no byte came back in {attempt + 1} attempts "
+                            f"of {timeout:.3g} s: is the board programmed with an snngen "
+                            "bitstream (snngen board flash), the port and baud rate right?")
+        causes = ", ".join(f"{count} {cause}" for cause, count in sorted(seen.items()))
+        raise LinkError(f"no valid answer to {name} in {attempt + 1} attempts ({causes}; "
+                        f"last: {last})")
 
-    def _read_exact(self, count: int, what: str) -> bytes:
-        data = self.transport.read(count, self.timeout)
-        if len(data) < count:
-            raise LinkError(f"no complete {what} from the board within {self.timeout:g} s "
-                            f"(got {len(data)} of {count} bytes): is the board programmed, "
-                            "the port and baud rate right?")
-        return data
+    def _pause(self, seconds: float) -> None:
+        # A silent line before a retry: it also lets a board whose receiver locked onto a false
+        # frame start (a SYNC byte inside a garbled frame) give that frame up after its gap
+        # limit, so an identical retransmission cannot meet the same misalignment again.
+        # A simulated board's silence is simulated time.
+        pause = getattr(self.transport, "pause", None)
+        if pause is not None:
+            pause(seconds)
+        else:
+            time.sleep(seconds)
 
-    def _frame(self, seq: int) -> tuple[int, bytes]:
-        start = self._read_exact(1, "response")
-        if start[0] != SYNC:
-            raise LinkError(f"corrupted response: expected the sync byte 0x{SYNC:02x}, got "
-                            f"0x{start[0]:02x} (a lost or garbled byte)")
-        header = self._read_exact(3, "response header")
-        kind, got_seq, length = header
-        payload = self._read_exact(length, "response payload") if length else b""
-        (crc,) = self._read_exact(1, "response CRC")
-        if crc != crc8(header + payload):
-            raise LinkError("corrupted response: CRC mismatch (a garbled byte on the line)")
-        if got_seq != seq:
-            raise LinkError(f"response out of sequence: expected #{seq}, got #{got_seq} "
-                            "(a response was lost)")
-        if kind == NAK:
-            code = payload[0] if payload else 0
-            raise LinkError(f"the board refused request 0x{payload[1] if len(payload) > 1 else 0:02x}"
-                            f": {NAK_MESSAGES.get(code, f'error {code}')}")
-        return kind, payload
+    def retry_summary(self) -> str:
+        """One line: the retries this link needed, by cause."""
+        total = sum(self.retries.values())
+        if not total:
+            return "no retries"
+        causes = ", ".join(f"{count} {cause}" for cause, count in sorted(self.retries.items()))
+        return f"{total} retr{'y' if total == 1 else 'ies'} ({causes})"
 
-    def _expect(self, seq: int, kind: int) -> bytes:
-        got, payload = self._frame(seq)
-        if got != kind:
-            raise LinkError(f"unexpected response 0x{got:02x} (expected 0x{kind:02x})")
-        return payload
+    # ---- checks of what the board says ---------------------------------------------------
+    def _impossible(self, what: str):
+        # CRC-32C let a corruption through, or the board runs another network: either way
+        # this answer must not be used; asking again settles which.
+        raise _Retry("range", f"impossible {what}")
+
+    def _check_entries(self, body: bytes, count: int) -> list[tuple[int, int]]:
+        info = self.info
+        if len(body) != ENTRY_BYTES * count:
+            self._impossible(f"length {len(body)} for {count} spike entries")
+        pairs = []
+        for k in range(count):
+            neuron, spikes = struct.unpack_from("<HB", body, ENTRY_BYTES * k)
+            if neuron >= info.neurons or not 1 <= spikes <= info.max_spikes:
+                self._impossible(f"spike entry (neuron {neuron}, {spikes} spikes) for "
+                                 f"{info.neurons} neurons and at most {info.max_spikes} spikes")
+            pairs.append((neuron, spikes))
+        return pairs
 
     # ---- requests -------------------------------------------------------------------------
     def hello(self) -> BoardInfo:
-        payload = self._expect(self._request(Request.HELLO), Response.HELLO)
-        if len(payload) < 14 or payload[:3] != b"SNN":
-            raise LinkError(f"the device answered HELLO with {payload!r}, not an snngen board")
+        def check(payload):
+            if len(payload) < 4 or payload[:3] != b"SNN":
+                raise LinkError(f"the device answered HELLO with {payload!r}, not an snngen "
+                                "board")
+            if payload[3] != PROTOCOL_VERSION:
+                raise LinkError(f"the board speaks host protocol v{payload[3]}, this snngen "
+                                f"speaks v{PROTOCOL_VERSION}: rebuild and flash its bitstream "
+                                "with this snngen (snngen board build, snngen board flash)")
+            if len(payload) < HELLO_BYTES:
+                self._impossible(f"HELLO answer of {len(payload)} bytes")
+
+        payload = self._transact(Request.HELLO, b"", Response.HELLO, HELLO_BYTES, check)
         self.info = BoardInfo(
             version=payload[3], neurons=payload[4] | payload[5] << 8,
             inputs=payload[6] | payload[7] << 8, state_bits=payload[8],
             signed=bool(payload[9] & 1), runtime_weights=bool(payload[9] & 2),
             groups=payload[10] | payload[11] << 8, load_word_bytes=payload[12],
-            value_bytes=payload[13])
+            value_bytes=payload[13], max_spikes=payload[14])
         return self.info
 
+    def _board(self) -> BoardInfo:
+        return self.info or self.hello()
+
     def send_inputs(self, channels) -> None:
-        # Ascending: with per-event saturation (Xylo) a step's input events apply in channel
-        # order (docs/semantics.md); for every other network the order does not matter.
+        """Queue input events for the next step (ascending channel order, INPUTS frames)."""
+        self._board()
         ids = sorted(int(c) for c in channels)
         for start in range(0, len(ids), MAX_INPUTS):
             chunk = ids[start:start + MAX_INPUTS]
-            self._expect(self._request(Request.INPUTS, struct.pack(f"<{len(chunk)}H", *chunk)),
-                         Response.INPUTS)
+            self._transact(Request.INPUTS, struct.pack(f"<{len(chunk)}H", *chunk),
+                           Response.INPUTS, 0)
 
-    def step(self, count: int = 1) -> list[list[int]]:
-        """Run `count` steps; each step's spike ids in arrival order (checked against its count)."""
-        if not 1 <= count <= 0xFFFF:
-            raise ValueError(f"count must be in 1..65535, not {count!r}")
-        seq = self._request(Request.STEP, struct.pack("<H", count))
-        steps: list[list[int]] = []
-        ids: list[int] = []
-        while len(steps) < count:
-            kind, payload = self._frame(seq)
-            if kind == Response.SPIKES:
-                ids += struct.unpack(f"<{len(payload) // 2}H", payload)
-            elif kind == Response.STEP_END:
-                (spikes,) = struct.unpack("<H", payload)
-                if spikes != len(ids):
-                    raise LinkError(f"step {len(steps) + 1}: the board counted {spikes} spikes "
-                                    f"but sent {len(ids)} ids")
-                steps.append(ids)
-                ids = []
-            else:
-                raise LinkError(f"unexpected response 0x{kind:02x} during a step")
+    def step(self, count: int = 1, inputs=()) -> list[list[int]]:
+        """Run `count` steps, the first with input events `inputs`; each step's spike ids.
+
+        A neuron that spikes n times in a step (multi-spike neurons) appears n times in a row.
+        """
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be a positive integer, not {count!r}")
+        steps = []
+        for k in range(count):
+            pairs = self._step_once(inputs if k == 0 else ())
+            steps.append([neuron for neuron, spikes in pairs for _ in range(spikes)])
         return steps
 
+    def _step_once(self, inputs) -> list[tuple[int, int]]:
+        info = self._board()
+        # Ascending: with per-event saturation (Xylo) a step's input events apply in channel
+        # order (docs/semantics.md); the lowest ids go first, in INPUTS frames if they
+        # overflow the STEP frame.
+        ids = sorted(int(c) for c in inputs)
+        ahead = len(ids) - MAX_INPUTS
+        if ahead > 0:
+            self.send_inputs(ids[:ahead])
+            ids = ids[ahead:]
+        expected_step = (self.steps_done + 1) & 0xFFFFFFFF
+        header = {}
+        ids_bytes = struct.pack(f"<{len(ids)}H", *ids)
+        limit = [INLINE_ENTRIES]
+
+        def request(budget):
+            limit[0] = min(INLINE_ENTRIES, budget // ENTRY_BYTES)
+            return (bytes([limit[0]]) + ids_bytes,
+                    STEP_HEADER_BYTES + ENTRY_BYTES * min(limit[0], info.neurons))
+
+        def check(body):
+            if len(body) < STEP_HEADER_BYTES:
+                self._impossible(f"STEP answer of {len(body)} bytes")
+            step, entries, spikes = struct.unpack_from("<IHH", body)
+            if step != expected_step:
+                self._impossible(f"step number {step} (expected {expected_step})")
+            if entries > info.neurons or spikes > entries * info.max_spikes \
+                    or spikes < entries:
+                self._impossible(f"spike count {spikes} in {entries} entries")
+            inline = min(entries, limit[0])
+            header.update(entries=entries, spikes=spikes,
+                          pairs=self._check_entries(body[STEP_HEADER_BYTES:], inline))
+
+        self._transact(Request.STEP, request, Response.STEP, check=check)
+        self.steps_done = expected_step
+        pairs = header["pairs"]
+        while len(pairs) < header["entries"]:
+            first = len(pairs)
+            left = header["entries"] - first
+            asked = [0]
+            fetched = []
+
+            def fetch(budget, first=first, left=left, asked=asked):
+                asked[0] = min(left, MAX_FETCH, max(1, budget // ENTRY_BYTES))
+                return struct.pack("<HB", first, asked[0]), ENTRY_BYTES * asked[0]
+
+            def check_fetch(body, asked=asked, fetched=fetched):
+                fetched[:] = self._check_entries(body, asked[0])
+
+            self._transact(Request.FETCH, fetch, Response.FETCH, check=check_fetch)
+            pairs += fetched
+        neurons = [neuron for neuron, _ in pairs]
+        if len(set(neurons)) != len(neurons) or sum(s for _, s in pairs) != header["spikes"]:
+            raise LinkError(f"step {expected_step}: the board's spike entries {pairs} repeat a "
+                            f"neuron or do not add up to its count {header['spikes']}")
+        return pairs
+
     def read_states(self, first: int, count: int) -> list[int]:
+        info = self._board()
+        low, high = info.state_range()
         values: list[int] = []
-        signed = self.info.signed if self.info else True
         while count > 0:
-            chunk = min(count, MAX_READ)
-            payload = self._expect(self._request(Request.READ, struct.pack("<HB", first, chunk)),
-                                   Response.READ)
-            values += struct.unpack(f"<{chunk}{'i' if signed else 'I'}", payload)
-            first += chunk
-            count -= chunk
+            asked = [0]
+            decoded = []
+
+            def request(budget, first=first, count=count, asked=asked):
+                asked[0] = min(count, MAX_READ, max(1, budget // 4))
+                return struct.pack("<HB", first, asked[0]), 4 * asked[0]
+
+            def check(body, first=first, asked=asked, decoded=decoded):
+                chunk = asked[0]
+                if len(body) != 4 * chunk:
+                    self._impossible(f"READ answer of {len(body)} bytes for {chunk} values")
+                got = struct.unpack(f"<{chunk}{'i' if info.signed else 'I'}", body)
+                for k, value in enumerate(got):
+                    expected = (low, high) if first + k < info.neurons else (0, 0)
+                    if not expected[0] <= value <= expected[1]:
+                        self._impossible(f"state {value} of neuron {first + k} (the lattice "
+                                         f"is {low}..{high})")
+                decoded[:] = got
+
+            self._transact(Request.READ, request, Response.READ, check=check)
+            values += decoded
+            first += len(decoded)
+            count -= len(decoded)
         return values
 
     def reset(self) -> None:
-        self._expect(self._request(Request.RESET), Response.RESET)
+        self._transact(Request.RESET, b"", Response.RESET, 0)
+        self.steps_done = 0
 
     def load_synapses(self, words: list[int]) -> None:
         """Write synapse-table words (``synapses.hex``) into a runtime-weights board."""
-        info = self.info or self.hello()
+        info = self._board()
         if not info.runtime_weights:
             raise LinkError("this board's synapse tables are ROM (built without "
                             "--runtime-weights): nothing to load")
@@ -212,26 +467,27 @@ class HostLink:
         for start in range(0, len(words), per_frame):
             chunk = words[start:start + per_frame]
             payload = b"".join(int(w).to_bytes(size, "little") for w in chunk)
-            self._expect(self._request(Request.LOAD, payload), Response.LOAD)
+            self._transact(Request.LOAD, payload, Response.LOAD, 0)
 
-    def run(self, steps: int, inputs: np.ndarray | None = None, *, read_states: bool = True
-            ) -> Trace:
-        """Reset the board, run `steps` steps with `inputs` (T, K), read every state each step."""
-        info = self.info or self.hello()
+    def run(self, steps: int, inputs: np.ndarray | None = None, *, read_states: bool = True,
+            progress=None) -> Trace:
+        """Reset the board, run `steps` steps with `inputs` (T, K), read every state each step.
+
+        `progress`, if given, is called with the number of steps done after each step.
+        """
+        info = self._board()
         n = info.neurons
         self.reset()
         spikes = np.zeros((steps, n), dtype=np.uint8)
         state = np.zeros((steps, n), dtype=np.int64)
         for t in range(steps):
-            if inputs is not None and inputs.shape[1]:
-                self.send_inputs(np.flatnonzero(inputs[t]))
-            (ids,) = self.step(1)
-            # A neuron with c spikes in a step (multi-spike neurons) is sent c times in a row;
-            # any other repeat is a protocol error.
-            runs = [i for k, i in enumerate(ids) if k == 0 or ids[k - 1] != i]
-            if len(set(runs)) != len(runs) or any(i >= n for i in ids):
-                raise LinkError(f"step {t + 1}: invalid spike ids {ids}")
-            np.add.at(spikes[t], ids, 1)
+            channels = np.flatnonzero(inputs[t]) if inputs is not None and inputs.shape[1] \
+                else ()
+            for neuron, count in self._step_once(channels):
+                spikes[t, neuron] = count
             if read_states:
                 state[t] = self.read_states(0, n)
+            if progress is not None:
+                progress(t + 1)
         return Trace(spikes=spikes, state=state)
+

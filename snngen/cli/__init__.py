@@ -53,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"snngen {args.command}: error: {as_flag(str(error))}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"snngen {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        detail = f": {interrupt}" if str(interrupt) else ""
+        print(f"snngen {args.command}: interrupted{detail}", file=sys.stderr)
         return 130

@@ -14,10 +14,12 @@ from .common import (
     EXIT_MISMATCH,
     EXIT_TOOL,
     Parser,
+    ProgressBar,
     add_groups_flag,
     add_network_flags,
     add_runtime_weights_flag,
     check_output,
+    check_trace_memory,
     integer,
     load_stimulus,
     network_argument,
@@ -75,15 +77,21 @@ def _open_port(args: argparse.Namespace):
     """A transport for --port: a serial port, or ``sim:NET.json`` (the simulated board)."""
     from ..board.host import SerialTransport
 
-    if args.port.startswith("sim:"):
-        from ..board.link import BoardCore
-        from ..board.sim import SimulatedSerial
+    simulator, _, path = args.port.partition(":")
+    if simulator in ("sim", "verilator") and path:
         from ..hw.plan import plan_hardware
 
-        network = load_network(args.port[4:])
+        network = load_network(path)
         # One group, or one per layer for a layered network (as `board build` defaults).
         plan = plan_hardware(network, None, runtime_weights=args.synapses is not None)
-        return SimulatedSerial(BoardCore(plan, 4), 4)
+        if simulator == "verilator":
+            from ..board.verilated import VerilatedSerial
+
+            return VerilatedSerial(plan, os.path.join("rtl_out", ".verilated-boards"),
+                                   baud=args.baud)
+        from ..board.sim import simulated_board
+
+        return simulated_board(plan, baud=args.baud)
     return SerialTransport(args.port, args.baud)
 
 
@@ -92,8 +100,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.steps <= 1_000_000:
         raise InputError(f"--steps must be in 1..1000000, not {args.steps}")
+    if not 0 < args.timeout <= 3600:
+        raise InputError(f"--timeout must be in (0, 3600] seconds, not {args.timeout:g}")
+    if not 0 <= args.retries <= 100:
+        raise InputError(f"--retries must be in 0..100, not {args.retries}")
     check_output(args.out)
     expected_network = load_network(args.check) if args.check is not None else None
+    if expected_network is not None:
+        check_trace_memory(args.steps, expected_network, copies=2)
     words = None
     if args.synapses is not None:
         try:
@@ -105,7 +119,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     transport = None
     try:
         transport = _open_port(args)
-        link = HostLink(transport, timeout=args.timeout)
+        link = HostLink(transport, timeout=args.timeout, retries=args.retries)
         info = link.hello()
         if expected_network is not None and (expected_network.neurons, expected_network.inputs) \
                 != (info.neurons, info.inputs):
@@ -117,7 +131,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             inputs = load_stimulus(args.input, info.inputs, args.steps)
         if words is not None:
             link.load_synapses(words)
-        trace = link.run(args.steps, inputs)
+        with ProgressBar("run", "step", enabled=not args.quiet) as bar:
+            trace = link.run(args.steps, inputs,
+                             progress=lambda done: bar(done, args.steps, link.retry_summary()))
     except LinkError as error:
         print(f"snngen run: error: {error}", file=sys.stderr)
         return EXIT_TOOL
@@ -125,7 +141,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if transport is not None and hasattr(transport, "close"):
             transport.close()
     save_trace(trace, args.out)
-    print(f"wrote {args.out}: {args.steps} steps from the board ({info.neurons} neurons)")
+    print(f"wrote {args.out}: {args.steps} steps from the board ({info.neurons} neurons); "
+          f"link: {link.retry_summary()}")
     if expected_network is not None:
         expected = simulate(expected_network, args.steps, inputs)
         mismatch = first_mismatch(expected, trace.spikes, trace.state)
@@ -185,8 +202,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "neuron's state, and write the same TRACE.npz as `snngen sim`. With --check "
                     "the trace is compared with the golden model (exit 1 on a mismatch).")
     run.add_argument("--port", required=True,
-                     help="serial port (/dev/ttyUSB0, COM3), or sim:NET.json for the simulated "
-                          "board top (Amaranth's simulator, UART pins included)")
+                     help="serial port (/dev/ttyUSB0, COM3); sim:NET.json for the simulated "
+                          "board top (Amaranth's simulator, UART pins included), or "
+                          "verilator:NET.json for the same Verilog compiled by Verilator "
+                          "(fast; built once under rtl_out/.verilated-boards/)")
     run.add_argument("--baud", type=integer, default=115200, metavar="B",
                      help="baud rate, as built (default: %(default)s)")
     run.add_argument("--steps", type=integer, required=True, metavar="T", help="time steps")
@@ -197,6 +216,12 @@ def register(commands: argparse._SubParsersAction) -> None:
                           "network.json)")
     run.add_argument("--synapses", metavar="synapses.hex",
                      help="load these synapse tables first (boards built with --runtime-weights)")
-    run.add_argument("--timeout", type=number, default=5.0, metavar="S",
-                     help="seconds to wait for each response (default: %(default)s)")
+    run.add_argument("--timeout", type=number, default=0.25, metavar="S",
+                     help="seconds of silence before a request is sent again, on top of the "
+                          "line time of the request and its answer; for sim: ports, seconds "
+                          "of the simulated board's time (default: %(default)s)")
+    run.add_argument("--retries", type=integer, default=8, metavar="R",
+                     help="retransmissions of one request (after a lost or garbled answer) "
+                          "before giving up, 0..100 (default: %(default)s)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_cmd_run)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import zipfile
 
 import numpy as np
@@ -167,13 +168,60 @@ def check_output(path: str, flag: str = "--out") -> str:
         raise InputError(f"{flag} must be a file path, not the directory {path!r}")
     if not os.path.isdir(folder):
         raise InputError(f"{flag} must be in an existing directory, not {path!r}")
-    if not os.access(folder, os.W_OK):
-        raise InputError(f"{flag} must be in a writable directory, not {path!r}")
+    try:
+        # access() says yes to root everywhere, even under /proc: try a real file.
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".", suffix=".partial")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError:
+        raise InputError(f"{flag} must be in a writable directory, not {path!r}") from None
     return path
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation (MemAvailable), or 4 GiB if unknown."""
+    try:
+        with open("/proc/meminfo") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 4 << 30
+
+
+def check_trace_memory(steps: int, network: Network, copies: int = 1) -> None:
+    """Refuse a run whose traces (spikes, states, currents; `copies` of them) cannot fit."""
+    per_step = network.neurons * (1 + 8 + (8 if network.dynamics is not None else 0))
+    need = steps * per_step * copies
+    available = available_memory()
+    if need > 0.8 * available:
+        raise InputError(f"--steps {steps} needs about {need / 2**30:.1f} GiB for the traces of "
+                         f"{network.neurons} neurons, more than the {available / 2**30:.1f} GiB "
+                         "this machine has free: run fewer steps")
 
 
 def network_summary(network: Network) -> dict:
     return {**network.scalar_fields(), "synapses": network.synapses}
+
+
+def _check_npy_header(path: str, archive) -> None:
+    """Refuse an 'inputs' array too large for memory from its header, before reading it."""
+    try:
+        with archive.zip.open("inputs.npy") as member:
+            version = np.lib.format.read_magic(member)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(member)
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+        raise InputError(f"--input {path}: 'inputs' has no readable .npy header ({error})"
+                         ) from None
+    size = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
+    available = available_memory()
+    if size > available // 2:
+        raise InputError(f"--input {path}: 'inputs' of shape {tuple(shape)} would take "
+                         f"{size / 2**30:.1f} GiB, more than half the {available / 2**30:.1f} "
+                         "GiB this machine has free")
 
 
 def load_stimulus(path: str, channels: int, steps: int) -> np.ndarray:
@@ -197,6 +245,7 @@ def load_stimulus(path: str, channels: int, steps: int) -> np.ndarray:
                 if "inputs" not in archive.files:
                     raise InputError(f"--input {path}: must hold an array named 'inputs', "
                                      f"not only {sorted(archive.files)}")
+                _check_npy_header(path, archive)
                 try:
                     inputs = archive["inputs"]
                 except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
@@ -249,6 +298,9 @@ def list_of(kind, name: str):
     return parse
 
 
+MAX_RANGE_VALUES = 100_000
+
+
 def grid_values(kind, name: str):
     """A comma list, or an inclusive range START:STOP[:STEP] (``30:130:10``, ``0.1:0.9:0.1``)."""
     def parse(text: str):
@@ -262,6 +314,10 @@ def grid_values(kind, name: str):
                 if step <= 0 or stop < start:
                     raise ValueError
                 count = round((stop - start) / step + 1e-9) + 1
+                if count > MAX_RANGE_VALUES:
+                    raise argparse.ArgumentTypeError(
+                        f"the range {text!r} gives {count:,} values, more than "
+                        f"{MAX_RANGE_VALUES:,}")
                 values = [start + i * step for i in range(count)]
                 return [round(v, 6) for v in values] if kind is float else values
             return [kind(p) for p in text.split(",")]

@@ -14,6 +14,9 @@ from .common import (
     option_list,
 )
 
+# A point takes a few milliseconds to seconds: a million is days of work.
+MAX_POINTS = 1_000_000
+
 
 def _cmd_explore(args: argparse.Namespace) -> int:
     from ..study.explore import ExplorePoint, run_explore
@@ -39,6 +42,16 @@ def _cmd_explore(args: argparse.Namespace) -> int:
         raise InputError(f"--leak-shift must be in 1..31 or none, not {leak}")
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs must be >= 1, not {args.jobs}")
+    axes = {"--representation": args.representation, "--overflow": args.overflow,
+            "--reset": args.reset, "--bits": args.bits, "--neurons": args.neurons,
+            "--density": args.density}
+    count = args.seeds
+    for values in axes.values():
+        count *= len(values)
+    if count > MAX_POINTS:
+        sizes = " x ".join(f"{len(values)} {flag[2:]}" for flag, values in axes.items())
+        raise InputError(f"the grid has {count:,} points ({sizes} x {args.seeds} seeds), more "
+                         f"than {MAX_POINTS:,}: narrow the ranges")
     points = [ExplorePoint(n, d, b, seed, rep, ovf, reset, leak)
               for rep in args.representation for ovf in args.overflow for reset in args.reset
               for b in args.bits for n in args.neurons for d in args.density

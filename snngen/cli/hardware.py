@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
 from .._files import atomic_write_text
@@ -19,6 +20,7 @@ from .common import (
     add_network_flags,
     add_runtime_weights_flag,
     check_output,
+    check_trace_memory,
     integer,
     list_of,
     load_stimulus,
@@ -32,6 +34,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from ..hw.emit import build_design
 
     network, name = network_argument(args)
+    if args.name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", args.name):
+        raise InputError(f"--name must be a Verilog identifier of letters, digits and _ "
+                         f"(at most 64, not starting with a digit), not {args.name!r}")
     name = args.name or name
     out = args.out or os.path.join("rtl_out", name)
     design = build_design(network, out, groups=args.groups, name=name,
@@ -62,6 +67,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if args.vcd is not None:
         check_output(args.vcd, "--vcd")
     network = load_network(args.network)
+    check_trace_memory(args.steps, network, copies=2)
     inputs = (load_stimulus(args.input, network.inputs, args.steps) if args.input is not None
               else check_inputs(network, args.steps, None))
     plan = plan_hardware(network, args.groups, runtime_weights=args.runtime_weights)

@@ -13,6 +13,7 @@ from ..model.network import Network, load_network, save_network
 from .common import (
     add_network_flags,
     check_output,
+    check_trace_memory,
     integer,
     load_stimulus,
     network_from_flags,
@@ -37,6 +38,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         raise InputError(f"--steps must be >= 1, not {args.steps}")
     check_output(args.out)
     network = load_network(args.network)
+    check_trace_memory(args.steps, network)
     inputs = None
     if args.input is not None:
         inputs = load_stimulus(args.input, network.inputs, args.steps)

@@ -24,6 +24,8 @@ import dataclasses
 import enum
 import json
 import os
+import stat
+import sys
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -1094,6 +1096,10 @@ def _reject_constant(name: str) -> Any:
     raise InputError(f"{name} is not a valid JSON number")
 
 
+# A network.json of 16,384 neurons at density 0.1 is about 100 MiB of text.
+MAX_NETWORK_FILE_BYTES = 512 << 20
+
+
 def load_network(path: str | os.PathLike) -> Network:
     """Read and validate a network.json file.
 
@@ -1106,7 +1112,13 @@ def load_network(path: str | os.PathLike) -> Network:
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as file:
-            text = file.read()
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise InputError(f"{path}: not a regular file (a device, pipe or socket), "
+                                 "not a network.json file")
+            text = file.read(MAX_NETWORK_FILE_BYTES + 1)
+            if len(text) > MAX_NETWORK_FILE_BYTES:
+                raise InputError(f"{path}: larger than {MAX_NETWORK_FILE_BYTES >> 20} MiB, "
+                                 "the limit of a network.json file")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -1125,6 +1137,14 @@ def load_network(path: str | os.PathLike) -> Network:
         ) from None
     except InputError as error:
         raise InputError(f"{path}: {error}") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply (a network.json is at most a few levels "
+                         "deep)") from None
+    except ValueError as error:
+        if "digits" in str(error):
+            raise InputError(f"{path}: holds an integer of more than "
+                             f"{sys.get_int_max_str_digits()} digits") from None
+        raise InputError(f"{path}: not valid JSON: {error}") from None
     try:
         return network_from_json(document)
     except InputError as error:

@@ -17,13 +17,13 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
 from .._files import atomic_write_csv, atomic_write_text
 from .._progress import Progress
+from .._workers import Interrupted, run_in_pool
 from ..errors import InputError
 from ..model.golden import BatchStepper
 from ..model.network import Network, NeuronModel, StateFormat, network_to_json
@@ -342,8 +342,10 @@ def plan_tasks(points: Sequence[ExplorePoint], jobs: int) -> list[list[ExplorePo
     ordered = sorted(points, key=lambda p: (p.neurons, p.bits, p.density, p.seed, p.key))
     if not ordered:
         return []
-    # Cost of a batch ≈ count × (largest N)²: cut where the sizes jump, at most 4 cuts per job.
-    pieces = max(1, min(len(ordered), 2 * jobs))
+    # Cost of a batch ≈ count × (largest N)²: cut where the sizes jump. At least two batches a
+    # job for balance, and batches of at most MAX_BATCH points: a batch is the unit of work kept
+    # when a study is interrupted.
+    pieces = max(1, min(len(ordered), max(2 * jobs, -(-len(ordered) // MAX_BATCH))))
     total = sum(p.neurons ** 2 for p in ordered)
     tasks, current, spent = [], [], 0.0
     for point in ordered:
@@ -355,6 +357,9 @@ def plan_tasks(points: Sequence[ExplorePoint], jobs: int) -> list[list[ExplorePo
     if current:
         tasks.append(current)
     return tasks
+
+
+MAX_BATCH = 16
 
 
 def _run_task(task: tuple[list[ExplorePoint], int, int | None]) -> list[dict]:
@@ -386,6 +391,9 @@ def run_explore(out_dir: str | os.PathLike, points: Sequence[ExplorePoint], *, s
     client = _dask_client(scheduler) if scheduler is not None else None
     folder = out / "points"
     folder.mkdir(parents=True, exist_ok=True)
+    # A run killed while writing leaves its temporary file behind: never a result.
+    for stale in folder.glob(".*.partial"):
+        stale.unlink()
     todo = [p for p in points if not (folder / f"{p.key}.json").exists()]
     jobs = max(1, jobs or os.cpu_count() or 1)
     tasks = [(chunk, steps, horizon) for chunk in plan_tasks(todo, jobs)]
@@ -407,9 +415,10 @@ def run_explore(out_dir: str | os.PathLike, points: Sequence[ExplorePoint], *, s
         for task in tasks:
             finished(_run_task(task))
     else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-            for future in as_completed([pool.submit(_run_task, t) for t in tasks]):
-                finished(future.result())
+        try:
+            run_in_pool(_run_task, tasks, jobs, lambda task, rows: finished(rows))
+        except KeyboardInterrupt:
+            raise Interrupted(done, len(points)) from None
     rows = [json.loads((folder / f"{p.key}.json").read_text()) for p in points]
     if save_networks:
         networks = out / "networks"

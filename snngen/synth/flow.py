@@ -27,6 +27,7 @@ from ..hw.core import SNNCore
 from ..hw.emit import to_verilog, uninitialised_memories
 from ..hw.plan import plan_hardware
 from ..model.network import Network
+from .tools import find_tool
 
 __all__ = ["TARGETS", "SynthesisError", "Target", "parse_nextpnr_report", "parse_yosys_stat",
            "synthesize"]
@@ -150,8 +151,12 @@ def resource_shortage(log: str) -> str | None:
 
 
 def _run(command: list[str], cwd: Path, what: str, keep_logs: bool = True) -> str:
+    executable = find_tool(command[0])
     try:
-        result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+        if executable is None:
+            raise FileNotFoundError(command[0])
+        result = subprocess.run([executable, *command[1:]], cwd=cwd, capture_output=True,
+                                text=True, check=False)
     except FileNotFoundError:
         raise SynthesisError(f"{command[0]} not found; install it with: pip install "
                              f"{command[0]}") from None

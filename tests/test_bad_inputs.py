@@ -286,3 +286,21 @@ def test_hostile_inputs(tmp_path, capsys, files, argv, message):
             (tmp_path / name).write_text(content)
     status = _call([part.replace("{d}", str(tmp_path)) for part in argv])
     _assert_rejected(capsys, tmp_path, status, message, before=set(files))
+
+
+def test_demo_checks_its_tools_before_training(tmp_path, capsys, monkeypatch):
+    """Without Icarus on PATH the demo stops at once, not after a minute of training."""
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    status = _call(["demo", "digits", "--out", str(tmp_path / "demo"), "--no-synth", "--quiet"])
+    _assert_rejected(capsys, tmp_path, status, "iverilog not found", before={"bin"})
+
+
+def test_a_network_too_large_to_generate_is_refused_first(tmp_path, capsys, monkeypatch):
+    import snngen.cli.common as common
+
+    monkeypatch.setattr(common, "available_memory", lambda: 1 << 30)
+    status = _call(["network", "--neurons", "8192", "--out", str(tmp_path / "net.json")])
+    _assert_rejected(capsys, tmp_path, status,
+                     "--neurons 8192 needs about 2.2 GiB to generate, more than the 1.0 GiB",
+                     before=set())

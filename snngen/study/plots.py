@@ -55,6 +55,9 @@ def activity_threshold(rows: list[dict]) -> int | None:
     return None
 
 
+PLOT_STEPS = 5000
+
+
 def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
     import matplotlib
 
@@ -139,14 +142,18 @@ def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
 
     # Raster and membrane traces of one run.
     network = show.network()
-    trace = simulate(network, steps)
+    # The plotted run is bounded in memory whatever --steps is: its first PLOT_STEPS steps.
+    plotted = min(steps, PLOT_STEPS)
+    trace = simulate(network, plotted)
     fig, ax = plt.subplots(figsize=(9, 4))
     # An image, one pixel per (step, neuron): fast for any number of spikes.
     ax.imshow(trace.spikes.T, aspect="auto", cmap="Greys", interpolation="nearest",
-              origin="lower", extent=(0.5, steps + 0.5, -0.5, network.neurons - 0.5))
+              origin="lower", extent=(0.5, plotted + 0.5, -0.5, network.neurons - 0.5))
+    shown_steps = "" if plotted == steps else f", first {plotted} of {steps} steps"
     ax.set(xlabel="step", ylabel="neuron",
            title=f"raster: N={show.neurons}, density {show.density:g}, {show.bits} bits, "
-                 f"seed {show.seed}, {show.representation}/{show.overflow}/reset {show.reset}")
+                 f"seed {show.seed}, {show.representation}/{show.overflow}/reset {show.reset}"
+                 f"{shown_steps}")
     fig.tight_layout()
     atomic_save_figure(fig, out / "raster.png")
     plt.close(fig)

@@ -149,7 +149,9 @@ class BoardCore(wiring.Component):
         m.submodules.spike_buffer = spike_buffer = memory.Memory(
             shape=spike_entry_layout, depth=max(2, plan.network.neurons), init=[])
         spike_write = spike_buffer.write_port()
-        spike_read = spike_buffer.read_port(transparent_for=(spike_write,))
+        # Written only while a step runs, read only after it: no transparency needed (and a
+        # transparent port keeps yosys from using block RAM for it).
+        spike_read = spike_buffer.read_port()
 
         # ---- frame receiver: SYNC type seq len ~len payload crc[4] ---------------------------
         request_type = Signal(8)

@@ -405,7 +405,7 @@ def run_explore(out_dir: str | os.PathLike, points: Sequence[ExplorePoint], *, s
         nonlocal done
         for row in rows:
             atomic_write_text(folder / f"{row['key']}.json", json.dumps(row, sort_keys=True) + "\n")
-        done += len(rows)
+            done += 1   # counted per file, so an interrupt reports exactly what is kept
         if progress is not None:
             progress(done, len(points), "")
 

@@ -239,8 +239,12 @@ def test_ctrl_c_keeps_finished_runs_and_the_same_command_resumes(tmp_path):
     import time
 
     out = tmp_path / "study"
-    process = subprocess.Popen(_explore_command(out), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    # A shell's background job starts with SIGINT ignored, and a child inherits that: give the
+    # study the default disposition a terminal's foreground job has (the hook only resets a
+    # signal, which is safe even with threads).
+    process = subprocess.Popen(
+        _explore_command(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
     _wait_for_points(out, process)
     sent = time.monotonic()
     process.send_signal(signal.SIGINT)

@@ -544,3 +544,21 @@ def test_long_runs_through_a_noisy_line_on_the_compiled_board(tmp_path, rate, ki
     assert_array_equal(got.spikes, expected.spikes)
     if read_states:
         assert_array_equal(got.state, expected.state)
+
+
+def test_a_step_with_more_inputs_than_one_frame_holds(tmp_path):
+    """200 input events in a step: 125 ride in the STEP frame, the lowest 75 go ahead."""
+    from snngen.board.verilated import VerilatedSerial
+    from snngen.model.generate import random_network
+
+    _require_verilator()
+    network = random_network(neurons=8, inputs=200, density=0.5, seed=4)
+    inputs = np.ones((3, network.inputs), dtype=np.uint8)
+    board = VerilatedSerial(plan_hardware(network, 1), tmp_path)
+    try:
+        got = HostLink(board).run(3, inputs)
+    finally:
+        board.close()
+    expected = ref_run(network, 3, inputs)
+    assert_array_equal(got.spikes, expected.spikes)
+    assert_array_equal(got.state, expected.state)

@@ -25,6 +25,7 @@ from .protocol import (
     MAX_INPUTS,
     MAX_PAYLOAD,
     MAX_READ,
+    MAX_STEP_INPUTS,
     NAK,
     NAK_MESSAGES,
     PROTOCOL_VERSION,
@@ -371,7 +372,7 @@ class HostLink:
         # order (docs/semantics.md); the lowest ids go first, in INPUTS frames if they
         # overflow the STEP frame.
         ids = sorted(int(c) for c in inputs)
-        ahead = len(ids) - MAX_INPUTS
+        ahead = len(ids) - MAX_STEP_INPUTS
         if ahead > 0:
             self.send_inputs(ids[:ahead])
             ids = ids[ahead:]

@@ -69,7 +69,8 @@ NAK_MESSAGES = {
 }
 
 MAX_READ = MAX_PAYLOAD // 4             # state values per READ (4 bytes each)
-MAX_INPUTS = MAX_PAYLOAD // 2           # input ids per INPUTS or STEP frame
+MAX_INPUTS = MAX_PAYLOAD // 2           # input ids per INPUTS frame
+MAX_STEP_INPUTS = (MAX_PAYLOAD - 1) // 2  # input ids per STEP frame (after its entry cap)
 MAX_FETCH = MAX_PAYLOAD // ENTRY_BYTES  # spike entries per FETCH
 
 

@@ -11,6 +11,8 @@ import collections
 import random
 import time
 
+from .host import pause_line
+
 __all__ = ["FAULT_KINDS", "FaultyTransport"]
 
 FAULT_KINDS = ("flip", "drop", "duplicate", "garbage", "stall")
@@ -79,10 +81,7 @@ class FaultyTransport:
     def write(self, data: bytes) -> None:
         def stall(sent: bytearray) -> bytearray:
             self.inner.write(bytes(sent))
-            if hasattr(self.inner, "pause"):
-                self.inner.pause(self.stall_seconds)
-            else:
-                time.sleep(self.stall_seconds)
+            self.pause(self.stall_seconds)
             return bytearray()
 
         self.inner.write(bytes(self._damage(data, "to_board", stall)))
@@ -102,10 +101,7 @@ class FaultyTransport:
         return bytes(out)
 
     def pause(self, seconds: float) -> None:
-        if hasattr(self.inner, "pause"):
-            self.inner.pause(seconds)
-        else:
-            time.sleep(seconds)
+        pause_line(self.inner, seconds)
 
     def close(self) -> None:
         if hasattr(self.inner, "close"):

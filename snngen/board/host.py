@@ -39,7 +39,7 @@ from .protocol import (
     frame_bytes,
 )
 
-__all__ = ["BoardInfo", "HostLink", "LinkError", "SerialTransport", "Transport"]
+__all__ = ["BoardInfo", "HostLink", "LinkError", "SerialTransport", "Transport", "pause_line"]
 
 REQUEST_NAMES = {value: name for name, value in vars(Request).items() if name.isupper()}
 HELLO_BYTES = 15
@@ -65,6 +65,16 @@ class Transport(Protocol):
     def read(self, count: int, timeout: float) -> bytes:
         """Up to `count` bytes; fewer only when `timeout` seconds pass without them."""
         ...
+
+
+def pause_line(transport, seconds: float) -> None:
+    """Keep the line to the board silent for `seconds`: a simulated board's own time when the
+    transport can pause it, else the host's clock."""
+    pause = getattr(transport, "pause", None)
+    if pause is not None:
+        pause(seconds)
+    else:
+        time.sleep(seconds)
 
 
 class SerialTransport:
@@ -285,12 +295,7 @@ class HostLink:
         # A silent line before a retry: it also lets a board whose receiver locked onto a false
         # frame start (a SYNC byte inside a garbled frame) give that frame up after its gap
         # limit, so an identical retransmission cannot meet the same misalignment again.
-        # A simulated board's silence is simulated time.
-        pause = getattr(self.transport, "pause", None)
-        if pause is not None:
-            pause(seconds)
-        else:
-            time.sleep(seconds)
+        pause_line(self.transport, seconds)
 
     def retry_summary(self) -> str:
         """One line: the retries this link needed, by cause."""

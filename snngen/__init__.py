@@ -5,7 +5,15 @@ The one contract is the integer semantics of docs/semantics.md; :mod:`snngen.mod
 
 from .errors import InputError, InputTypeError
 from .model.generate import random_network
-from .model.golden import BatchTrace, Orbit, Trace, find_orbit, simulate, simulate_batch
+from .model.golden import (
+    BatchTrace,
+    Orbit,
+    Stepper,
+    Trace,
+    find_orbit,
+    simulate,
+    simulate_batch,
+)
 from .model.network import (
     Network,
     NeuronModel,
@@ -16,6 +24,7 @@ from .model.network import (
     load_network,
     save_network,
 )
+from .model.stream import run_chunked
 
 __version__ = "0.1.0"
 
@@ -30,11 +39,13 @@ __all__ = [
     "Representation",
     "Reset",
     "StateFormat",
+    "Stepper",
     "Trace",
     "__version__",
     "find_orbit",
     "load_network",
     "random_network",
+    "run_chunked",
     "save_network",
     "simulate",
     "simulate_batch",

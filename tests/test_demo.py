@@ -193,3 +193,55 @@ def test_digits_demo_full(tmp_path):
     assert results["8"]["accuracy"] >= report["float_accuracy"] - 0.005
     assert results["auto"]["weight_memory_vs_8bit"] <= 0.42
     assert all(r["lut"] and r["fmax_mhz"] for r in report["results"])
+
+
+def test_ctrl_c_keeps_the_demo_and_the_same_command_resumes(tmp_path):
+    """Ctrl-C in training: exit 130 within 2 s with one line naming what is kept; the same
+    command resumes from the last epoch and trains the very weights of an uninterrupted run."""
+    import re
+    import subprocess
+    import sys
+
+    from interrupts import interrupt_when
+
+    from snngen.quant.demo import DemoOptions, _load_digits, _train_snntorch
+    from snngen.quant.train import encode_intensity
+
+    out = tmp_path / "demo"
+    command = [sys.executable, "-m", "snngen", "demo", "digits", "--out", str(out),
+               "--epochs", "6", "--hidden", "24", "--rtl-images", "1", "--no-synth", "--quiet"]
+    status, stopped, err = interrupt_when(command, (out / ".checkpoint" / "train.pt").exists)
+    if status == 0:
+        pytest.skip("the demo finished before the interrupt reached it")
+    assert status == 130 and stopped < 2, (status, stopped, err)
+    assert err.count("\n") == 1 and "Traceback" not in err and "Warning" not in err, err
+    reported = re.search(r"interrupted: (\d+) of 14 epochs and stages are kept; the same "
+                         r"command resumes", err)
+    assert reported is not None and int(reported.group(1)) >= 1, err
+    kept = torch.load(out / ".checkpoint" / "train.pt", weights_only=False)["epoch"]
+    assert 1 <= kept < 6
+
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["resumed_units"] == kept
+    assert all(r["rtl_bit_exact"] for r in report["results"])
+    # The resumed training ends on the weights of one uninterrupted run.
+    options = DemoOptions(hidden=24, epochs=6, rtl_images=1, target=None)
+    fit, _, test = _load_digits(options.seed)
+    encoded_fit = (encode_intensity(fit[0], options.steps, 16.0), fit[1])
+    encoded_test = (encode_intensity(test[0], options.steps, 16.0), test[1])
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)   # as the demo trains
+    torch.use_deterministic_algorithms(True)
+    try:
+        whole, accuracy = _train_snntorch(encoded_fit, encoded_test, options, 1 - 2.0 ** -3,
+                                          lambda note: None)
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+    final = torch.load(out / ".checkpoint" / "train.pt", weights_only=False)
+    assert final["epoch"] == 6
+    for name, value in whole.state_dict().items():
+        assert torch.equal(value, final["net"][name]), name
+    assert report["float_accuracy"] == accuracy

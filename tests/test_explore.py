@@ -234,26 +234,17 @@ def _wait_for_points(folder, process, limit=120):
 
 
 def test_ctrl_c_keeps_finished_runs_and_the_same_command_resumes(tmp_path):
-    import signal
     import subprocess
-    import time
+
+    from interrupts import interrupt_when
 
     out = tmp_path / "study"
-    # A shell's background job starts with SIGINT ignored, and a child inherits that: give the
-    # study the default disposition a terminal's foreground job has (the hook only resets a
-    # signal, which is safe even with threads).
-    process = subprocess.Popen(
-        _explore_command(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
-    _wait_for_points(out, process)
-    sent = time.monotonic()
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
-    stopped = time.monotonic() - sent
-    if process.returncode == 0:
+    status, stopped, err = interrupt_when(
+        _explore_command(out), lambda: bool(list((out / "points").glob("*.json"))), limit=120)
+    if status == 0:
         pytest.skip("the study finished before the interrupt reached it")
     kept = len(list((out / "points").glob("*.json")))
-    assert process.returncode == 130 and stopped < 5, (process.returncode, stopped, err)
+    assert status == 130 and stopped < 2, (status, stopped, err)
     assert err.count("\n") == 1 and "Traceback" not in err and "Warning" not in err, err
     total = 9 * 2 * 8 * 3   # neurons x densities x seeds x the default bit widths
     import re

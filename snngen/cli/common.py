@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -17,6 +18,7 @@ from ..errors import InputError
 from ..model.generate import DEFAULTS, random_network
 from ..model.golden import Trace, check_input_array
 from ..model.network import Network, Overflow, Representation, Reset, load_network
+from ..model.stream import shift_input_row
 
 EXIT_USAGE = 2
 
@@ -210,15 +212,46 @@ def available_memory() -> int:
     return 4 << 30
 
 
-def check_trace_memory(steps: int, network: Network, copies: int = 1) -> None:
-    """Refuse a run whose traces (spikes, states, currents; `copies` of them) cannot fit."""
-    per_step = network.neurons * (1 + 8 + (8 if network.dynamics is not None else 0))
+def check_trace_memory(steps: int, network: Network | None, copies: int = 1,
+                       record: str = "state", neurons: int | None = None) -> None:
+    """Refuse a run whose traces (spikes, states, currents; `copies` of them) cannot fit.
+
+    `neurons` stands in for a network that is not at hand (a board's run).
+    """
+    current = network is not None and network.dynamics is not None
+    n = network.neurons if network is not None else neurons
+    per_step = n * (1 if record == "spikes" else 1 + 8 + (8 if current else 0))
     need = steps * per_step * copies
     available = available_memory()
     if need > 0.8 * available:
         raise InputError(f"--steps {steps} needs about {need / 2**30:.1f} GiB for the traces of "
-                         f"{network.neurons} neurons, more than the {available / 2**30:.1f} GiB "
-                         "this machine has free: run fewer steps")
+                         f"{n} neurons, more than the {available / 2**30:.1f} GiB "
+                         "this machine has free: run fewer steps, or stream the trace to a "
+                         "folder (--out DIR)")
+
+
+#: Runs this long draw a progress bar (unless --quiet).
+PROGRESS_STEPS = 100_000
+
+
+def check_trace_folder(path: str, size: int, flag: str = "--out") -> str:
+    """Refuse a trace folder that cannot be written, or whose files will not fit on its disk."""
+    from ..model.stream import is_trace_folder
+
+    target = os.path.normpath(os.path.abspath(path))
+    parent = os.path.dirname(target)
+    if os.path.exists(target) and not is_trace_folder(target):
+        kind = "folder" if os.path.isdir(target) else "file"
+        raise InputError(f"{flag} {path} is an existing {kind} that is not a trace folder; "
+                         "choose a new name or remove it")
+    check_output(os.path.join(target, "summary.json") if os.path.isdir(target) else target,
+                 flag)
+    free = shutil.disk_usage(parent).free
+    if size > 0.95 * free:
+        raise InputError(f"{flag} {path}: the trace takes {size / 2**30:.1f} GiB, more than the "
+                         f"{free / 2**30:.1f} GiB free on its disk: record less (--record "
+                         "spikes or none) or run fewer steps")
+    return path
 
 
 def network_summary(network: Network) -> dict:
@@ -244,8 +277,41 @@ def _check_npy_header(path: str, archive) -> None:
                          "GiB this machine has free")
 
 
-def load_stimulus(path: str, channels: int, steps: int) -> np.ndarray:
-    """Read STIM.npz (``inputs``: 0/1 of shape [≥T, K]) and validate it for K = `channels`."""
+def _mapped_stimulus(path: str, channels: int, steps: int) -> np.ndarray:
+    """STIM.npy opened memory-mapped; its shape and dtype checked, its values left to the run."""
+    try:
+        inputs = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise InputError(f"--input {path}: not a readable .npy file ({error})") from None
+    if inputs.dtype.kind not in "biu":
+        raise InputError(f"--input {path}: must hold 0/1 integers, not {inputs.dtype} values")
+    if inputs.ndim != 2 or inputs.shape[1] != channels:
+        raise InputError(f"--input {path}: must have shape (steps, {channels}) for a network "
+                         f"with {channels} inputs, not {inputs.shape}")
+    if inputs.shape[0] < steps:
+        raise InputError(f"--input {path}: has {inputs.shape[0]} rows (steps), fewer than the "
+                         f"{steps} asked for")
+    return inputs
+
+
+def check_stimulus_values(inputs: np.ndarray, steps: int, label: str, *, max_count: int = 1
+                          ) -> None:
+    """Check the first `steps` rows of a (memory-mapped) stimulus a block at a time."""
+    block = max(1, (16 << 20) // max(1, inputs.shape[1]))
+    for start in range(0, steps, block):
+        try:
+            check_input_array(inputs.shape[1], min(block, steps - start),
+                              np.asarray(inputs[start:start + block]), max_count=max_count)
+        except InputError as error:
+            raise type(error)(f"{label}: {shift_input_row(str(error), start)}") from None
+
+
+def load_stimulus(path: str, channels: int, steps: int, *, mapped: bool = False) -> np.ndarray:
+    """Read STIM.npz (``inputs``: 0/1 of shape [≥T, K]) and validate it for K = `channels`.
+
+    With `mapped`, STIM.npy is accepted too and returned memory-mapped, unread: its values are
+    validated a chunk at a time by the run (:func:`snngen.model.stream.run_chunked`).
+    """
     try:
         file = open(path, "rb")  # noqa: SIM115 - closed below, also on every error path
     except FileNotFoundError:
@@ -255,9 +321,14 @@ def load_stimulus(path: str, channels: int, steps: int) -> np.ndarray:
     except OSError as error:
         raise InputError(f"--input {path}: cannot read: {error.strerror}") from None
     with file:
-        if file.read(4) != b"PK\x03\x04":
+        magic = file.read(6)
+        if mapped and magic == b"\x93NUMPY":
+            file.seek(0)
+            return _mapped_stimulus(path, channels, steps)
+        if magic[:4] != b"PK\x03\x04":
+            also = " or an .npy file" if mapped else ""
             raise InputError(
-                f"--input {path}: must be an .npz archive (numpy.savez) holding 'inputs'"
+                f"--input {path}: must be an .npz archive (numpy.savez) holding 'inputs'{also}"
             )
         file.seek(0)
         try:
@@ -280,6 +351,11 @@ def load_stimulus(path: str, channels: int, steps: int) -> np.ndarray:
         return check_input_array(channels, steps, inputs)
     except InputError as error:
         raise type(error)(f"--input {path}: {error}") from None
+
+
+def save_arrays(arrays: dict[str, np.ndarray], path: str) -> None:
+    """The arrays of a trace as TRACE.npz, written atomically."""
+    atomic_write_bytes(path, npz_bytes(arrays))
 
 
 def save_trace(trace: Trace, path: str) -> None:

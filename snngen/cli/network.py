@@ -5,20 +5,28 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
-
 from ..errors import InputError
-from ..model.golden import Trace, find_orbit, simulate
-from ..model.network import Network, load_network, save_network
+from ..model.network import load_network, save_network
+from ..model.stream import (
+    RECORDS,
+    TraceCollector,
+    TraceFolder,
+    recorded_arrays,
+    run_chunked,
+    trace_bytes,
+)
 from .common import (
+    PROGRESS_STEPS,
+    ProgressBar,
     add_network_flags,
     check_output,
+    check_trace_folder,
     check_trace_memory,
     integer,
     load_stimulus,
     network_from_flags,
     network_summary,
-    save_trace,
+    save_arrays,
 )
 
 
@@ -36,59 +44,72 @@ def _cmd_network(args: argparse.Namespace) -> int:
 def _cmd_sim(args: argparse.Namespace) -> int:
     if args.steps < 1:
         raise InputError(f"--steps must be >= 1, not {args.steps}")
-    check_output(args.out)
+    record = args.record
+    folder = args.out is not None and not args.out.endswith(".npz")
+    if args.out is None:
+        record = "none"
+    elif not folder and record == "none":
+        raise InputError("--record none writes no TRACE.npz: give --out a folder (it gets "
+                         "summary.json) or leave --out out")
     network = load_network(args.network)
-    check_trace_memory(args.steps, network)
+    if args.out is not None:
+        if folder:
+            check_trace_folder(args.out, trace_bytes(network, args.steps, record))
+        else:
+            check_output(args.out)
+            check_trace_memory(args.steps, network, copies=2, record=record)
     inputs = None
     if args.input is not None:
-        inputs = load_stimulus(args.input, network.inputs, args.steps)
-    trace = simulate(network, args.steps, inputs, method=args.method)
-    save_trace(trace, args.out)
-    summary = _trace_summary(network, trace, driven=inputs is not None and bool(inputs.any()))
+        inputs = load_stimulus(args.input, network.inputs, args.steps, mapped=True)
+    sinks: list = []
+    writer = None
+    if folder:
+        writer = TraceFolder(args.out, network.neurons, args.steps,
+                             recorded_arrays(network, record))
+        sinks.append(writer)
+    elif args.out is not None:
+        sinks.append(TraceCollector(recorded_arrays(network, record)))
+    try:
+        with ProgressBar("sim", "step", enabled=not args.quiet and args.steps >= PROGRESS_STEPS
+                         ) as bar:
+            summary = run_chunked(network, args.steps, inputs, method=args.method,
+                                  sinks=tuple(sinks), input_label=f"--input {args.input}",
+                                  progress=lambda done, total: bar(done, total, ""))
+        summary["record"] = record
+        if writer is not None:
+            writer.finish(summary)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if args.out is not None and not folder:
+        save_arrays(sinks[0].arrays(), args.out)
     if args.json:
         print(json.dumps(summary, sort_keys=True))
-    else:
-        orbit = summary["orbit"]
-        if orbit is None:
-            if summary["driven"]:
-                orbit_text = "not computed (driven by input spikes)"
-            elif not summary["orbit_searched"]:
-                orbit_text = "not computed (refractory counters are not recorded)"
-            else:
-                orbit_text = f"no repeat of the full state within {trace.steps} steps"
+        return 0
+    orbit = summary["orbit"]
+    if orbit is None:
+        if summary["driven"]:
+            orbit_text = "not computed (driven by input spikes)"
         else:
-            kind = "fixed point" if orbit["period"] == 1 else f"period {orbit['period']}"
-            orbit_text = f"{kind} after a transient of {orbit['transient']} steps"
-        print(f"wrote {args.out}: {trace.steps} steps × {network.neurons} neurons")
-        print(f"  spikes        {summary['spikes']}")
-        print(f"  firing rate   {summary['firing_rate']:.4f} spikes/neuron/step")
-        print(f"  active        {summary['active_neurons']}/{network.neurons} neurons spiked")
-        print(f"  orbit         {orbit_text}")
+            orbit_text = f"no repeat of the full state within {args.steps} steps"
+            if summary["orbit_search"] == "bounded":
+                orbit_text += (f" (every state compared through step "
+                               f"{summary['orbit_exhaustive_through']}, then a bounded search)")
+    else:
+        kind = "fixed point" if orbit["period"] == 1 else f"period {orbit['period']}"
+        orbit_text = f"{kind} after a transient of {orbit['transient']} steps"
+    if args.out is None:
+        print(f"ran {args.steps} steps × {network.neurons} neurons (summary only)")
+    else:
+        recorded = {"state": "spikes and states", "spikes": "spikes", "none": "summary only"}
+        print(f"wrote {args.out}: {args.steps} steps × {network.neurons} neurons "
+              f"({recorded[record]})")
+    print(f"  spikes        {summary['spikes']}")
+    print(f"  firing rate   {summary['firing_rate']:.4f} spikes/neuron/step")
+    print(f"  active        {summary['active_neurons']}/{network.neurons} neurons spiked")
+    print(f"  orbit         {orbit_text}")
     return 0
-
-
-def _trace_summary(network: Network, trace: Trace, driven: bool) -> dict:
-    dynamics = network.dynamics
-    # The full state holds the synaptic current too; refractory counters are not in the trace,
-    # so no orbit is claimed for a network that has them.
-    unrecorded = dynamics is not None and bool(dynamics.refractory.any())
-    orbit = None
-    if not driven and not unrecorded:
-        initial, state = network.initial_state, trace.state
-        if trace.current is not None:
-            initial = np.concatenate([initial, dynamics.current.initial])
-            state = np.concatenate([state, trace.current], axis=1)
-        orbit = find_orbit(initial, state, trace.spikes)
-    return {
-        "orbit_searched": not driven and not unrecorded,
-        "steps": trace.steps,
-        "neurons": network.neurons,
-        "spikes": int(trace.spikes.sum(dtype=np.int64)),
-        "firing_rate": trace.firing_rate,
-        "active_neurons": int(np.count_nonzero(trace.spikes.any(axis=0))),
-        "driven": driven,
-        "orbit": None if orbit is None else {"transient": orbit.transient, "period": orbit.period},
-    }
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -105,23 +126,37 @@ def register(commands: argparse._SubParsersAction) -> None:
                          help="print a JSON summary instead of the readable line")
     network.set_defaults(handler=_cmd_network)
     sim = commands.add_parser(
-        "sim", help="run the golden model and write TRACE.npz",
+        "sim", help="run the golden model and write its trace",
         description="Run the golden model (the reference integer semantics) from v(0) = "
-                    "initial_state, s(0) = 0, and write the spikes and states of every step.",
+                    "initial_state, s(0) = 0, and write the spikes and states of every step, "
+                    "with a summary: spike count, firing rate, active neurons, and the orbit "
+                    "(transient and period) of a run without input spikes. The run takes "
+                    "memory bounded by a chunk of steps unless --out is an .npz.",
     )
     sim.add_argument("network", metavar="NET.json", help="the network to run")
     sim.add_argument("--steps", type=integer, required=True, metavar="T",
                      help="number of time steps T ≥ 1")
-    sim.add_argument("--input", metavar="STIM.npz",
-                     help="input spikes: an .npz with 'inputs', 0/1 of shape [T, K] "
-                          "(row 0 is x(1); extra rows are ignored). Default: no input spikes")
-    sim.add_argument("--out", required=True, metavar="TRACE.npz",
-                     help="where to write 'spikes' uint8 [T, N] and 'state' int64 [T, N] "
-                          "(row 0 is after step 1)")
+    sim.add_argument("--input", metavar="STIM",
+                     help="input spikes: an .npz holding 'inputs', or an .npy (read memory-mapped, "
+                          "a chunk at a time, for long runs), 0/1 of shape [T, K] (row 0 is x(1); "
+                          "extra rows are ignored). Default: no input spikes")
+    sim.add_argument("--out", metavar="TRACE",
+                     help="TRACE.npz: 'spikes' uint8 [T, N], 'state' int64 [T, N] (and "
+                          "'current') held in memory and written at the end; any other path is "
+                          "a trace folder streamed to disk a chunk at a time (spikes.npy, "
+                          "state.npy, current.npy, summary.json; docs/network-format.md), for "
+                          "runs of any length. Row 0 is after step 1. Without --out: the summary "
+                          "only, in bounded memory")
+    sim.add_argument("--record", choices=RECORDS, default="state",
+                     help="what the trace holds: state = spikes, membrane states (and synaptic "
+                          "currents); spikes = spikes only; none = summary.json only, in a "
+                          "folder (default: %(default)s)")
     sim.add_argument("--method", choices=["auto", "dense", "event"], default="auto",
                      help="dense: a matrix-vector product a step; event: only the fan-out of "
                           "spiking neurons; auto: event for sparse large networks. Identical "
                           "results (default: %(default)s)")
     sim.add_argument("--json", action="store_true",
                      help="print the summary as JSON instead of a readable table")
+    sim.add_argument("--quiet", action="store_true",
+                     help=f"no progress bar (drawn for runs of {PROGRESS_STEPS:,} steps or more)")
     sim.set_defaults(handler=_cmd_sim)

@@ -32,6 +32,7 @@ from .network import Network, Overflow, Reset
 __all__ = [
     "BatchTrace",
     "Orbit",
+    "Stepper",
     "Trace",
     "check_inputs",
     "find_orbit",
@@ -248,18 +249,7 @@ def simulate(
         N ≥ 256), else ``dense``. All three give identical traces.
     """
     x_in = check_inputs(network, steps, inputs)
-    if method not in ("auto", "dense", "event"):
-        raise ValueError(f"method must be 'auto', 'dense' or 'event', not {method!r}")
-    if method == "auto":
-        sparse = np.count_nonzero(network.weights) <= 0.05 * network.weights.size
-        method = "event" if sparse and network.neurons >= 256 else "dense"
-    if network.dynamics is not None:
-        from .dynamics import simulate_dynamics
-
-        return simulate_dynamics(network, steps, x_in, method)
-    if method == "dense":
-        return _simulate_dense(network, steps, x_in)
-    return _simulate_event(network, steps, x_in)
+    return Stepper(network, method).advance(x_in)
 
 
 class _Update:
@@ -301,68 +291,147 @@ class _Update:
             np.subtract(out, self.threshold, out=out, where=spikes)
 
 
-def _simulate_dense(network: Network, steps: int, x_in: np.ndarray) -> Trace:
-    n, k = network.neurons, network.inputs
-    dtype = _sum_dtype(_current_bound(network))
-    # One product gives the whole current: [W | Win | bias] · [s(t−1); x(t); 1].
-    matrix = np.empty((n, n + k + 1), dtype=dtype)
-    matrix[:, :n] = network.weights
-    matrix[:, n:n + k] = network.input_weights
-    matrix[:, n + k] = network.bias
-    drive = np.zeros(n + k + 1, dtype=dtype)
-    drive[n + k] = 1
-    inputs = x_in.astype(dtype)
-    current = np.empty(n, dtype=dtype)
-    state = np.empty((steps, n), dtype=np.int64)
-    spikes = np.empty((steps, n), dtype=np.bool_)
-    update = _Update(network)
-    v = network.initial_state
-    recurrent = drive[:n]
-    for t in range(steps):
-        if k:
-            drive[n:n + k] = inputs[t]
-        np.dot(matrix, drive, out=current)
-        update(v, current, state[t], spikes[t])
-        recurrent[:] = spikes[t]
-        v = state[t]
-    return Trace(spikes=spikes.view(np.uint8), state=state)
+class Stepper:
+    """The golden model, resumable: :meth:`advance` runs the next steps from where the last
+    call stopped, so a run of any length can be taken in chunks of bounded memory.
+
+    Parameters
+    ----------
+    network : Network
+    method : {"auto", "dense", "event"}
+        As for :func:`simulate`; every method gives the same trace.
+
+    Members
+    -------
+    steps_done : int
+        Steps run so far; the next :meth:`advance` starts with step ``steps_done + 1``.
+
+    :func:`simulate` is one :meth:`advance` of a fresh stepper, so a chunked run and a whole run
+    execute the same code and give identical traces.
+    """
+
+    def __init__(self, network: Network, method: Literal["auto", "dense", "event"] = "auto"):
+        if method not in ("auto", "dense", "event"):
+            raise ValueError(f"method must be 'auto', 'dense' or 'event', not {method!r}")
+        if method == "auto":
+            sparse = np.count_nonzero(network.weights) <= 0.05 * network.weights.size
+            method = "event" if sparse and network.neurons >= 256 else "dense"
+        self.network = network
+        self.method = method
+        self.steps_done = 0
+        if network.dynamics is not None:
+            from .dynamics import DynamicsEngine
+
+            self._engine = DynamicsEngine(network, method)
+        elif method == "dense":
+            self._engine = _DenseEngine(network)
+        else:
+            self._engine = _EventEngine(network)
+
+    def advance(self, inputs: np.ndarray) -> Trace:
+        """Run ``len(inputs)`` more steps; ``inputs[i]`` is x(steps_done + 1 + i), validated
+        (:func:`check_inputs`). Returns the trace of these steps only."""
+        if len(inputs) == 0:
+            n = self.network.neurons
+            empty = np.empty((0, n), dtype=np.int64)
+            return Trace(spikes=np.empty((0, n), dtype=np.uint8), state=empty,
+                         current=empty if self.network.dynamics is not None
+                         and self.network.dynamics.current is not None else None)
+        trace = self._engine.advance(inputs, self.steps_done)
+        self.steps_done += len(inputs)
+        return trace
+
+    def hidden_state(self) -> np.ndarray | None:
+        """Per step of the last :meth:`advance`, the state a trace does not hold, as int64
+        columns (refractory counters; the bias phase while biases are delayed), or None."""
+        return getattr(self._engine, "hidden", None)
 
 
-def _simulate_event(network: Network, steps: int, x_in: np.ndarray) -> Trace:
-    n = network.neurons
-    # Fan-out lists (compressed sparse columns): column j holds neuron j's non-zero synapses.
-    columns = network.weights.T
-    counts = np.count_nonzero(columns, axis=1)
-    starts = np.concatenate([[0], np.cumsum(counts)])
-    targets = np.nonzero(columns)[1].astype(np.intp)
-    values = columns[columns != 0].astype(np.int64)
-    exact_in_float = _current_bound(network) < _FLOAT64_EXACT
-    input_current = x_in.astype(np.int64) @ network.input_weights.T + network.bias
-    state = np.empty((steps, n), dtype=np.int64)
-    spikes = np.empty((steps, n), dtype=np.bool_)
-    update = _Update(network)
-    v = network.initial_state
-    active = np.empty(0, dtype=np.intp)
-    current = np.empty(n, dtype=np.int64)
-    for t in range(steps):
-        current[:] = input_current[t]
-        if active.size:
-            lengths = counts[active]
-            total = int(lengths.sum())
-            if total:
-                # Positions of every synapse of every active neuron, without a Python loop.
-                offsets = np.repeat(starts[active] - np.cumsum(lengths) + lengths, lengths)
-                positions = offsets + np.arange(total)
-                if exact_in_float:
-                    current += np.bincount(
-                        targets[positions], weights=values[positions], minlength=n
-                    ).astype(np.int64)
-                else:
-                    np.add.at(current, targets[positions], values[positions])
-        update(v, current, state[t], spikes[t])
-        active = np.flatnonzero(spikes[t])
-        v = state[t]
-    return Trace(spikes=spikes.view(np.uint8), state=state)
+class _DenseEngine:
+    """One matrix-vector product a step: [W | Win | bias] · [s(t−1); x(t); 1]."""
+
+    def __init__(self, network: Network):
+        n, k = network.neurons, network.inputs
+        self.n, self.k = n, k
+        self.dtype = _sum_dtype(_current_bound(network))
+        self.matrix = np.empty((n, n + k + 1), dtype=self.dtype)
+        self.matrix[:, :n] = network.weights
+        self.matrix[:, n:n + k] = network.input_weights
+        self.matrix[:, n + k] = network.bias
+        self.drive = np.zeros(n + k + 1, dtype=self.dtype)
+        self.drive[n + k] = 1
+        self.current = np.empty(n, dtype=self.dtype)
+        self.update = _Update(network)
+        self.v = network.initial_state.astype(np.int64)
+
+    def advance(self, x_in: np.ndarray, _first: int) -> Trace:
+        n, k, drive, matrix, current, update = (self.n, self.k, self.drive, self.matrix,
+                                                self.current, self.update)
+        steps = len(x_in)
+        inputs = x_in.astype(self.dtype)
+        state = np.empty((steps, n), dtype=np.int64)
+        spikes = np.empty((steps, n), dtype=np.bool_)
+        v = self.v
+        recurrent = drive[:n]
+        for t in range(steps):
+            if k:
+                drive[n:n + k] = inputs[t]
+            np.dot(matrix, drive, out=current)
+            update(v, current, state[t], spikes[t])
+            recurrent[:] = spikes[t]
+            v = state[t]
+        self.v = v.copy()
+        return Trace(spikes=spikes.view(np.uint8), state=state)
+
+
+class _EventEngine:
+    """Touches only the fan-out of the neurons that spiked (compressed sparse columns)."""
+
+    def __init__(self, network: Network):
+        self.network = network
+        self.n = network.neurons
+        # Fan-out lists (compressed sparse columns): column j holds neuron j's non-zero synapses.
+        columns = network.weights.T
+        self.counts = np.count_nonzero(columns, axis=1)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)])
+        self.targets = np.nonzero(columns)[1].astype(np.intp)
+        self.values = columns[columns != 0].astype(np.int64)
+        self.exact_in_float = _current_bound(network) < _FLOAT64_EXACT
+        self.update = _Update(network)
+        self.v = network.initial_state.astype(np.int64)
+        self.active = np.empty(0, dtype=np.intp)
+
+    def advance(self, x_in: np.ndarray, _first: int) -> Trace:
+        network, n = self.network, self.n
+        counts, starts, targets, values = self.counts, self.starts, self.targets, self.values
+        steps = len(x_in)
+        input_current = x_in.astype(np.int64) @ network.input_weights.T + network.bias
+        state = np.empty((steps, n), dtype=np.int64)
+        spikes = np.empty((steps, n), dtype=np.bool_)
+        update = self.update
+        v = self.v
+        active = self.active
+        current = np.empty(n, dtype=np.int64)
+        for t in range(steps):
+            current[:] = input_current[t]
+            if active.size:
+                lengths = counts[active]
+                total = int(lengths.sum())
+                if total:
+                    # Positions of every synapse of every active neuron, without a Python loop.
+                    offsets = np.repeat(starts[active] - np.cumsum(lengths) + lengths, lengths)
+                    positions = offsets + np.arange(total)
+                    if self.exact_in_float:
+                        current += np.bincount(
+                            targets[positions], weights=values[positions], minlength=n
+                        ).astype(np.int64)
+                    else:
+                        np.add.at(current, targets[positions], values[positions])
+            update(v, current, state[t], spikes[t])
+            active = np.flatnonzero(spikes[t])
+            v = state[t]
+        self.v, self.active = v.copy(), active
+        return Trace(spikes=spikes.view(np.uint8), state=state)
 
 
 def simulate_batch(

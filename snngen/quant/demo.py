@@ -13,17 +13,17 @@ import json
 import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from .._files import atomic_save_figure, atomic_write_bytes, atomic_write_text, npz_bytes
 from .._progress import Progress, Stages
+from .._workers import Interrupted, run_in_pool
 from ..errors import InputError
 from ..hw.plan import plan_hardware
 from ..model.golden import simulate
-from ..model.network import network_to_json, save_network
+from ..model.network import network_from_json, network_to_json, save_network
 from .energy import ENERGY_MODEL, inference_metrics
 from .nir_import import nir_to_float
 from .quantize import (
@@ -95,8 +95,13 @@ def _load_digits(seed: int):
     return (x_fit, y_fit), (x_val, y_val), (x_test, y_test)
 
 
-def _train_snntorch(fit, test, options: DemoOptions, beta: float, say):
-    """Train 64 → hidden → 10 snn.Leaky (subtractive reset) with BPTT; returns (net, accuracy)."""
+def _train_snntorch(fit, test, options: DemoOptions, beta: float, say, checkpoints=None):
+    """Train 64 → hidden → 10 snn.Leaky (subtractive reset) with BPTT; returns (net, accuracy).
+
+    With `checkpoints`, the network, the optimizer and the shuffling generator are kept after
+    every epoch, and training continues from the last kept epoch (the same weights as one
+    uninterrupted run).
+    """
     import snntorch
     import snntorch.utils
     import torch
@@ -126,7 +131,14 @@ def _train_snntorch(fit, test, options: DemoOptions, beta: float, say):
     y_fit = torch.tensor(fit[1], dtype=torch.long)
     optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
     generator = torch.Generator().manual_seed(options.seed)
-    for epoch in range(options.epochs):
+    first_epoch = 0
+    kept = checkpoints.load_torch("train.pt") if checkpoints is not None else None
+    if kept is not None:
+        net.load_state_dict(kept["net"])
+        optimizer.load_state_dict(kept["optimizer"])
+        generator.set_state(kept["generator"])
+        first_epoch = kept["epoch"]
+    for epoch in range(first_epoch, options.epochs):
         order = torch.randperm(len(x_fit), generator=generator)
         for start in range(0, len(order), 64):
             chosen = order[start:start + 64]
@@ -134,10 +146,83 @@ def _train_snntorch(fit, test, options: DemoOptions, beta: float, say):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+        if checkpoints is not None:
+            checkpoints.save_torch("train.pt", {
+                "epoch": epoch + 1, "net": net.state_dict(), "optimizer": optimizer.state_dict(),
+                "generator": generator.get_state()})
         say(f"train epoch {epoch + 1}/{options.epochs}")
     with torch.no_grad():
         predicted = counts(torch.tensor(test[0], dtype=torch.float32)).argmax(dim=1).numpy()
     return net, float((predicted == test[1]).mean())
+
+
+class _Checkpoints:
+    """The finished units of a demo (training epochs, and per precision its quantization,
+    synthesis and RTL check), kept in DIR/.checkpoint so that Ctrl-C loses at most the unit
+    running and the same command resumes. Checkpoints of other options are discarded."""
+
+    def __init__(self, out: Path, options: DemoOptions) -> None:
+        import shutil
+
+        from .. import __version__
+
+        self.folder = out / ".checkpoint"
+        key = json.dumps({"options": dataclasses.asdict(options), "snngen": __version__},
+                         sort_keys=True)
+        if self.folder.is_dir() and self._read("key.json") != key:
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for stale in self.folder.glob(".*.partial"):   # a kill while writing
+            stale.unlink()
+        atomic_write_text(self.folder / "key.json", key)
+        self.kept: dict[str, int] = {}   # units kept per file: epochs, or 1
+        self.loaded = 0   # units this run found kept by an earlier one
+
+    @property
+    def units(self) -> int:
+        """The units of work kept: training epochs, and one per precision and stage."""
+        return sum(self.kept.values())
+
+    def _read(self, name: str) -> str | None:
+        try:
+            return (self.folder / name).read_text()
+        except OSError:
+            return None
+
+    def load_json(self, name: str):
+        text = self._read(name)
+        if text is None:
+            return None
+        self.kept[name] = 1
+        self.loaded += 1
+        return json.loads(text)
+
+    def save_json(self, name: str, value) -> None:
+        atomic_write_text(self.folder / name, json.dumps(value, sort_keys=True))
+        self.kept[name] = 1
+
+    def load_torch(self, name: str):
+        import io
+
+        import torch
+
+        path = self.folder / name
+        if not path.exists():
+            return None
+        kept = torch.load(io.BytesIO(path.read_bytes()), weights_only=False)
+        self.kept[name] = kept["epoch"]
+        self.loaded += kept["epoch"]
+        return kept
+
+    def save_torch(self, name: str, value: dict) -> None:
+        import io
+
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(value, buffer)
+        atomic_write_bytes(self.folder / name, buffer.getvalue())
+        self.kept[name] = value["epoch"]
 
 
 def _synthesize_one(args):
@@ -148,7 +233,7 @@ def _synthesize_one(args):
 
     # The network crosses the process boundary as its network.json text (a Network's read-only
     # mappings do not pickle).
-    text, target = args
+    text, target, _precision = args
     network = network_from_json(json.loads(text))
     try:
         report = synthesize(network, target, groups=None)
@@ -184,14 +269,7 @@ def run_digits_demo(out_dir: str | os.PathLike, options: DemoOptions = DemoOptio
 
 
 def _run_digits_demo(out: Path, options: DemoOptions, progress: Progress | None) -> dict:
-    from ..verify.cosim import run_cocotb
-    from .train import (
-        encode_intensity,
-        hutchinson_traces,
-        quantize_for_accuracy,
-        require_torch,
-        unrounded_accuracy,
-    )
+    from .train import require_torch
 
     torch = require_torch()
     try:
@@ -202,6 +280,25 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: Progress | None)
                          "missing): pip install 'snngen[train]'") from None
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
+    checkpoints = _Checkpoints(out, options)
+    total_units = options.epochs + len(PRECISIONS) * (2 + (options.target is not None))
+    try:
+        return _digits_stages(out, options, progress, checkpoints, started, torch, nir,
+                              export_to_nir)
+    except KeyboardInterrupt:
+        raise Interrupted(checkpoints.units, total_units, "epochs and stages") from None
+
+
+def _digits_stages(out: Path, options: DemoOptions, progress: Progress | None,
+                   checkpoints: _Checkpoints, started: float, torch, nir, export_to_nir) -> dict:
+    from ..verify.cosim import run_cocotb
+    from .train import (
+        encode_intensity,
+        hutchinson_traces,
+        quantize_for_accuracy,
+        unrounded_accuracy,
+    )
+
     stages = Stages(7 + 4 * 5, progress)
     say = stages.say
 
@@ -219,7 +316,8 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: Progress | None)
 
     # The shift leak is exact when beta = 1 − 2^−k: k = 3 here (tau = 8 dt).
     beta = 1 - 2.0 ** -3
-    net, float_accuracy = _train_snntorch(encoded["fit"], encoded["test"], options, beta, say)
+    net, float_accuracy = _train_snntorch(encoded["fit"], encoded["test"], options, beta, say,
+                                          checkpoints)
     now = lap("train", now)
     stages.update()
 
@@ -254,6 +352,13 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: Progress | None)
     results, networks = [], {}
     for precision in PRECISIONS:
         say(f"quantize {precision}")
+        kept = checkpoints.load_json(f"quantize_{precision}.json")
+        if kept is not None:
+            networks[precision] = network_from_json(kept["network"])
+            save_network(networks[precision], out / f"net_{precision}.json")
+            results.append(kept["result"])
+            stages.update(5)   # its candidates and itself, as a fresh run counts them
+            continue
         best, candidates = quantize_for_accuracy(
             model, choices[precision], encoded["fit"], encoded["validation"],
             qat_epochs=options.qat_epochs, seed=options.seed, granularity=options.granularity,
@@ -296,30 +401,54 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: Progress | None)
             "energy_parts_nj": {k: round(v / 1000, 3) for k, v in metrics["energy_pj"].items()},
             "rtl_bit_exact": None,
         })
+        checkpoints.save_json(f"quantize_{precision}.json",
+                              {"network": network_to_json(network), "result": results[-1]})
         stages.update()
     now = lap("quantize_and_measure", now)
 
     if options.target is not None:
         say("synthesis")
-        with ProcessPoolExecutor(max_workers=2) as pool:
-            reports = list(pool.map(_synthesize_one, [
-                (network_to_json(networks[r["precision"]]), options.target) for r in results]))
-        for result, report in zip(results, reports, strict=True):
+
+        def take(result: dict, report: dict) -> None:
             if "error" in report:
                 result["synthesis_error"] = report["error"]
-                continue
+                return
             result.update(lut=report["lut"], bram=report["bram"], fmax_mhz=report["fmax_mhz"],
                           logic_cells=report["logic_cells"], ff=report["ff"],
                           spram=report["spram"], runtime_weights=report["runtime_weights"])
+
+        todo = []
+        for result in results:
+            kept = checkpoints.load_json(f"synth_{result['precision']}.json")
+            if kept is not None:
+                take(result, kept)
+            else:
+                todo.append((network_to_json(networks[result["precision"]]), options.target,
+                             result["precision"]))
+
+        def finished(task, report: dict) -> None:
+            precision = task[2]
+            checkpoints.save_json(f"synth_{precision}.json", report)
+            take(next(r for r in results if r["precision"] == precision), report)
+
+        run_in_pool(_synthesize_one, todo, 2, finished)
         now = lap("synthesis", now)
 
     # RTL: the first test images back to back (no reset between them), bit-exact every step;
     # each image with the no-input steps the layers need to answer, as in the accuracy runs.
     images = min(options.rtl_images, len(x_test))
-    stimulus = padded[:images].reshape(-1, padded.shape[2])
+    padded, _ = run_inference(networks[PRECISIONS[0]], x_test[:images])
+    stimulus = padded.reshape(-1, padded.shape[2])
+    rtl_fields = ("rtl_bit_exact", "rtl_images", "rtl_cycles_per_inference", "latency_us",
+                  "inferences_per_second", "giga_sops_per_watt")
     for result in results:
         network = networks[result["precision"]]
         say(f"RTL {result['precision']}")
+        kept = checkpoints.load_json(f"rtl_{result['precision']}.json")
+        if kept is not None:
+            result.update(kept)
+            stages.update()
+            continue
         expected = simulate(network, len(stimulus), stimulus)
         # The design that was synthesized: with runtime weights the testbench loads them first.
         run = run_cocotb(network, len(stimulus), stimulus, simulator=options.simulator,
@@ -339,6 +468,8 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: Progress | None)
             result["giga_sops_per_watt"] = round(
                 result["sops_per_inference"] / (result["energy_per_inference_nj"] * 1e-9) / 1e9,
                 1)
+        checkpoints.save_json(f"rtl_{result['precision']}.json",
+                              {k: result[k] for k in rtl_fields if k in result})
         stages.update()
     now = lap("rtl", now)
 
@@ -383,6 +514,7 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: Progress | None)
                       "giga_sops_per_watt"],
         "options": dataclasses.asdict(options),
         "seconds": timings,
+        "resumed_units": checkpoints.loaded,
     }
     atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
     atomic_write_text(out / "report.md", report_markdown(report))

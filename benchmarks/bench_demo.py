@@ -1,4 +1,4 @@
-"""The digits demo, timed: issue 8's targets in one run.
+"""The digits demo, timed: its targets in one run.
 
     python benchmarks/bench_demo.py [--out DIR] [--json out.json]
 

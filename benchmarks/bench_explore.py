@@ -2,7 +2,7 @@
 
     python benchmarks/bench_explore.py [--json out.json] [--jobs J]
 
-Issue 7's target: the seed paper's whole grid (297 runs × 1000 steps, N 30..130, density 0.1..0.9,
+The target: the seed paper's whole grid (297 runs × 1000 steps, N 30..130, density 0.1..0.9,
 4/8/16 bits, exact orbit detection) in less time than the scalar Python reference model
 (tests/reference.py) needs for ONE run of N = 130, density 0.5, T = 1000, both measured here, in
 this run. Reported: the study's computation (every row of results.csv) and the whole command

@@ -183,7 +183,7 @@ def test_demo_refuses_a_file_as_its_folder(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_digits_demo_full(tmp_path):
-    """The documented demo: targets of issue #8 (float ≥ 95 %, 8-bit drop ≤ 0.5 pt, auto within
+    """The documented demo: its targets (float ≥ 95 %, 8-bit drop ≤ 0.5 pt, auto within
     42 % of the 8-bit memory), synthesis of every precision."""
     out = tmp_path / "demo"
     assert main(["demo", "digits", "--out", str(out), "--quiet"]) == 0

@@ -388,7 +388,8 @@ class HardwarePlan:
         return slots
 
     def lower_bound_cycles(self, previous_spikes: np.ndarray, inputs: np.ndarray) -> float:
-        """max(N/G, synaptic events/G): the issue's lower bound for a step, without overhead."""
+        """max(N/G, synaptic events/G): the lower bound of a step (every neuron updated and
+        every synaptic event applied, G at a time), without overhead."""
         _, per_group = self.step_events(previous_spikes, inputs)
         return max(self.network.neurons / self.groups, sum(per_group) / self.groups)
 

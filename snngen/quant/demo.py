@@ -560,7 +560,7 @@ def report_markdown(report: dict) -> str:
         f"(per weight {', '.join(f'{t:.3g}' for t in h['mean_eigenvalue'])}); budget "
         f"{h['budget']} = {h['budget_bits']} bits → bits {h['auto_bits']}.",
         "",
-        "Targets (issue 8): " + "; ".join(
+        "Targets: " + "; ".join(
             f"{name}: {'met' if ok else 'MISSED'}" for name, ok in report["targets"].items())
         + ".",
         "",

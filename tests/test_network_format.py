@@ -55,19 +55,55 @@ def test_defaults_for_optional_fields():
     assert network_from_json({**doc, "input_weights": []}) == network
 
 
-def test_extra_keys_are_kept(tmp_path):
+def test_meta_and_provenance_are_kept(tmp_path):
     network = random_network(neurons=5, seed=3)
     assert network.extra["generator"]["seed"] == 3
     path = tmp_path / "net.json"
     save_network(network, path)
     doc = json.loads(path.read_text())
-    doc["comment"] = {"by": "a user", "list": [1, 2]}
+    doc["meta"] = {"by": "a user", "list": [1, 2]}
     path.write_text(json.dumps(doc))
     loaded = load_network(path)
-    assert loaded.extra["comment"] == {"by": "a user", "list": [1, 2]}
+    assert loaded.extra["meta"] == {"by": "a user", "list": [1, 2]}
     assert loaded.extra["generator"] == network.extra["generator"]
     save_network(loaded, tmp_path / "again.json")
-    assert json.loads((tmp_path / "again.json").read_text())["comment"]["by"] == "a user"
+    assert json.loads((tmp_path / "again.json").read_text())["meta"]["by"] == "a user"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"initial_states": [0] * 5}, "an unknown field 'initial_states' (did you mean "
+                                  "'initial_state'?); free-form data belongs under 'meta'"),
+    ({"comment": "mine"}, "an unknown field 'comment' (allowed: format, version"),
+    ({"bias": None}, "bias must be left out for its default, not null"),
+    ({"initial_state": None}, "initial_state must be left out for its default, not null"),
+    ({"reset_value": None}, "reset_value must be left out for its default, not null"),
+    ({"version": 1.0}, "version must be 1, 2 or 3, not 1.0"),
+    ({"neurons": 5.0}, "neurons must be an integer, not 5.0"),
+])
+def test_network_json_is_strict(tmp_path, change, message):
+    network = random_network(neurons=5, seed=3)
+    path = tmp_path / "net.json"
+    save_network(network, path)
+    doc = {**json.loads(path.read_text()), **change}
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputError) as error:
+        load_network(path)
+    assert message in str(error.value)
+
+
+def test_a_near_miss_inside_dynamics_gets_a_suggestion():
+    network = random_network(neurons=3, seed=1)
+    doc = json.loads(network_to_json(network))
+    doc = {**doc, "version": 3, "dynamics": {"refractroy": 2}}
+    with pytest.raises(InputError, match=r"dynamics has an unknown field 'refractroy' \(did you "
+                                         r"mean 'refractory'\?\)"):
+        network_from_json(doc)
+
+
+def test_python_extras_outside_the_known_places_are_refused():
+    network = random_network(neurons=3, seed=1)
+    with pytest.raises(InputError, match="extra field 'notes' must be one of meta, generator"):
+        network.replace(extra={"notes": 1})
 
 
 def test_network_is_frozen_and_its_arrays_read_only():

@@ -36,6 +36,7 @@ from .._files import atomic_write_text
 from ..errors import InputError, InputTypeError
 
 __all__ = [
+    "EXTRA_FIELDS",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "MAX_NEURONS",
@@ -600,7 +601,9 @@ class Network:
     initial_state : array-like of int, shape (N,), optional
         v(0); in the lattice. Zeros when omitted.
     extra : mapping, optional
-        Keys of network.json that snngen does not interpret (e.g. the generator's seed); kept.
+        The keys of network.json that snngen keeps without interpreting them (:data:`EXTRA_FIELDS`):
+        ``meta`` (anything a user wants to keep with the network) and the provenance snngen
+        writes, ``generator``, ``import`` and ``quantization``.
     layers : sequence of Layer, optional
         Splits the neurons into consecutive layers with their own weight widths and thresholds
         (format version 2). Empty (the default): one layer with ``weight_bits`` and
@@ -697,6 +700,10 @@ class Network:
             raise InputError("rail symmetric is a semantics v2 option: it needs dynamics")
         if not isinstance(self.extra, Mapping):
             raise InputTypeError(f"extra must be a mapping, not {self.extra!r}")
+        for key in self.extra:
+            if key not in EXTRA_FIELDS:
+                raise InputError(f"extra field {key!r} must be one of {', '.join(EXTRA_FIELDS)}; "
+                                 "free-form data belongs under 'meta'")
         set_(self, "extra", MappingProxyType(dict(self.extra)))
         if self.dynamics is not None and self.dynamics.compat is not None:
             from .compat import check_compat  # the presets are built on this module
@@ -889,6 +896,11 @@ _FIELDS = (
     "overflow", "leak_shift", "threshold", "reset", "reset_value", "weights", "input_weights",
     "bias", "initial_state", "layers", "neuron_thresholds", "rail", "dynamics",
 )
+#: Top-level keys kept without interpretation: free-form `meta`, and snngen's provenance records.
+EXTRA_FIELDS = ("meta", "generator", "import", "quantization")
+#: Optional fields that may be left out but are never null (null is not a default).
+_NEVER_NULL = ("reset_value", "bias", "initial_state", "layers", "neuron_thresholds", "rail",
+               "dynamics")
 _REQUIRED = tuple(f for f in _FIELDS if f not in ("reset_value", "bias", "initial_state",
                                                    "layers", "neuron_thresholds", "rail",
                                                    "dynamics"))
@@ -917,6 +929,13 @@ def network_from_json(document: Any) -> Network:
     for key in ("rail", "dynamics"):
         if version < 3 and key in document:
             raise InputError(f"{key} needs version 3, not version {version}")
+    for key in document:
+        if key not in _FIELDS and key not in EXTRA_FIELDS:
+            raise InputError(_unknown_field("", key, (*_FIELDS, *EXTRA_FIELDS))
+                             + "; free-form data belongs under 'meta'")
+    for key in _NEVER_NULL:
+        if key in document and document[key] is None:
+            raise InputError(f"{key} must be left out for its default, not null")
     missing = [f for f in _REQUIRED if f not in document]
     if missing:
         raise InputError(f"field {missing[0]!r} is missing (required: {', '.join(_REQUIRED[2:])})")
@@ -944,7 +963,7 @@ def network_from_json(document: Any) -> Network:
         input_weights = np.zeros((neurons, 0), dtype=np.int64)
     input_weights = _integer_array("input_weights", input_weights, (neurons, inputs),
                                    "neurons × inputs", wlo, whi, wcontext)
-    extra = {k: v for k, v in document.items() if k not in _FIELDS}
+    extra = {k: v for k, v in document.items() if k in EXTRA_FIELDS}
     return Network(
         layers=_layers_from_json(document.get("layers", [])),
         neuron_thresholds=document.get("neuron_thresholds"),
@@ -960,11 +979,19 @@ def network_from_json(document: Any) -> Network:
     )
 
 
+def _unknown_field(where: str, key: str, allowed: tuple[str, ...]) -> str:
+    """The message for an unknown key, with a "did you mean" for a near miss."""
+    import difflib
+
+    near = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.75)
+    hint = f" (did you mean {near[0]!r}?)" if near else f" (allowed: {', '.join(allowed)})"
+    return f"{where + ' has an' if where else 'an'} unknown field {key!r}{hint}"
+
+
 def _check_keys(where: str, entry: dict, allowed: tuple[str, ...]) -> None:
     unknown = [key for key in entry if key not in allowed]
     if unknown:
-        raise InputError(f"{where} has an unknown field {unknown[0]!r} "
-                         f"(allowed: {', '.join(allowed)})")
+        raise InputError(_unknown_field(where, unknown[0], allowed))
 
 
 def _dynamics_from_json(value: Any) -> Dynamics:

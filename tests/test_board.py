@@ -365,8 +365,8 @@ def test_run_command_on_the_simulated_board(tmp_path, capsys):
     save_network(network, str(net))
     stim = tmp_path / "stim.npz"
     np.savez(stim, inputs=stimulus(7, 3, 2, rate=0.5))
-    status = main(["run", "--port", f"sim:{net}", "--steps", "3", "--input", str(stim),
-                   "--out", str(tmp_path / "trace.npz"), "--check", str(net)])
+    status = main(["run", str(net), "--port", "sim", "--steps", "3", "--input", str(stim),
+                   "--out", str(tmp_path / "trace.npz")])
     out = capsys.readouterr().out
     assert status == 0, out
     assert "bit-exact" in out
@@ -383,9 +383,9 @@ def test_a_board_run_streams_to_a_trace_folder(tmp_path, capsys):
     x = stimulus(11, 12, 2, rate=0.5)
     np.save(tmp_path / "stim.npy", x)
     folder = tmp_path / "run"
-    status = main(["run", "--port", f"sim:{net}", "--steps", "12", "--input",
+    status = main(["run", str(net), "--port", "sim", "--steps", "12", "--input",
                    str(tmp_path / "stim.npy"), "--out", str(folder), "--record", "spikes",
-                   "--check", str(net), "--quiet"])
+                   "--quiet"])
     out = capsys.readouterr().out
     assert status == 0, out
     assert "bit-exact: 12 steps x 5 neurons, spikes match" in out

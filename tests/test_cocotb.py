@@ -182,7 +182,7 @@ def test_verify_command_reports_a_mismatch(tmp_path, capsys, monkeypatch):
                    "--build-dir", str(tmp_path / "build")])
     err = capsys.readouterr().err
     assert status == 1
-    assert err.startswith("snngen verify: mismatch at step 3, neuron 3: spike expected ")
+    assert err.startswith("snngen verify: error: mismatch at step 3, neuron 3: spike expected ")
 
 
 def test_waves(tmp_path, capsys):

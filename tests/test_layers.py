@@ -281,12 +281,12 @@ def test_cocotb_layered_chain(tmp_path, simulator):
 # ---- the board link -------------------------------------------------------------------------
 
 def test_simulated_board_runs_a_layered_network(tmp_path, capsys):
-    """`snngen run --port sim:NET.json`: the board core (one group per layer) behind the UART
+    """`snngen run NET.json --port sim`: the board core (one group per layer) behind the UART
     host link, bit-exact with the golden model through the per-layer neuron-id split."""
     from snngen.cli import main
 
     path = tmp_path / "layered.json"
     save_network(layered_network(seed=3), path)
-    assert main(["run", "--port", f"sim:{path}", "--steps", "5", "--out",
-                 str(tmp_path / "t.npz"), "--check", str(path)]) == 0
+    assert main(["run", str(path), "--port", "sim", "--steps", "5", "--out",
+                 str(tmp_path / "t.npz")]) == 0
     assert "bit-exact" in capsys.readouterr().out

@@ -37,8 +37,11 @@ def test_tiny_sweep_resumes_and_writes_outputs(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--targets", "ice40-up5k,virtex"], "--targets must name targets from"),
-    (["--bits", "4,x"], "argument --bits: must be a comma-separated list of ints, not '4,x'"),
+    (["--targets", "ice40-up5k,virtex"], "argument --targets: must be 'all' or a comma list of "
+                                         "ice40-up5k, ice40-hx8k, ecp5-25f, ecp5-85f, not "
+                                         "'virtex'"),
+    (["--bits", "4,x"], "argument --bits: must be a comma list or an increasing range "
+                        "START:STOP[:STEP] of ints, not '4,x'"),
     (["--density", "0.1,2"], "--density values must be in 0..1, not 2.0"),
     (["--neurons", "2", "--groups", "3"], "the sweep has no points"),
 ])

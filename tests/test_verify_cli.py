@@ -52,7 +52,7 @@ def test_mismatch_exits_one_and_names_step_neuron_expected_got(network_file, cap
     captured = capsys.readouterr()
     got = int(real(load_network(network_file), 8).state[4, 7])
     assert status == 1
-    assert captured.err == (f"snngen verify: mismatch at step 5, neuron 7: state expected "
+    assert captured.err == (f"snngen verify: error: mismatch at step 5, neuron 7: state expected "
                             f"{got + 1}, got {got}\n")
 
 
@@ -66,7 +66,7 @@ def test_readable_summary_and_waveform(tmp_path, network_file, capsys):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--steps", "0"], "--steps must be >= 1, not 0"),
+    (["--steps", "0"], "--steps must be in 1..1000000000, not 0"),
     (["--steps", "5", "--groups", "13"], "--groups must be in 1..12 for 12 neurons, not 13"),
     (["--steps", "5", "--sim", "modelsim"], "argument --sim: invalid choice: 'modelsim'"),
     (["--steps", "5", "--out", "/nonexistent/t.npz"], "--out must be in an existing directory"),

@@ -48,12 +48,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
+    # A subcommand's errors name it in full (`snngen board build: error: …`), as its tool
+    # errors do.
+    command = " ".join(filter(None, (args.command, getattr(args, "board_command", None))))
     try:
         return handler(args)
     except InputError as error:
-        print(f"snngen {args.command}: error: {as_flag(str(error))}", file=sys.stderr)
+        print(f"snngen {command}: error: {as_flag(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as interrupt:
         detail = f": {interrupt}" if str(interrupt) else ""
-        print(f"snngen {args.command}: interrupted{detail}", file=sys.stderr)
+        print(f"snngen {command}: interrupted{detail}", file=sys.stderr)
         return 130

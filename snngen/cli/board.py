@@ -11,10 +11,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..model.golden import check_inputs, first_mismatch
-from ..model.network import load_network
 from ..model.stream import RECORDS, TraceCollector, TraceFolder
 from .common import (
-    EXIT_MISMATCH,
     EXIT_TOOL,
     Parser,
     ProgressBar,
@@ -22,6 +20,7 @@ from .common import (
     add_network_flags,
     add_runtime_weights_flag,
     check_output,
+    check_steps,
     check_stimulus_values,
     check_trace_folder,
     check_trace_memory,
@@ -29,7 +28,9 @@ from .common import (
     load_stimulus,
     network_argument,
     number,
+    report_mismatch,
     save_arrays,
+    typed_network_flags,
 )
 
 
@@ -78,18 +79,20 @@ def _cmd_board_flash(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_port(args: argparse.Namespace):
-    """A transport for --port: a serial port, or ``sim:NET.json`` (the simulated board)."""
+#: --port values that run a simulated board top instead of a serial port.
+SIMULATED_PORTS = ("sim", "verilator")
+
+
+def _open_port(args: argparse.Namespace, network):
+    """A transport for --port: a serial port, or a simulated board running `network`."""
     from ..board.host import SerialTransport
 
-    simulator, _, path = args.port.partition(":")
-    if simulator in ("sim", "verilator") and path:
+    if args.port in SIMULATED_PORTS:
         from ..hw.plan import plan_hardware
 
-        network = load_network(path)
         # One group, or one per layer for a layered network (as `board build` defaults).
         plan = plan_hardware(network, None, runtime_weights=args.synapses is not None)
-        if simulator == "verilator":
+        if args.port == "verilator":
             from ..board.verilated import VerilatedSerial
 
             return VerilatedSerial(plan, os.path.join("rtl_out", ".verilated-boards"),
@@ -107,8 +110,7 @@ MAX_RUN_STEPS = 10**9
 def _cmd_run(args: argparse.Namespace) -> int:
     from ..board.host import HostLink, LinkError
 
-    if not 1 <= args.steps <= MAX_RUN_STEPS:
-        raise InputError(f"--steps must be in 1..{MAX_RUN_STEPS}, not {args.steps}")
+    check_steps(args.steps, MAX_RUN_STEPS)
     if not 0 < args.timeout <= 3600:
         raise InputError(f"--timeout must be in (0, 3600] seconds, not {args.timeout:g}")
     if not 0 <= args.retries <= 100:
@@ -119,7 +121,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
                          "summary.json)")
     if not folder:
         check_output(args.out)
-    expected_network = load_network(args.check) if args.check is not None else None
+    kind, colon, _ = args.port.partition(":")
+    if colon and kind in SIMULATED_PORTS:
+        raise InputError(f"--port must be sim, verilator or a serial port, not {args.port!r}: "
+                         f"the network is given once, as NET.json or the network flags "
+                         f"(snngen run NET.json --port {kind})")
+    # The network: the one a simulated board runs, and what the run is compared with.
+    given = args.network is not None or bool(typed_network_flags(args))
+    network = network_argument(args)[0] if given or args.port in SIMULATED_PORTS else None
+    if network is None and args.no_check:
+        raise InputError("--no-check needs a network to skip: give NET.json or the network flags")
+    expected_network = None if args.no_check else network
     words = None
     if args.synapses is not None:
         try:
@@ -130,12 +142,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
                              f"({error})") from None
     transport = writer = None
     try:
-        transport = _open_port(args)
+        transport = _open_port(args, network)
         link = HostLink(transport, timeout=args.timeout, retries=args.retries)
         info = link.hello()
         if expected_network is not None and (expected_network.neurons, expected_network.inputs) \
                 != (info.neurons, info.inputs):
-            raise InputError(f"--check {args.check}: the board runs {info.neurons} neurons and "
+            raise InputError(f"the board runs {info.neurons} neurons and "
                              f"{info.inputs} inputs, the network has {expected_network.neurons} "
                              f"and {expected_network.inputs}")
         arrays = _board_arrays(info, args.record)
@@ -184,9 +196,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     mismatch = run.mismatch
     if expected_network is not None:
         if mismatch is not None:
-            print(f"MISMATCH at step {mismatch['step']}, neuron {mismatch['neuron']}: "
-                  f"{mismatch['what']} expected {mismatch['expected']}, got {mismatch['got']}")
-            return EXIT_MISMATCH
+            return report_mismatch("run", mismatch)
         compared = "spikes and states" if args.record == "state" else "spikes"
         print(f"bit-exact: {args.steps} steps x {info.neurons} neurons, {compared} match the "
               "golden model")
@@ -298,19 +308,27 @@ def register(commands: argparse._SubParsersAction) -> None:
         "run", help="run the network on a board over its UART host link",
         description="Run T steps on a board programmed by `snngen board build`/`flash`: send "
                     "the input spikes of each step, collect the output spikes, read every "
-                    "neuron's state, and write the same TRACE.npz as `snngen sim`. With --check "
-                    "the trace is compared with the golden model (exit 1 on a mismatch).")
+                    "neuron's state, and write the same trace as `snngen sim`. Given the network "
+                    "(NET.json or the network flags), the trace is compared with its golden model "
+                    "(exit 1 on a mismatch).")
+    run.add_argument("network", nargs="?", metavar="NET.json",
+                     help="the network the board runs: the run is compared with its golden "
+                          "model step by step (exit 1 at the first mismatch; --no-check skips "
+                          "it); needed with --port sim|verilator, which build the board from it. "
+                          "Without it and without network flags on a serial port, the run is "
+                          "recorded only")
     run.add_argument("--port", required=True,
-                     help="serial port (/dev/ttyUSB0, COM3); sim:NET.json for the simulated "
-                          "board top (Amaranth's simulator, UART pins included), or "
-                          "verilator:NET.json for the same Verilog compiled by Verilator "
-                          "(fast; built once under rtl_out/.verilated-boards/)")
+                     help="serial port (/dev/ttyUSB0, COM3); sim: the simulated board top "
+                          "(Amaranth's simulator, UART pins included); verilator: the same "
+                          "Verilog compiled by Verilator (fast; built once under "
+                          "rtl_out/.verilated-boards/)")
     run.add_argument("--baud", type=integer, default=115200, metavar="B",
                      help="baud rate, as built (default: %(default)s)")
     run.add_argument("--steps", type=integer, required=True, metavar="T",
                      help=f"time steps, 1..{MAX_RUN_STEPS:,}")
     run.add_argument("--input", metavar="STIM",
-                     help="input spikes, .npz or memory-mapped .npy, as for `snngen sim`")
+                     help="input spikes, .npz or memory-mapped .npy, as for `snngen sim` "
+                          "(default: no input spikes)")
     run.add_argument("--out", required=True, metavar="TRACE",
                      help="TRACE.npz (held in memory, written at the end), or a trace folder "
                           "streamed to disk a chunk at a time (spikes.npy, state.npy, "
@@ -320,11 +338,12 @@ def register(commands: argparse._SubParsersAction) -> None:
                           "of N values a step); spikes: spikes only, no READ, several times "
                           "faster on the line; none: summary.json only, in a folder "
                           "(default: %(default)s)")
-    run.add_argument("--check", metavar="NET.json",
-                     help="compare with the golden model of this network (the build folder's "
-                          "network.json)")
+    run.add_argument("--no-check", action="store_true",
+                     help="do not compare with the golden model (a network is still needed "
+                          "for --port sim|verilator)")
     run.add_argument("--synapses", metavar="synapses.hex",
-                     help="load these synapse tables first (boards built with --runtime-weights)")
+                     help="load these synapse tables first (boards built with --runtime-weights) "
+                          "(default: none; a ROM board needs none)")
     run.add_argument("--timeout", type=number, default=0.25, metavar="S",
                      help="seconds of silence before a request is sent again, on top of the "
                           "line time of the request and its answer; for sim: ports, seconds "
@@ -333,4 +352,5 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="retransmissions of one request (after a lost or garbled answer) "
                           "before giving up, 0..100 (default: %(default)s)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_network_flags(run)
     run.set_defaults(handler=_cmd_run)

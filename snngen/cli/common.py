@@ -17,13 +17,31 @@ from .._files import atomic_write_bytes, npz_bytes
 from ..errors import InputError
 from ..model.generate import DEFAULTS, random_network
 from ..model.golden import Trace, check_input_array
-from ..model.network import Network, Overflow, Representation, Reset, load_network
+from ..model.network import (
+    MAX_INPUTS,
+    MAX_NEURONS,
+    Network,
+    Overflow,
+    Representation,
+    Reset,
+    load_network,
+)
 from ..model.stream import shift_input_row
 
 EXIT_USAGE = 2
 
 
 EXIT_MISMATCH = 1
+
+
+def report_mismatch(command: str, mismatch: dict) -> int:
+    """The first difference from the golden model, on stderr in the one error format; the exit
+    status of a mismatch."""
+    where = f"neuron {mismatch['neuron']}" if mismatch["neuron"] >= 0 else "the step"
+    print(f"snngen {command}: error: mismatch at step {mismatch['step']}, {where}: "
+          f"{mismatch['what']} expected {mismatch['expected']}, got {mismatch['got']}",
+          file=sys.stderr)
+    return EXIT_MISMATCH
 
 
 EXIT_TOOL = 3
@@ -59,6 +77,38 @@ def integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
 
 
+def bounded(low: int, high: int, name: str):
+    """An argparse type: an integer in low..high, with one message for every command."""
+    def parse(text: str) -> int:
+        value = integer(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in {low}..{high}, not {value}")
+        return value
+    parse.__name__ = name
+    return parse
+
+
+#: The one validation of the flags several commands share.
+MAX_SEED = 2**32 - 1
+MAX_JOBS = 256
+seed_value = bounded(0, MAX_SEED, "seed")
+jobs_value = bounded(1, MAX_JOBS, "jobs")
+
+
+#: The synthesis targets (snngen.synth.flow.TARGETS), for every flag that names one.
+TARGET_NAMES = ("ice40-up5k", "ice40-hx8k", "ecp5-25f", "ecp5-85f")
+
+
+def target_list(text: str) -> list[str]:
+    """An argparse type: a comma list of targets, or 'all'."""
+    values = list(TARGET_NAMES) if text == "all" else text.split(",")
+    for value in values:
+        if value not in TARGET_NAMES:
+            raise argparse.ArgumentTypeError(
+                f"must be 'all' or a comma list of {', '.join(TARGET_NAMES)}, not {value!r}")
+    return values
+
+
 def number(text: str) -> float:
     try:
         value = float(text)
@@ -86,22 +136,22 @@ def add_network_flags(parser: argparse.ArgumentParser) -> None:
     """The flags that describe a random network; shared by every command that can make one."""
     group = parser.add_argument_group("network (a seeded random network; see docs/network-format.md)")
     group.add_argument("--neurons", type=integer, default=DEFAULTS["neurons"], metavar="N",
-                       help="number of neurons N (default: %(default)s)")
+                       help=f"number of neurons N, 1..{MAX_NEURONS} (default: %(default)s)")
     group.add_argument("--inputs", type=integer, default=DEFAULTS["inputs"], metavar="K",
-                       help="number of input channels K (default: %(default)s)")
+                       help=f"number of input channels K, 0..{MAX_INPUTS} (default: %(default)s)")
     group.add_argument("--bits", type=integer, default=DEFAULTS["bits"], metavar="B",
                        help="membrane state width B, 2..32 (default: %(default)s)")
     group.add_argument("--weight-bits", type=integer, default=None, metavar="Bw",
                        help="signed weight width Bw, 1..32 (default: B, at most 16)")
     group.add_argument("--density", type=number, default=DEFAULTS["density"], metavar="P",
-                       help="fraction of non-zero recurrent weights, no self-loops "
+                       help="fraction of non-zero recurrent weights, 0..1, no self-loops "
                             "(default: %(default)s)")
-    group.add_argument("--seed", type=integer, default=DEFAULTS["seed"], metavar="S",
-                       help="random seed; the same flags always give the same network "
-                            "(default: %(default)s)")
+    group.add_argument("--seed", type=seed_value, default=DEFAULTS["seed"], metavar="S",
+                       help=f"random seed, 0..{MAX_SEED}; the same flags always give the same "
+                            "network (default: %(default)s)")
     group.add_argument("--leak-shift", type=leak_shift_value, default=None, metavar="K|none",
                        help="leak v − (v >> k), or 'none' for no leak (default: 4, or B−1 when B ≤ 4)")
-    group.add_argument("--threshold", type=integer, default=None, metavar="θ",
+    group.add_argument("--threshold", type=integer, default=None, metavar="THETA",
                        help="firing threshold, ≥ 1 and in the lattice "
                             "(default: 2^(B−3) signed, 2^(B−2) unsigned)")
     group.add_argument("--reset", choices=choices(Reset), default=DEFAULTS["reset"].value,
@@ -116,7 +166,7 @@ def add_network_flags(parser: argparse.ArgumentParser) -> None:
                             "does (semantics v2; docs/semantics.md): xylo (XyloSim: 16-bit CUBA, "
                             "multi-spike; --neurons hidden + 4 readout) or loihi (Lava's "
                             "bit-accurate LIF: 24-bit CUBA). Only --neurons, --inputs, "
-                            "--density and --seed apply")
+                            "--density and --seed apply (default: none, the plain semantics)")
     group.add_argument("--representation", choices=choices(Representation),
                        default=DEFAULTS["representation"].value,
                        help="signed [−2^(B−1), 2^(B−1)−1] or unsigned [0, 2^B−1] "
@@ -228,6 +278,17 @@ def check_trace_memory(steps: int, network: Network | None, copies: int = 1,
                          f"{n} neurons, more than the {available / 2**30:.1f} GiB "
                          "this machine has free: run fewer steps, or stream the trace to a "
                          "folder (--out DIR)")
+
+
+#: The longest runs: the golden model streams any length; an RTL simulation runs 10³–10⁵ steps/s.
+MAX_SIM_STEPS = 10**12
+MAX_VERIFY_STEPS = 10**9
+
+
+def check_steps(steps: int, maximum: int) -> None:
+    """The one check of --steps."""
+    if not 1 <= steps <= maximum:
+        raise InputError(f"--steps must be in 1..{maximum}, not {steps}")
 
 
 #: Runs this long draw a progress bar (unless --quiet).
@@ -369,9 +430,29 @@ def save_trace(trace: Trace, path: str) -> None:
     atomic_write_bytes(path, npz_bytes(arrays))
 
 
+#: Every network flag with the value it has when a user did not type it.
+NETWORK_FLAG_DEFAULTS = {**_PRESET_FIXES, "neurons": DEFAULTS["neurons"],
+                         "inputs": DEFAULTS["inputs"], "density": DEFAULTS["density"],
+                         "seed": DEFAULTS["seed"], "compat": None}
+
+
+def typed_network_flags(args: argparse.Namespace) -> list[str]:
+    """The network flags a user typed (those not at their defaults), as --flags."""
+    return ["--" + field.replace("_", "-") for field, default in NETWORK_FLAG_DEFAULTS.items()
+            if getattr(args, field, default) != default]
+
+
 def network_argument(args: argparse.Namespace) -> tuple[Network, str]:
-    """The network of a command that takes NET.json or the network flags, and a design name."""
+    """The network of a command that takes NET.json or the network flags, and a design name.
+
+    A network is given one way: NET.json, or the flags (a seeded random network); a flag typed
+    beside NET.json is refused rather than ignored.
+    """
     if args.network is not None:
+        typed = typed_network_flags(args)
+        if typed:
+            raise InputError(f"{typed[0]} does not apply with {args.network}: a network is given "
+                             "as NET.json or as the network flags, not both")
         network = load_network(args.network)
         name = os.path.splitext(os.path.basename(args.network))[0]
         return network, name

@@ -7,15 +7,19 @@ import argparse
 from ..errors import InputError
 from ..model.network import Overflow, Representation, Reset
 from .common import (
+    MAX_JOBS,
     ProgressBar,
+    check_steps,
     grid_values,
     integer,
+    jobs_value,
     leak_shift_value,
     option_list,
 )
 
 # A point takes a few milliseconds to seconds: a million is days of work.
 MAX_POINTS = 1_000_000
+MAX_EXPLORE_STEPS = 1_000_000
 
 
 def _cmd_explore(args: argparse.Namespace) -> int:
@@ -29,8 +33,7 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     for value in args.density:
         if not 0.0 < value <= 1.0:
             raise InputError(f"--density values must be in 0..1 (above 0), not {value}")
-    if not 1 <= args.steps <= 1_000_000:
-        raise InputError(f"--steps must be in 1..1000000, not {args.steps}")
+    check_steps(args.steps, MAX_EXPLORE_STEPS)
     if not 1 <= args.seeds <= 10_000:
         raise InputError(f"--seeds must be in 1..10000, not {args.seeds}")
     horizon = args.steps if args.horizon is None else args.horizon
@@ -40,8 +43,6 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     leak = None if args.leak_shift == "none" else args.leak_shift
     if leak is not None and not 1 <= leak <= 31:
         raise InputError(f"--leak-shift must be in 1..31 or none, not {leak}")
-    if args.jobs is not None and args.jobs < 1:
-        raise InputError(f"--jobs must be >= 1, not {args.jobs}")
     axes = {"--representation": args.representation, "--overflow": args.overflow,
             "--reset": args.reset, "--bits": args.bits, "--neurons": args.neurons,
             "--density": args.density}
@@ -90,27 +91,28 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "kept in OUT/points/). Scaling of weights and thresholds: docs/dynamics.md.",
     )
     explore.add_argument("--neurons", type=grid_values(int, "neurons"),
-                         default=list(range(30, 131, 10)), metavar="A:B:S|N,N,…",
-                         help="network sizes: an inclusive range or a list (default: 30:130:10)")
+                         default=list(range(30, 131, 10)), metavar="N,N,...|A:B[:S]",
+                         help="network sizes, 1..4096: an inclusive range or a list (default: "
+                              "30:130:10)")
     explore.add_argument("--density", type=grid_values(float, "density"),
-                         default=[round(0.1 * i, 6) for i in range(1, 10)], metavar="A:B:S|P,P,…",
-                         help="recurrent densities (default: 0.1:0.9:0.1)")
+                         default=[round(0.1 * i, 6) for i in range(1, 10)], metavar="P,P,...|A:B[:S]",
+                         help="recurrent densities, 0..1 (default: 0.1:0.9:0.1)")
     explore.add_argument("--bits", type=grid_values(int, "bits"), default=[4, 8, 16],
-                         metavar="B,B,…|A:B", help="state widths, e.g. 2:16 to locate the "
+                         metavar="B,B,...|A:B[:S]", help="state widths, 2..32, e.g. 2:16 to locate the "
                                                    "activity threshold (default: 4,8,16)")
     explore.add_argument("--steps", type=integer, default=1000, metavar="T",
-                         help="steps T over which rate and activity are measured "
-                              "(default: %(default)s)")
+                         help=f"steps T over which rate and activity are measured, "
+                              f"1..{MAX_EXPLORE_STEPS} (default: %(default)s)")
     explore.add_argument("--seeds", type=integer, default=1, metavar="S",
                          help="networks per grid point, seeds 0..S-1 (default: %(default)s)")
     explore.add_argument("--representation", type=option_list(Representation, "representation"),
-                         default=["unsigned"], metavar="R,…|all",
+                         default=["unsigned"], metavar="R,...|all",
                          help="signed, unsigned, or both (default: unsigned)")
     explore.add_argument("--overflow", type=option_list(Overflow, "overflow"),
-                         default=["saturate"], metavar="O,…|all",
+                         default=["saturate"], metavar="O,...|all",
                          help="saturate (clip), wrap, or both (default: saturate)")
     explore.add_argument("--reset", type=option_list(Reset, "reset"), default=["none"],
-                         metavar="R,…|all",
+                         metavar="R,...|all",
                          help="zero, subtract, none, or a list (default: none)")
     explore.add_argument("--leak-shift", type=leak_shift_value, default=4, metavar="K|none",
                          help="leak v − (v >> k) for every width (default: 4; k ≥ B means no "
@@ -120,9 +122,11 @@ def register(commands: argparse._SubParsersAction) -> None:
                               "continue (exact Brent cycle search) (default: T)")
     explore.add_argument("--scheduler", metavar="ADDRESS",
                          help="run on this Dask distributed scheduler (tcp://host:8786) instead "
-                              "of local processes; needs pip install 'snngen[dask]'")
-    explore.add_argument("--jobs", type=integer, metavar="J",
-                         help="local worker processes (default: the number of cores)")
+                              "of local processes; needs pip install 'snngen[dask]' (default: "
+                              "none, local processes)")
+    explore.add_argument("--jobs", type=jobs_value, metavar="J",
+                         help=f"local worker processes, 1..{MAX_JOBS} (default: the number of "
+                              "cores)")
     explore.add_argument("--save-networks", action="store_true",
                          help="write each run's network.json to OUT/networks/KEY.json, ready "
                               "for snngen build / verify")

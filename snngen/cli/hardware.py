@@ -11,22 +11,29 @@ import sys
 from .._files import atomic_write_text
 from ..errors import InputError
 from ..model.golden import Trace, check_inputs, first_mismatch, simulate
-from ..model.network import load_network
 from .common import (
-    EXIT_MISMATCH,
     EXIT_TOOL,
+    MAX_JOBS,
+    MAX_SEED,
+    MAX_VERIFY_STEPS,
+    TARGET_NAMES,
     ProgressBar,
     add_groups_flag,
     add_network_flags,
     add_runtime_weights_flag,
     check_output,
+    check_steps,
     check_trace_memory,
+    grid_values,
     integer,
-    list_of,
+    jobs_value,
     load_stimulus,
     network_argument,
     number,
+    report_mismatch,
     save_trace,
+    seed_value,
+    target_list,
 )
 
 
@@ -60,13 +67,19 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from ..hw.plan import plan_hardware
     from ..verify.amaranth import run_amaranth
 
-    if args.steps < 1:
-        raise InputError(f"--steps must be >= 1, not {args.steps}")
+    check_steps(args.steps, MAX_VERIFY_STEPS)
+    # An option of the other simulator is refused, never silently ignored.
+    amaranth_only = {"--vcd": args.vcd is not None, "--read-states": args.read_states is not None}
+    cocotb_only = {"--waves": args.waves, "--build-dir": args.build_dir is not None}
+    for flag, typed in (amaranth_only if args.sim != "amaranth" else cocotb_only).items():
+        if typed:
+            wanted = "amaranth" if flag in amaranth_only else "icarus or verilator"
+            raise InputError(f"{flag} needs --sim {wanted}, not --sim {args.sim}")
     if args.out is not None:
         check_output(args.out)
     if args.vcd is not None:
         check_output(args.vcd, "--vcd")
-    network = load_network(args.network)
+    network, stem = network_argument(args)
     check_trace_memory(args.steps, network, copies=2)
     inputs = (load_stimulus(args.input, network.inputs, args.steps) if args.input is not None
               else check_inputs(network, args.steps, None))
@@ -75,11 +88,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     waves_path = None
     if args.sim == "amaranth":
         run = run_amaranth(plan, args.steps, inputs, stall_seed=args.stall_seed,
-                           vcd_path=args.vcd, read_states=args.read_states)
+                           vcd_path=args.vcd, read_states=args.read_states or "peek")
     else:
         from ..verify.cosim import CosimError, run_cocotb, waveform_file
 
-        stem = os.path.splitext(os.path.basename(args.network))[0]
         build_dir = args.build_dir or os.path.join(
             "rtl_out", f"{stem}_verify_{args.sim}_g{plan.groups}")
         try:
@@ -118,10 +130,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         if waves_path is not None:
             print(f"waveform: {waves_path}")
     if mismatch is not None:
-        print(f"snngen verify: mismatch at step {mismatch['step']}, neuron {mismatch['neuron']}: "
-              f"{mismatch['what']} expected {mismatch['expected']}, got {mismatch['got']}",
-              file=sys.stderr)
-        return EXIT_MISMATCH
+        return report_mismatch("verify", mismatch)
     return 0
 
 
@@ -169,13 +178,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from ..synth.flow import TARGETS
     from ..synth.sweep import run_sweep
 
-    for target in args.targets:
-        if target not in TARGETS:
-            raise InputError(f"--targets must name targets from {', '.join(TARGETS)}, "
-                             f"not {target!r}")
     for flag, values, lo, hi in (("--neurons", args.neurons, 1, 16384), ("--bits", args.bits, 2, 32),
                                  ("--groups", args.groups, 1, 1024)):
         for value in values:
@@ -221,10 +225,12 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "Exit 0 when bit-exact, 1 with the first mismatch (step, neuron, expected, "
                     "got), 2 on bad input, 3 when a simulator fails.",
     )
-    verify.add_argument("network", metavar="NET.json", help="the network")
+    verify.add_argument("network", nargs="?", metavar="NET.json",
+                        help="the network; without it, a random network from the flags below")
     verify.add_argument("--steps", type=integer, required=True, metavar="T",
-                        help="number of time steps T ≥ 1")
-    verify.add_argument("--input", metavar="STIM.npz", help="input spikes, as for `snngen sim`")
+                        help=f"number of time steps T, 1..{MAX_VERIFY_STEPS}")
+    verify.add_argument("--input", metavar="STIM.npz",
+                        help="input spikes, as for `snngen sim` (default: no input spikes)")
     verify.add_argument("--sim", choices=["amaranth", "icarus", "verilator"], default="amaranth",
                         help="amaranth: Amaranth's simulator; icarus, verilator: the generated "
                              "Verilog under cocotb, a Verilog harness driving the run "
@@ -232,23 +238,26 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_groups_flag(verify)
     add_runtime_weights_flag(verify)
     verify.add_argument("--out", metavar="TRACE.npz",
-                        help="write the RTL's own trace (same format as `snngen sim`)")
+                        help="write the RTL's own trace (same format as `snngen sim`) "
+                             "(default: not written)")
     verify.add_argument("--vcd", metavar="FILE.vcd",
-                        help="with --sim amaranth: write a waveform (VCD) of the run")
+                        help="with --sim amaranth: write a waveform (VCD) of the run "
+                             "(default: none)")
     verify.add_argument("--waves", action="store_true",
                         help="with --sim icarus|verilator: dump a waveform (Icarus: FST, "
                              "Verilator: VCD) into the build folder, for GTKWave or Surfer")
     verify.add_argument("--build-dir", metavar="DIR",
                         help="with --sim icarus|verilator: the simulator build folder (default: "
                              "rtl_out/NET_verify_SIM_gG/; reused, rebuilt when anything changes)")
-    verify.add_argument("--stall-seed", type=integer, metavar="S",
-                        help="withhold ready/valid on the host streams at random (seeded) to "
-                             "exercise backpressure")
-    verify.add_argument("--read-states", choices=["peek", "port"], default="peek",
-                        help="peek: read state memories through the simulator after each step; "
-                             "port: through the core's read-out port (slower) "
-                             "(default: %(default)s)")
+    verify.add_argument("--stall-seed", type=seed_value, metavar="S",
+                        help="withhold ready/valid on the host streams at random (seeded, "
+                             f"0..{MAX_SEED}) to exercise backpressure (default: none, no stalls)")
+    verify.add_argument("--read-states", choices=["peek", "port"], default=None,
+                        help="with --sim amaranth: peek reads the state memories through the "
+                             "simulator after each step; port through the core's read-out port "
+                             "(slower) (default: peek)")
     verify.add_argument("--json", action="store_true", help="print a JSON summary")
+    add_network_flags(verify)
     verify.set_defaults(handler=_cmd_verify)
     synth = commands.add_parser(
         "synth", help="synthesize, place and route with yosys/nextpnr (YoWASP) and report",
@@ -259,8 +268,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     synth.add_argument("network", nargs="?", metavar="NET.json",
                        help="the network; without it, a random network from the flags below")
-    synth.add_argument("--target", required=True,
-                       choices=["ice40-up5k", "ice40-hx8k", "ecp5-25f", "ecp5-85f"],
+    synth.add_argument("--target", required=True, choices=TARGET_NAMES,
                        help="FPGA: device and package, and its stated target clock "
                             "(48 MHz UP5K, 100 MHz HX8K, 150 MHz ECP5)")
     add_groups_flag(synth)
@@ -271,9 +279,11 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="stop after synthesis (no Fmax, no utilization)")
     synth.add_argument("--report", metavar="OUT.json",
                        help="write the report: flat keys target, lut, ff, carry, bram, spram, "
-                            "dsp, fmax_mhz, utilization, and the raw tool statistics")
+                            "dsp, fmax_mhz, utilization, and the raw tool statistics "
+                            "(default: not written)")
     synth.add_argument("--work-dir", metavar="DIR",
-                       help="keep the tool files (Verilog, netlist, logs) here")
+                       help="keep the tool files (Verilog, netlist, logs) here (default: a "
+                            "temporary folder, removed)")
     synth.add_argument("--speed", type=integer, metavar="GRADE",
                        help="ECP5 speed grade for timing: 6 (default, e.g. ULX3S), 7 or 8 "
                             "(e.g. OrangeCrab)")
@@ -289,21 +299,23 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "bar; finished points are kept in OUT/points/ and never redone. Writes "
                     "OUT/results.csv, OUT/summary.md and plots.",
     )
-    sweep.add_argument("--neurons", type=list_of(int, "neurons"), default=[32, 64, 128],
-                       metavar="N,N,…", help="neuron counts (default: 32,64,128)")
-    sweep.add_argument("--bits", type=list_of(int, "bits"), default=[4, 8, 16],
-                       metavar="B,B,…", help="state widths (default: 4,8,16)")
-    sweep.add_argument("--groups", type=list_of(int, "groups"), default=[1],
-                       metavar="G,G,…", help="neuron-group counts (default: 1)")
-    sweep.add_argument("--density", type=list_of(float, "density"), default=[0.2],
-                       metavar="P,P,…", help="recurrent densities (default: 0.2)")
-    sweep.add_argument("--targets", type=list_of(str, "targets"), default=["ice40-up5k"],
-                       metavar="T,T,…", help="targets, as for `synth` (default: ice40-up5k)")
-    sweep.add_argument("--seed", type=integer, default=0, help="network seed (default: 0)")
+    sweep.add_argument("--neurons", type=grid_values(int, "neurons"), default=[32, 64, 128],
+                       metavar="N,N,...|A:B[:S]", help="neuron counts, 1..16384 (default: 32,64,128)")
+    sweep.add_argument("--bits", type=grid_values(int, "bits"), default=[4, 8, 16],
+                       metavar="B,B,...|A:B[:S]", help="state widths, 2..32 (default: 4,8,16)")
+    sweep.add_argument("--groups", type=grid_values(int, "groups"), default=[1],
+                       metavar="G,G,...|A:B[:S]", help="neuron-group counts, 1..1024 and ≤ N (default: 1)")
+    sweep.add_argument("--density", type=grid_values(float, "density"), default=[0.2],
+                       metavar="P,P,...|A:B[:S]", help="recurrent densities, 0..1 (default: 0.2)")
+    sweep.add_argument("--targets", type=target_list, default=["ice40-up5k"],
+                       metavar="T,T,...|all",
+                       help=f"targets, {', '.join(TARGET_NAMES)} (default: ice40-up5k)")
+    sweep.add_argument("--seed", type=seed_value, default=0, metavar="S",
+                       help=f"network seed, 0..{MAX_SEED} (default: 0)")
     add_runtime_weights_flag(sweep)
     sweep.add_argument("--no-pnr", action="store_true", help="synthesis only (no Fmax)")
-    sweep.add_argument("--jobs", type=integer, default=None, metavar="J",
-                       help="parallel tool runs (default: the number of cores)")
+    sweep.add_argument("--jobs", type=jobs_value, default=None, metavar="J",
+                       help=f"parallel tool runs, 1..{MAX_JOBS} (default: the number of cores)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.add_argument("--out", required=True, metavar="DIR", help="output folder")
     sweep.set_defaults(handler=_cmd_sweep)

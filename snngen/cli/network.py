@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..errors import InputError
-from ..model.network import load_network, save_network
+from ..model.network import save_network
 from ..model.stream import (
     RECORDS,
     TraceCollector,
@@ -16,14 +16,17 @@ from ..model.stream import (
     trace_bytes,
 )
 from .common import (
+    MAX_SIM_STEPS,
     PROGRESS_STEPS,
     ProgressBar,
     add_network_flags,
     check_output,
+    check_steps,
     check_trace_folder,
     check_trace_memory,
     integer,
     load_stimulus,
+    network_argument,
     network_from_flags,
     network_summary,
     save_arrays,
@@ -42,8 +45,7 @@ def _cmd_network(args: argparse.Namespace) -> int:
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
-    if args.steps < 1:
-        raise InputError(f"--steps must be >= 1, not {args.steps}")
+    check_steps(args.steps, MAX_SIM_STEPS)
     record = args.record
     folder = args.out is not None and not args.out.endswith(".npz")
     if args.out is None:
@@ -51,7 +53,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     elif not folder and record == "none":
         raise InputError("--record none writes no TRACE.npz: give --out a folder (it gets "
                          "summary.json) or leave --out out")
-    network = load_network(args.network)
+    network, _ = network_argument(args)
     if args.out is not None:
         if folder:
             check_trace_folder(args.out, trace_bytes(network, args.steps, record))
@@ -133,9 +135,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "(transient and period) of a run without input spikes. The run takes "
                     "memory bounded by a chunk of steps unless --out is an .npz.",
     )
-    sim.add_argument("network", metavar="NET.json", help="the network to run")
+    sim.add_argument("network", nargs="?", metavar="NET.json",
+                     help="the network to run; without it, a random network from the flags below")
     sim.add_argument("--steps", type=integer, required=True, metavar="T",
-                     help="number of time steps T ≥ 1")
+                     help=f"number of time steps T, 1..{MAX_SIM_STEPS}")
     sim.add_argument("--input", metavar="STIM",
                      help="input spikes: an .npz holding 'inputs', or an .npy (read memory-mapped, "
                           "a chunk at a time, for long runs), 0/1 of shape [T, K] (row 0 is x(1); "
@@ -146,7 +149,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                           "a trace folder streamed to disk a chunk at a time (spikes.npy, "
                           "state.npy, current.npy, summary.json; docs/network-format.md), for "
                           "runs of any length. Row 0 is after step 1. Without --out: the summary "
-                          "only, in bounded memory")
+                          "only, in bounded memory (default: none)")
     sim.add_argument("--record", choices=RECORDS, default="state",
                      help="what the trace holds: state = spikes, membrane states (and synaptic "
                           "currents); spikes = spikes only; none = summary.json only, in a "
@@ -159,4 +162,5 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="print the summary as JSON instead of a readable table")
     sim.add_argument("--quiet", action="store_true",
                      help=f"no progress bar (drawn for runs of {PROGRESS_STEPS:,} steps or more)")
+    add_network_flags(sim)
     sim.set_defaults(handler=_cmd_sim)

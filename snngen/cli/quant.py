@@ -11,12 +11,15 @@ import numpy as np
 from ..errors import InputError
 from ..model.network import save_network
 from .common import (
+    MAX_SEED,
+    TARGET_NAMES,
     ProgressBar,
     add_dt_flag,
     add_lattice_flags,
     check_output,
     integer,
     network_summary,
+    seed_value,
 )
 
 
@@ -147,11 +150,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         raise InputError(f"--out must be a folder, not the file {args.out!r}")
     parse_budget_text(args.budget)
     target = None if args.no_synth else args.target
-    if target is not None:
-        from ..synth.flow import TARGETS
-
-        if target not in TARGETS:
-            raise InputError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
     # Every tool the demo needs, before it trains for a minute and more.
     from ..synth.tools import find_iverilog, find_tool, find_verilator
 
@@ -190,11 +188,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     importer.add_argument("model", metavar="MODEL.nir", help="the NIR file (nir.write)")
     importer.add_argument("--out", required=True, metavar="NET.json", help="where to write it")
     importer.add_argument("--bits", type=integer, default=8, metavar="B",
-                          help="membrane state width (default: %(default)s)")
+                          help="membrane state width, 2..32 (default: %(default)s)")
     importer.add_argument("--weight-bits", type=integer, metavar="Bw",
                           help="weight width (default: B, at most 16)")
     add_dt_flag(importer)
-    importer.add_argument("--reset", choices=["zero", "subtract"],
+    importer.add_argument("--reset", choices=["zero", "subtract"], default="zero",
                           help="zero: reset to v_reset as NIR says (default); subtract: "
                                "snnTorch's default reset, which NIR cannot express")
     add_lattice_flags(importer)
@@ -202,7 +200,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                           help="map onto a chip's neuron (a preset network, semantics v2) and "
                                "say what was rounded; --bits and the lattice flags then do not "
                                "apply (loihi: 24-bit states, 8-bit even weights; xylo: 16-bit "
-                               "states, 8-bit weights, power-of-two decays; docs/nir.md)")
+                               "states, 8-bit weights, power-of-two decays; docs/nir.md) "
+                               "(default: none, semantics v1 with the lattice flags)")
     importer.add_argument("--json", action="store_true", help="print a JSON summary")
     importer.set_defaults(handler=_cmd_import)
     quantize = commands.add_parser(
@@ -214,18 +213,20 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "PyTorch and --data. docs/quantization.md.")
     quantize.add_argument("model", metavar="MODEL.nir", help="the NIR file (nir.write)")
     quantize.add_argument("--out", required=True, metavar="NET.json", help="where to write it")
-    quantize.add_argument("--bits", default="8", metavar="16|8|4|8,4,…|auto",
-                          help="weight width for every layer, one per layer, or auto "
-                               "(default: %(default)s)")
+    quantize.add_argument("--bits", default="8", metavar="16|8|4|8,4,...|auto",
+                          # 2..16: snngen.quant.quantize.MIN_QUANT_BITS, MAX_QUANT_BITS.
+                          help="weight width for every layer, one per layer, each 2..16, or "
+                               "auto (default: %(default)s)")
     quantize.add_argument("--budget", default="42%", metavar="BITS|P%",
                           help="auto: total weight-memory bits, or a percentage of the uniform "
                                "8-bit network (default: %(default)s, the paper's 58%% cut)")
     quantize.add_argument("--data", metavar="TRAIN.npz",
                           help="training data (arrays inputs (samples, T, K) of 0/1 and labels): "
-                               "for the Hessian of --bits auto and for --qat")
+                               "for the Hessian of --bits auto and for --qat, which need it "
+                               "(default: none)")
     quantize.add_argument("--eval", metavar="TEST.npz",
                           help="report the integer model's accuracy on this data (readout: "
-                               "the last layer's spike counts)")
+                               "the last layer's spike counts) (default: none)")
     quantize.add_argument("--qat", action="store_true",
                           help="quantization-aware fine-tuning when rounding costs accuracy "
                                "(PyTorch; uses --data, 80/20 split for the choice)")
@@ -236,12 +237,15 @@ def register(commands: argparse._SubParsersAction) -> None:
                           help="membrane state width (default: the narrowest holding ±4× the "
                                "largest threshold)")
     add_dt_flag(quantize)
-    quantize.add_argument("--reset", choices=["subtract", "zero"], default="subtract",
-                          help="reset mode (default: subtract, snnTorch's)")
+    quantize.add_argument("--reset", choices=["zero", "subtract"], default="zero",
+                          help="zero: reset to v_reset as NIR says (default, as for `import`); "
+                               "subtract: snnTorch's default reset, which NIR cannot express")
     add_lattice_flags(quantize)
     quantize.add_argument("--probes", type=integer, default=32, metavar="M",
                           help="Hutchinson probes per trace (default: %(default)s)")
-    quantize.add_argument("--seed", type=integer, default=0, help="seed (default: 0)")
+    quantize.add_argument("--seed", type=seed_value, default=0, metavar="S",
+                          help=f"seed of the data split and fine-tuning, 0..{MAX_SEED} "
+                               "(default: 0)")
     quantize.add_argument("--json", action="store_true", help="print a JSON summary")
     quantize.set_defaults(handler=_cmd_quantize)
     demo = commands.add_parser(
@@ -267,12 +271,12 @@ def register(commands: argparse._SubParsersAction) -> None:
                            "%(default)s)")
     demo.add_argument("--sim", choices=["icarus", "verilator"], default="icarus",
                       help="RTL simulator (default: %(default)s)")
-    demo.add_argument("--target", default="ice40-up5k",
-                      help="synthesis target: ice40-up5k, ice40-hx8k, ecp5-25f or ecp5-85f "
-                           "(default: %(default)s)")
+    demo.add_argument("--target", default="ice40-up5k", choices=TARGET_NAMES,
+                      help="synthesis target (default: %(default)s)")
     demo.add_argument("--no-synth", action="store_true", help="skip synthesis")
     demo.add_argument("--granularity", choices=["neuron", "layer"], default="neuron",
                       help="quantization scale per neuron or per layer (default: %(default)s)")
-    demo.add_argument("--seed", type=integer, default=0, help="seed (default: 0)")
+    demo.add_argument("--seed", type=seed_value, default=0, metavar="S",
+                      help=f"seed of the data split and training, 0..{MAX_SEED} (default: 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(handler=_cmd_demo)

@@ -34,7 +34,7 @@ def main():
           f"{100 * report['imported_float_accuracy']:.2f}%)")
     for name, r in results.items():
         print(f"{name:>5}  bits {','.join(map(str, r['bits_per_layer'])):<6} {r['method']:<9} "
-              f"accuracy {100 * r['accuracy']:.2f}%  drop {r['accuracy_drop_points']:+.2f} pt  "
+              f"accuracy {100 * r['accuracy']:.2f}%  change vs float {r['accuracy_change_points']:+.2f} pt  "
               f"memory {100 * r['weight_memory_vs_8bit']:.1f}% of 8-bit  LUT {r['lut']}  "
               f"BRAM {r['bram']}  Fmax {r['fmax_mhz'] and round(r['fmax_mhz'], 1)} MHz")
     print("stages (s):", ", ".join(f"{k} {v}" for k, v in report["seconds"].items()))

@@ -148,8 +148,12 @@ def test_digits_demo_end_to_end(tmp_path, capsys):
     assert [r["precision"] for r in report["results"]] == ["16", "8", "4", "auto"]
     for result in report["results"]:
         for key in ("accuracy", "weight_memory_bits", "lut", "bram", "sops_per_inference",
-                    "energy_per_inference_nj", "rtl_bit_exact"):
+                    "energy_per_inference_nj", "rtl_bit_exact", "accuracy_change_points"):
             assert key in result
+        low, high = result["accuracy_interval_95"]
+        assert low < result["accuracy"] < high
+        assert result["accuracy_change_points"] == round(
+            100 * (result["accuracy"] - report["float_accuracy"]), 2)
         assert result["rtl_bit_exact"] is True
         assert result["accuracy"] > 0.5
     memory = {r["precision"]: r["weight_memory_bits"] for r in report["results"]}

@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from figures import has_data_marks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
@@ -156,6 +157,9 @@ def test_command_outputs_resume_and_determinism(tmp_path, capsys, monkeypatch):
                  "raster.png", "membrane.png",
                  "regime_map_unsigned_saturate_reset_none_k_4.png"):
         assert (out / name).stat().st_size > 0, name
+    for name in ("rate_vs_bits.png", "period_vs_bits.png", "membrane.png",
+                 "regime_map_unsigned_saturate_reset_none_k_4.png"):
+        assert has_data_marks(out / name), f"{name} shows no data"
     header = (out / "results.csv").read_text().splitlines()[0].split(",")
     for column in ("neurons", "density", "bits", "seed", "representation", "overflow", "reset",
                    "rate", "transient", "period", "regime"):

@@ -304,3 +304,13 @@ def test_quantize_is_deterministic(tmp_path):
                      str(data), "--probes", "4", "--json"]) == 0
         texts.append(out.read_bytes())
     assert texts[0] == texts[1]
+
+
+def test_wilson_intervals_match_published_values():
+    from snngen.quant.demo import wilson_interval
+
+    # Newcombe (1998), Table I: 81/263 → 0.2553–0.3662; 15/148 → 0.0624–0.1605.
+    for successes, trials, low, high in ((81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605)):
+        got = wilson_interval(successes, trials)
+        assert abs(got[0] - low) < 5e-4 and abs(got[1] - high) < 5e-4, got
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0

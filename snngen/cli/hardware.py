@@ -178,7 +178,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from ..synth.sweep import run_sweep
+    from ..synth.sweep import SWEEP_PLOTS, run_sweep
 
     for flag, values, lo, hi in (("--neurons", args.neurons, 1, 16384), ("--bits", args.bits, 2, 32),
                                  ("--groups", args.groups, 1, 1024)):
@@ -188,14 +188,18 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     for value in args.density:
         if not 0.0 <= value <= 1.0:
             raise InputError(f"--density values must be in 0..1, not {value}")
+    skipped: dict[str, str] = {}
     with ProgressBar("sweep", "point", enabled=not args.quiet) as bar:
         rows = run_sweep(args.out, neurons=args.neurons, bits=args.bits, groups=args.groups,
                          density=args.density, targets=args.targets, seed=args.seed,
                          pnr=not args.no_pnr, jobs=args.jobs, progress=bar,
-                         runtime_weights=args.runtime_weights)
+                         runtime_weights=args.runtime_weights, skipped_plots=skipped)
     failed = sum(r["status"] != "ok" for r in rows)
-    print(f"wrote {args.out}/: results.csv, summary.md, 5 plots; {len(rows)} points, "
-          f"{failed} did not fit or failed")
+    plots = len(SWEEP_PLOTS) - len(skipped)
+    print(f"wrote {args.out}/: results.csv, summary.md, {plots} plot{'s' * (plots != 1)}; "
+          f"{len(rows)} points, {failed} did not fit or failed")
+    for name, why in skipped.items():
+        print(f"  not plotted: {name}: {why}")
     return 0
 
 

@@ -168,7 +168,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"float accuracy {100 * report['float_accuracy']:.2f}%")
     for r in report["results"]:
         print(f"  {r['precision']:<5} bits {','.join(map(str, r['bits_per_layer'])):<6} "
-              f"accuracy {100 * r['accuracy']:.2f}% ({r['accuracy_drop_points']:+.2f} pt), "
+              f"accuracy {100 * r['accuracy']:.2f}% ({r['accuracy_change_points']:+.2f} pt vs "
+              f"float), "
               f"weight memory {r['weight_memory_bits']} bits "
               f"({100 * r['weight_memory_vs_8bit']:.0f}% of 8-bit), RTL bit-exact "
               f"{'yes' if r['rtl_bit_exact'] else 'NO'}")

@@ -35,7 +35,7 @@ from .quantize import (
     weight_memory_bits,
 )
 
-__all__ = ["DemoOptions", "run_digits_demo"]
+__all__ = ["DemoOptions", "run_digits_demo", "wilson_interval"]
 
 PRECISIONS = ("16", "8", "4", "auto")
 
@@ -368,7 +368,8 @@ def _digits_stages(out: Path, options: DemoOptions, progress: Progress | None,
         save_network(network, out / f"net_{precision}.json")
         # One golden-model run of the test split gives the accuracy and the counted metrics.
         padded, spikes = run_inference(network, x_test)
-        accuracy = float((predict(spikes, readout) == y_test).mean())
+        correct = int((predict(spikes, readout) == y_test).sum())
+        accuracy = correct / len(y_test)
         plan = plan_hardware(network, None)
         metrics = inference_metrics(plan, padded, spikes)
         memory = weight_memory_bits(model, choices[precision])
@@ -382,7 +383,9 @@ def _digits_stages(out: Path, options: DemoOptions, progress: Progress | None,
             "validation_accuracy": best.validation_accuracy,
             "candidates": {c.method: c.validation_accuracy for c in candidates},
             "accuracy": accuracy,
-            "accuracy_drop_points": round(100 * (float_accuracy - accuracy), 2),
+            "accuracy_interval_95": [round(v, 4) for v in wilson_interval(correct, len(y_test))],
+            # Signed: positive is a gain over the float model, negative a loss.
+            "accuracy_change_points": round(100 * (accuracy - float_accuracy), 2),
             "weight_memory_bits": memory,
             "weight_memory_vs_8bit": round(memory / uniform8, 4),
             "stored_weight_bits": int(sum(
@@ -524,6 +527,30 @@ def _digits_stages(out: Path, options: DemoOptions, progress: Progress | None,
     return report
 
 
+def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion (95 % for the default z)."""
+    if trials <= 0:
+        return 0.0, 1.0
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * ((p * (1 - p) / trials + z * z / (4 * trials * trials)) ** 0.5) / (1 + z * z / trials)
+    # At p = 0 or 1 the bound is exactly 0 or 1 (the sum above rounds to 1 − 1e-16).
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return low, high
+
+
+def _distinguishable(results: list[dict]) -> str:
+    """Which pairs of precisions have disjoint intervals (the ones this test set separates)."""
+    pairs = []
+    for i, a in enumerate(results):
+        for b in results[i + 1:]:
+            (a_lo, a_hi), (b_lo, b_hi) = a["accuracy_interval_95"], b["accuracy_interval_95"]
+            if a_hi < b_lo or b_hi < a_lo:
+                pairs.append(f"{a['precision']} vs {b['precision']}")
+    return ("only " + ", ".join(pairs) + " differ") if pairs else "none of them differ"
+
+
 def report_markdown(report: dict) -> str:
     """The report as a markdown table (what docs/quantization.md shows)."""
     lines = [
@@ -534,9 +561,9 @@ def report_markdown(report: dict) -> str:
         f"hardware's structure (a step per layer, before rounding): "
         f"{100 * report['imported_float_accuracy']:.2f}%.",
         "",
-        "| precision | bits/layer | state bits | method | accuracy | drop (pt) | weight memory "
-        "(bits) | vs 8-bit | LUT | BRAM | Fmax MHz | SOPs/inf | SOPs/spike | energy/inf nJ* "
-        "| RTL bit-exact |",
+        "| precision | bits/layer | state bits | method | accuracy [95 % interval] | change vs "
+        "float (pt) | weight memory (bits) | vs 8-bit | LUT | BRAM | Fmax MHz | SOPs/inf | "
+        "SOPs/spike | energy/inf nJ* | RTL bit-exact |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["results"]:
@@ -546,15 +573,23 @@ def report_markdown(report: dict) -> str:
             return "–" if value is None else fmt.format(value)
         lines.append(
             f"| {r['precision']} | {','.join(map(str, r['bits_per_layer']))} | "
-            f"{r['state_bits']} | {r['method']} | {100 * r['accuracy']:.2f}% | "
-            f"{r['accuracy_drop_points']:+.2f} | {r['weight_memory_bits']} | "
+            f"{r['state_bits']} | {r['method']} | {100 * r['accuracy']:.2f}% "
+            f"[{100 * r['accuracy_interval_95'][0]:.1f}, "
+            f"{100 * r['accuracy_interval_95'][1]:.1f}] | "
+            f"{r['accuracy_change_points']:+.2f} | {r['weight_memory_bits']} | "
             f"{100 * r['weight_memory_vs_8bit']:.1f}% | {show(r['lut'])} | {show(r['bram'])}"
             f"{spram} | "
             f"{show(r['fmax_mhz'], '{:.1f}')} | {r['sops_per_inference']:.0f} | "
             f"{show(r['sops_per_spike'])} | {r['energy_per_inference_nj']:.2f} | "
             f"{'yes' if r['rtl_bit_exact'] else 'NO'} |")
     h = report["hessian"]
+    test = report["data"]["test"]
     lines += [
+        "",
+        f"Intervals: 95 % Wilson score intervals over the {test} test images (one image is "
+        f"{100 / test:.2f} pt). Precisions whose intervals overlap are not told apart by this "
+        "test set: "
+        + _distinguishable(report["results"]) + ".",
         "",
         f"Auto: Hessian traces {', '.join(f'{t:.3g}' for t in h['traces'])} "
         f"(per weight {', '.join(f'{t:.3g}' for t in h['mean_eigenvalue'])}); budget "
@@ -580,7 +615,10 @@ def _plot(report: dict, path: Path) -> None:
     figure = Figure(figsize=(6, 4))
     ax = figure.add_subplot()
     for r in report["results"]:
-        ax.scatter(r["weight_memory_bits"] / 1000, 100 * r["accuracy"], s=40)
+        low, high = (100 * v for v in r.get("accuracy_interval_95", (r["accuracy"],) * 2))
+        ax.errorbar(r["weight_memory_bits"] / 1000, 100 * r["accuracy"],
+                    yerr=[[100 * r["accuracy"] - low], [high - 100 * r["accuracy"]]], fmt="o",
+                    ms=6, capsize=3)
         ax.annotate(f"{r['precision']} ({','.join(map(str, r['bits_per_layer']))})",
                     (r["weight_memory_bits"] / 1000, 100 * r["accuracy"]),
                     textcoords="offset points", xytext=(5, -12), fontsize=8)
@@ -588,8 +626,15 @@ def _plot(report: dict, path: Path) -> None:
     ax.axhline(100 * report["float_accuracy"] - 0.5, color="red", ls=":", lw=0.8,
                label="float − 0.5 pt")
     ax.set_xscale("log")
+    # Plain numbers on the log axis (10, 20, 50), not "2×10¹".
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
     ax.set_xlabel("weight memory (kbit, log)")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel("test accuracy (%, 95 % Wilson interval)")
     ax.set_title("digits: accuracy vs weight memory (integer golden model)")
     ax.legend(loc="lower right", fontsize=8)
     atomic_save_figure(figure, path)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import atomic_save_figure
-from ..model.golden import simulate
+from ..model.golden import find_orbit, simulate
 
 __all__ = ["activity_threshold", "plot_all", "summary"]
 
@@ -124,18 +124,39 @@ def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
     atomic_save_figure(fig, out / "rate_vs_bits.png")
     plt.close(fig)
 
-    # Orbit periods vs bits.
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    # Orbit periods vs bits: a box per width and semantics, every run beside it with a seeded
+    # jitter, so that hundreds of runs at 4, 8 and 16 bits do not hide one another.
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    jitter = np.random.default_rng(0)
+    width = 0.7 / max(1, len(groups))
+    plotted_any = False
     for offset, (label, chosen) in enumerate(groups.items()):
-        spread = 0.12 * (offset - (len(groups) - 1) / 2)
-        xs = [r["bits"] + spread for r in chosen if r["period"] is not None]
-        ys = [r["period"] for r in chosen if r["period"] is not None]
-        ax.scatter(xs, ys, s=10, alpha=0.5, label=label)
+        shift = width * (offset - (len(groups) - 1) / 2)
+        widths = sorted({r["bits"] for r in chosen if r["period"] is not None})
+        periods = [[r["period"] for r in chosen if r["bits"] == b and r["period"] is not None]
+                   for b in widths]
+        if not widths:
+            continue
+        plotted_any = True
+        positions = [widths.index(b) + shift for b in widths]
+        color = f"C{offset}"
+        ax.boxplot(periods, positions=positions, widths=0.8 * width, showfliers=False,
+                   medianprops={"color": color}, boxprops={"color": color},
+                   whiskerprops={"color": color}, capprops={"color": color})
+        for position, values in zip(positions, periods, strict=True):
+            ax.scatter(position + jitter.uniform(-0.3, 0.3, len(values)) * width, values, s=8,
+                       alpha=0.45, color=color, label=label if position == positions[0] else None)
+    all_widths = sorted({r["bits"] for r in rows if r["period"] is not None})
+    ax.set_xticks(range(len(all_widths)), [str(b) for b in all_widths])
     ax.set_yscale("log")
-    ax.set(xlabel="state bits", ylabel="orbit period (steps)",
-           title="orbit periods (runs that recurred within the horizon)")
+    ax.set(xlabel="membrane state bits", ylabel="orbit period (steps, log)",
+           title="orbit periods of the runs that recurred (box: quartiles; dots: runs)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    if plotted_any:
+        ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no run recurred within the horizon", transform=ax.transAxes,
+                ha="center", va="center")
     fig.tight_layout()
     atomic_save_figure(fig, out / "period_vs_bits.png")
     plt.close(fig)
@@ -157,16 +178,38 @@ def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
     fig.tight_layout()
     atomic_save_figure(fig, out / "raster.png")
     plt.close(fig)
-    fig, ax = plt.subplots(figsize=(9, 4))
+    # The membrane traces show the orbit: the whole transient (or its last 100 steps) and three
+    # periods, with the transient shaded and each period's start marked.
+    orbit = find_orbit(network.initial_state, trace.state, trace.spikes)
+    if orbit is None:
+        first, last = 1, min(plotted, 200)
+        window_note = f"steps {first}..{last}; no orbit within {plotted} steps"
+    else:
+        first = max(1, orbit.transient - 100)
+        last = min(plotted, orbit.transient + 3 * orbit.period + 1)
+        last = max(last, min(plotted, first + 30))
+        window_note = (f"steps {first}..{last}: transient {orbit.transient}, "
+                       f"period {orbit.period}")
+    fig, ax = plt.subplots(figsize=(10, 4))
     shown = min(6, network.neurons)
-    horizon = min(steps, 200)
+    steps_axis = np.arange(first, last + 1)
     for neuron in range(shown):
-        ax.plot(np.arange(1, horizon + 1), trace.state[:horizon, neuron], lw=0.9,
-                label=f"neuron {neuron}")
-    ax.axhline(network.neuron.threshold, color="red", ls="--", lw=0.8, label="threshold")
+        ax.plot(steps_axis, trace.state[first - 1:last, neuron], lw=0.9,
+                label=f"neuron {neuron}", drawstyle="steps-post")
+    threshold = np.asarray(network.thresholds)
+    ax.axhline(int(threshold.flat[0]) if threshold.size else 0, color="red", ls="--", lw=0.8,
+               label="threshold")
+    if orbit is not None:
+        if orbit.transient >= first:
+            ax.axvspan(first, orbit.transient, color="grey", alpha=0.12, label="transient")
+        for k in range(4):
+            start = orbit.transient + k * orbit.period
+            if first <= start <= last and orbit.period > 1:
+                ax.axvline(start, color="black", lw=0.6, ls=":",
+                           label="period start" if k == 0 else None)
     ax.set(xlabel="step", ylabel="membrane state v",
-           title=f"membrane traces, first {horizon} steps (same run as raster.png)")
-    ax.legend(fontsize="x-small", ncol=4)
+           title=f"membrane traces ({window_note}; same run as raster.png)")
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     atomic_save_figure(fig, out / "membrane.png")
     plt.close(fig)

@@ -114,10 +114,12 @@ def _grid(neurons, bits, groups, density, targets, seed, pnr, runtime_weights=Fa
 
 def run_sweep(out_dir: str | os.PathLike, *, neurons, bits, groups, density, targets,
               seed: int = 0, pnr: bool = True, jobs: int | None = None,
-              progress: Progress | None = None, runtime_weights: bool = False) -> list[dict]:
+              progress: Progress | None = None, runtime_weights: bool = False,
+              skipped_plots: dict | None = None) -> list[dict]:
     """Run (or resume) a sweep; returns the rows in grid order.
 
-    `progress` is called with (points done, points in all, "") as points finish.
+    `progress` is called with (points done, points in all, "") as points finish. The plots not
+    written, and why, are put into `skipped_plots` when it is given.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -148,11 +150,13 @@ def run_sweep(out_dir: str | os.PathLike, *, neurons, bits, groups, density, tar
         except KeyboardInterrupt:
             raise Interrupted(done, len(points), "points") from None
     rows = [json.loads((folder / f"{p.key}.json").read_text()) for p in points]
-    _write_outputs(out, rows)
+    skipped = _write_outputs(out, rows)
+    if skipped_plots is not None:
+        skipped_plots.update(skipped)
     return rows
 
 
-def _write_outputs(out: Path, rows: list[dict]) -> None:
+def _write_outputs(out: Path, rows: list[dict]) -> dict[str, str]:
     lines = []
     atomic_write_csv(out / "results.csv", COLUMNS, rows)
     lines.append("| target | N | bits | G | density | logic cells | LUT | FF | BRAM | Fmax MHz "
@@ -170,15 +174,42 @@ def _write_outputs(out: Path, rows: list[dict]) -> None:
                      f"{r['density']} | {r.get('logic_cells') or '-'} | {r['lut']} | {r['ff']} | "
                      f"{r['bram']} | {fmax} | {r['cycles_per_step_lower']:.0f}.."
                      f"{r['cycles_per_step_upper']:.0f} |")
+    skipped = _plot(out, [r for r in rows if r["status"] == "ok"])
+    if skipped:
+        lines += ["", "Plots not written:", ""]
+        lines += [f"- `{name}`: {why}" for name, why in skipped.items()]
     atomic_write_text(out / "summary.md", "# Sweep\n\n" + "\n".join(lines) + "\n")
-    _plot(out, [r for r in rows if r["status"] == "ok"])
+    return skipped
 
 
-def _plot(out: Path, rows: list[dict]) -> None:
+#: The sweep's plots: (file, x column, y column, one line per value of, title).
+SWEEP_PLOTS = (
+    ("lut_vs_neurons.png", "neurons", "lut", "bits", "LUTs vs neurons"),
+    ("bram_vs_neurons.png", "neurons", "bram", "bits", "block RAM vs neurons"),
+    ("fmax_vs_bits.png", "bits", "fmax_mhz", "neurons", "post-route Fmax vs state bits"),
+    ("memory_vs_density.png", "density", "memory_bits", "neurons", "memory bits vs density"),
+    ("cycles_vs_groups.png", "groups", "cycles_per_step_upper", "neurons",
+     "cycles per step (serial model) vs groups"),
+)
+
+#: Axis labels, with units, of the sweep's columns.
+AXIS_LABELS = {
+    "neurons": "neurons N", "bits": "membrane state bits", "groups": "neuron groups G",
+    "density": "recurrent density", "lut": "LUTs", "bram": "block RAMs",
+    "fmax_mhz": "post-route Fmax (MHz)", "memory_bits": "memory (bits)",
+    "cycles_per_step_upper": "cycles per step (serial model)",
+}
+
+
+def _plot(out: Path, rows: list[dict]) -> dict[str, str]:
+    """Write the sweep's plots; returns {file: why it was not written} for the ones skipped
+    (no data, or a single value on the x axis). A skipped plot left by an earlier run of the
+    same folder is removed, so no stale figure stays beside fresh results."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker as ticker
 
     dims = ("target", "neurons", "bits", "groups", "density")
     # The first value of each dimension, in grid order: what a plot holds fixed.
@@ -194,18 +225,20 @@ def _plot(out: Path, rows: list[dict]) -> None:
             lines.setdefault(r[line], []).append((r[x], r[y]))
         note = ", ".join(f"{d}={reference[d]}" for d in fixed
                          if len({r[d] for r in rows}) > 1)
-        return {f"{line}={k}": sorted(p) for k, p in sorted(lines.items())}, note
+        legend = {"bits": "{} bits", "neurons": "N = {}"}[line]
+        return {legend.format(k): sorted(p) for k, p in sorted(lines.items())}, note
 
-    figures = [
-        ("lut_vs_neurons.png", "neurons", "lut", "bits", "LUT4 vs neurons"),
-        ("bram_vs_neurons.png", "neurons", "bram", "bits", "block RAM vs neurons"),
-        ("fmax_vs_bits.png", "bits", "fmax_mhz", "neurons", "post-route Fmax vs state bits"),
-        ("memory_vs_density.png", "density", "memory_bits", "neurons", "memory bits vs density"),
-        ("cycles_vs_groups.png", "groups", "cycles_per_step_upper", "neurons",
-         "cycles per step (serial model) vs groups"),
-    ]
+    skipped = {}
     targets = sorted({r["target"] for r in rows})
-    for name, x, y, line, title in figures:
+    for name, x, y, line, title in SWEEP_PLOTS:
+        if not any(r.get(y) is not None for r in rows):
+            skipped[name] = ("no Fmax without place and route (--no-pnr)" if y == "fmax_mhz"
+                             else f"no {AXIS_LABELS[y]} measured")
+        elif len({r[x] for r in rows}) < 2:
+            skipped[name] = f"one value of --{x} ({rows[0][x]}): nothing to plot against"
+        if name in skipped:
+            (out / name).unlink(missing_ok=True)
+            continue
         fig, axes = plt.subplots(1, max(1, len(targets)), figsize=(5.5 * max(1, len(targets)), 4),
                                  squeeze=False)
         for ax, target in zip(axes[0], targets or [None], strict=True):
@@ -214,8 +247,10 @@ def _plot(out: Path, rows: list[dict]) -> None:
             for label, points in lines.items():
                 xs, ys = zip(*points, strict=True)
                 ax.plot(xs, ys, marker="o", label=label)
-            ax.set_xlabel(x)
-            ax.set_ylabel(y)
+            ax.set_xlabel(AXIS_LABELS[x])
+            ax.set_ylabel(AXIS_LABELS[y])
+            if x != "density":
+                ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
             ax.set_title(f"{title}\n{target}" + (f" ({note})" if note else ""), fontsize="medium")
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize="small")
@@ -223,3 +258,4 @@ def _plot(out: Path, rows: list[dict]) -> None:
         fig.tight_layout()
         atomic_save_figure(fig, out / name)
         plt.close(fig)
+    return skipped

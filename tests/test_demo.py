@@ -136,12 +136,16 @@ def test_snntorch_recurrent_layer_imports_and_spikes_alike():
     assert_array_equal(spikes[1:, hidden:], reference[1])
 
 
+def accuracy_of(report, precision):
+    return next(r["accuracy"] for r in report["results"] if r["precision"] == precision)
+
+
 def test_digits_demo_end_to_end(tmp_path, capsys):
     """A short demo (few epochs, no synthesis): the report has every field, every precision is
     bit-exact in RTL, and accuracy is far above chance."""
     out = tmp_path / "demo"
     status = main(["demo", "digits", "--out", str(out), "--epochs", "4", "--hidden", "24",
-                   "--rtl-images", "2", "--no-synth", "--quiet"])
+                   "--rtl-images", "2", "--no-synth", "--quiet", "--repeats", "2"])
     assert status == 0, capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
     assert report["float_accuracy"] > 0.8
@@ -162,6 +166,13 @@ def test_digits_demo_end_to_end(tmp_path, capsys):
     assert (out / "report.md").read_text().count("| yes |") == 4
     assert (out / "accuracy_vs_memory.png").stat().st_size > 10_000
     assert (out / "model.nir").exists()
+    # The comparison over seeds: the first seed is the run above, the second its own run.
+    repeats = report["repeats"]
+    assert repeats["seeds"] == [0, 1]
+    assert repeats["accuracy"]["8"]["min"] <= round(100 * accuracy_of(report, "8"), 2) \
+        <= repeats["accuracy"]["8"]["max"]
+    assert len(repeats["pairs"]) == 10 and "Paired t-test over the seeds" in \
+        (out / "report.md").read_text()
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -213,7 +224,8 @@ def test_ctrl_c_keeps_the_demo_and_the_same_command_resumes(tmp_path):
 
     out = tmp_path / "demo"
     command = [sys.executable, "-m", "snngen", "demo", "digits", "--out", str(out),
-               "--epochs", "6", "--hidden", "24", "--rtl-images", "1", "--no-synth", "--quiet"]
+               "--epochs", "6", "--hidden", "24", "--rtl-images", "1", "--no-synth", "--quiet",
+               "--repeats", "1"]
     status, stopped, err = interrupt_when(command, (out / ".checkpoint" / "train.pt").exists)
     if status == 0:
         pytest.skip("the demo finished before the interrupt reached it")
@@ -231,7 +243,7 @@ def test_ctrl_c_keeps_the_demo_and_the_same_command_resumes(tmp_path):
     assert report["resumed_units"] == kept
     assert all(r["rtl_bit_exact"] for r in report["results"])
     # The resumed training ends on the weights of one uninterrupted run.
-    options = DemoOptions(hidden=24, epochs=6, rtl_images=1, target=None)
+    options = DemoOptions(hidden=24, epochs=6, rtl_images=1, target=None, repeats=1)
     fit, _, test = _load_digits(options.seed)
     encoded_fit = (encode_intensity(fit[0], options.steps, 16.0), fit[1])
     encoded_test = (encode_intensity(test[0], options.steps, 16.0), test[1])

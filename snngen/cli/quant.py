@@ -141,7 +141,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     for flag, value, lo, hi in (("--hidden", args.hidden, 2, 1024), ("--steps", args.steps, 1, 256),
                                 ("--epochs", args.epochs, 1, 1000),
-                                ("--rtl-images", args.rtl_images, 1, 100)):
+                                ("--rtl-images", args.rtl_images, 1, 100),
+                                ("--repeats", args.repeats, 1, 20)):
         if not lo <= value <= hi:
             raise InputError(f"{flag} must be in {lo}..{hi}, not {value}")
     from ..quant.quantize import parse_budget_text
@@ -162,7 +163,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                                  "(or give --no-synth)")
     options = DemoOptions(hidden=args.hidden, steps=args.steps, epochs=args.epochs,
                           budget=args.budget, rtl_images=args.rtl_images, simulator=args.sim,
-                          target=target, granularity=args.granularity, seed=args.seed)
+                          target=target, granularity=args.granularity, seed=args.seed,
+                          repeats=args.repeats)
     with ProgressBar("digits demo", "stage", enabled=not args.quiet) as bar:
         report = run_digits_demo(args.out, options, progress=bar)
     print(f"float accuracy {100 * report['float_accuracy']:.2f}%")
@@ -173,6 +175,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
               f"weight memory {r['weight_memory_bits']} bits "
               f"({100 * r['weight_memory_vs_8bit']:.0f}% of 8-bit), RTL bit-exact "
               f"{'yes' if r['rtl_bit_exact'] else 'NO'}")
+    repeats = report["repeats"]
+    if len(repeats["seeds"]) > 1:
+        spread = ", ".join(f"{name} {a['mean']:.2f} ± {a['std']:.2f}"
+                           for name, a in repeats["accuracy"].items())
+        differ = [f"{p['a']}/{p['b']}" for p in repeats["pairs"] if p["significant"]]
+        print(f"over {len(repeats['seeds'])} seeds (%): {spread}; significant differences: "
+              f"{', '.join(differ) or 'none'}")
     print(f"wrote {args.out}/report.json, report.md, accuracy_vs_memory.png "
           f"({report['seconds']['total']:.0f} s)")
     return 0 if all(r["rtl_bit_exact"] for r in report["results"]) else 1
@@ -277,6 +286,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--no-synth", action="store_true", help="skip synthesis")
     demo.add_argument("--granularity", choices=["neuron", "layer"], default="neuron",
                       help="quantization scale per neuron or per layer (default: %(default)s)")
+    demo.add_argument("--repeats", type=integer, default=5, metavar="R",
+                      help="runs of the accuracy comparison over seeds S..S+R-1, 1..20 (split, "
+                           "training and quantization; RTL and synthesis for seed S only), "
+                           "reported as mean ± spread with a paired test (default: %(default)s)")
     demo.add_argument("--seed", type=seed_value, default=0, metavar="S",
                       help=f"seed of the data split and training, 0..{MAX_SEED} (default: 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")

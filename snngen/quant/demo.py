@@ -65,6 +65,10 @@ class DemoOptions:
     granularity : str
         ``neuron`` (a threshold per neuron) or ``layer`` (one per layer).
     seed : int
+        The split's and the training's seed.
+    repeats : int
+        Runs of the accuracy comparison, seeds ``seed .. seed + repeats − 1`` (training, split,
+        quantization; the RTL check and synthesis run for the first seed only).
     """
 
     hidden: int = 64
@@ -78,6 +82,7 @@ class DemoOptions:
     target: str | None = "ice40-up5k"
     granularity: str = "neuron"
     seed: int = 0
+    repeats: int = 5
 
 
 def _load_digits(seed: int):
@@ -93,6 +98,102 @@ def _load_digits(seed: int):
     x_fit, x_val, y_fit, y_val = train_test_split(
         x_train, y_train, test_size=0.2, random_state=seed, stratify=y_train)
     return (x_fit, y_fit), (x_val, y_val), (x_test, y_test)
+
+
+def _encoded_digits(options: DemoOptions, seed: int) -> dict:
+    """The fit, validation and test splits of `seed`, rate-coded over ``options.steps`` steps."""
+    from .train import encode_intensity
+
+    fit, validation, test = _load_digits(seed)
+    return {name: (encode_intensity(x, options.steps, 16.0), y)
+            for name, (x, y) in (("fit", fit), ("validation", validation), ("test", test))}
+
+
+#: snn.Leaky's decay: the shift leak is exact when beta = 1 − 2^−k, k = 3 here (tau = 8 dt).
+BETA = 1 - 2.0 ** -3
+
+
+def _export_and_import(net, path: Path, torch, nir, export_to_nir):
+    """The trained network through snnTorch's NIR export and back in as a float model."""
+    with warnings.catch_warnings():
+        # snnTorch's exporter uses a nirtorch entry point that nirtorch 2 deprecates.
+        warnings.filterwarnings("ignore", "nirtorch.extract_nir_graph", DeprecationWarning)
+        graph = export_to_nir(net, torch.zeros(64))
+    # The exporter lists edges in set order, which changes with Python's hash seed: sorted, the
+    # same command writes the same model.nir.
+    graph.edges = sorted(graph.edges)
+    nir.write(str(path), graph)
+    return nir_to_float(path, dt=1e-4)
+
+
+def _precision_choices(model, encoded: dict, options: DemoOptions, seed: int) -> tuple:
+    """The bits per layer of every precision (auto from Hessian traces), the traces, the
+    budget and the allocation's objective."""
+    from .train import hutchinson_traces
+
+    x_fit, y_fit = encoded["fit"]
+    traces = hutchinson_traces(model, x_fit[:512], y_fit[:512], probes=options.probes,
+                               seed=seed)
+    budget = parse_budget(options.budget, model)
+    auto_bits, omega = allocate_bits(model, traces, budget, granularity=options.granularity)
+    layer_count = len(model.layers)
+    choices = {"16": [16] * layer_count, "8": [8] * layer_count, "4": [4] * layer_count,
+               "auto": auto_bits}
+    return choices, traces, budget, omega
+
+
+def _repeat(options: DemoOptions, seed: int, folder: Path, torch, nir, export_to_nir) -> dict:
+    """One more run of the accuracy comparison with another seed of the split and the training:
+    the float network's and every precision's test accuracy (no RTL, no synthesis)."""
+    from .train import quantize_for_accuracy
+
+    encoded = _encoded_digits(options, seed)
+    seeded = dataclasses.replace(options, seed=seed)
+    net, float_accuracy = _train_snntorch(encoded["fit"], encoded["test"], seeded, BETA,
+                                          lambda note: None)
+    model = _export_and_import(net, folder / f"model_seed{seed}.nir", torch, nir, export_to_nir)
+    readout = model.layer_rows(len(model.layers) - 1)
+    choices, *_ = _precision_choices(model, encoded, options, seed)
+    x_test, y_test = encoded["test"]
+    accuracy = {}
+    for precision in PRECISIONS:
+        best, _ = quantize_for_accuracy(model, choices[precision], encoded["fit"],
+                                        encoded["validation"], qat_epochs=options.qat_epochs,
+                                        seed=seed, granularity=options.granularity)
+        _, spikes = run_inference(best.network, x_test)
+        accuracy[precision] = float((predict(spikes, readout) == y_test).mean())
+    return {"seed": seed, "float": float_accuracy, "accuracy": accuracy}
+
+
+def repeat_statistics(runs: list[dict]) -> dict:
+    """Mean and spread over the repeats, and which precisions differ beyond the seeds' spread
+    (a paired two-sided t-test at 5 % on the per-seed differences)."""
+    from scipy import stats
+
+    def spread(values: list[float]) -> dict:
+        array = 100 * np.asarray(values)
+        return {"mean": round(float(array.mean()), 2),
+                "std": round(float(array.std(ddof=1)), 2) if len(array) > 1 else None,
+                "min": round(float(array.min()), 2), "max": round(float(array.max()), 2)}
+
+    names = ["float", *PRECISIONS]
+    per_run = {name: [r["float"] if name == "float" else r["accuracy"][name] for r in runs]
+               for name in names}
+    pairs = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            differences = 100 * (np.asarray(per_run[a]) - np.asarray(per_run[b]))
+            significant = None
+            if len(runs) > 1 and differences.std(ddof=1) > 0:
+                p_value = float(stats.ttest_1samp(differences, 0.0).pvalue)
+                significant = p_value < 0.05
+            elif len(runs) > 1:
+                significant = bool(differences.any())
+            pairs.append({"a": a, "b": b, "mean_difference_points": round(
+                float(differences.mean()), 2), "significant": significant})
+    return {"seeds": [r["seed"] for r in runs],
+            "accuracy": {name: spread(values) for name, values in per_run.items()},
+            "pairs": pairs}
 
 
 def _train_snntorch(fit, test, options: DemoOptions, beta: float, say, checkpoints=None):
@@ -281,7 +382,8 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: Progress | None)
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     checkpoints = _Checkpoints(out, options)
-    total_units = options.epochs + len(PRECISIONS) * (2 + (options.target is not None))
+    total_units = options.epochs + len(PRECISIONS) * (2 + (options.target is not None)) \
+        + options.repeats - 1
     try:
         return _digits_stages(out, options, progress, checkpoints, started, torch, nir,
                               export_to_nir)
@@ -292,14 +394,9 @@ def _run_digits_demo(out: Path, options: DemoOptions, progress: Progress | None)
 def _digits_stages(out: Path, options: DemoOptions, progress: Progress | None,
                    checkpoints: _Checkpoints, started: float, torch, nir, export_to_nir) -> dict:
     from ..verify.cosim import run_cocotb
-    from .train import (
-        encode_intensity,
-        hutchinson_traces,
-        quantize_for_accuracy,
-        unrounded_accuracy,
-    )
+    from .train import quantize_for_accuracy, unrounded_accuracy
 
-    stages = Stages(7 + 4 * 5, progress)
+    stages = Stages(7 + 4 * 5 + options.repeats - 1, progress)
     say = stages.say
 
     timings = {}
@@ -309,44 +406,27 @@ def _digits_stages(out: Path, options: DemoOptions, progress: Progress | None,
         return time.perf_counter()
 
     now = time.perf_counter()
-    fit, validation, test = _load_digits(options.seed)
-    encoded = {name: (encode_intensity(x, options.steps, 16.0), y)
-               for name, (x, y) in (("fit", fit), ("validation", validation), ("test", test))}
+    encoded = _encoded_digits(options, options.seed)
     stages.update()
 
-    # The shift leak is exact when beta = 1 − 2^−k: k = 3 here (tau = 8 dt).
-    beta = 1 - 2.0 ** -3
+    beta = BETA
     net, float_accuracy = _train_snntorch(encoded["fit"], encoded["test"], options, beta, say,
                                           checkpoints)
     now = lap("train", now)
     stages.update()
 
-    with warnings.catch_warnings():
-        # snnTorch's exporter uses a nirtorch entry point that nirtorch 2 deprecates.
-        warnings.filterwarnings("ignore", "nirtorch.extract_nir_graph", DeprecationWarning)
-        graph = export_to_nir(net, torch.zeros(64))
-    # The exporter lists edges in set order, which changes with Python's hash seed: sorted, the
-    # same command writes the same model.nir.
-    graph.edges = sorted(graph.edges)
-    nir.write(str(out / "model.nir"), graph)
-    model = nir_to_float(out / "model.nir", dt=1e-4)
+    model = _export_and_import(net, out / "model.nir", torch, nir, export_to_nir)
     readout = model.layer_rows(len(model.layers) - 1)
     # The imported model in float with the hardware's structure (a step per layer, the
     # semantics' reset), before any rounding: separates mapping effects from quantization.
     mapped_accuracy = unrounded_accuracy(model, *encoded["test"])
     stages.update()
 
-    x_fit, y_fit = encoded["fit"]
-    traces = hutchinson_traces(model, x_fit[:512], y_fit[:512], probes=options.probes,
-                               seed=options.seed)
-    budget = parse_budget(options.budget, model)
-    auto_bits, omega = allocate_bits(model, traces, budget, granularity=options.granularity)
+    choices, traces, budget, omega = _precision_choices(model, encoded, options, options.seed)
+    auto_bits = choices["auto"]
     now = lap("hessian_and_allocation", now)
     stages.update()
 
-    layer_count = len(model.layers)
-    choices = {"16": [16] * layer_count, "8": [8] * layer_count, "4": [4] * layer_count,
-               "auto": auto_bits}
     x_test, y_test = encoded["test"]
     uniform8 = weight_memory_bits(model, choices["8"])
     results, networks = [], {}
@@ -476,6 +556,22 @@ def _digits_stages(out: Path, options: DemoOptions, progress: Progress | None,
         stages.update()
     now = lap("rtl", now)
 
+    # The accuracy comparison again with other seeds of the split and the training: one test set
+    # of 450 images cannot rank precisions a few images apart.
+    runs = [{"seed": options.seed, "float": float_accuracy,
+             "accuracy": {r["precision"]: r["accuracy"] for r in results}}]
+    for seed in range(options.seed + 1, options.seed + options.repeats):
+        say(f"repeat, seed {seed}")
+        kept = checkpoints.load_json(f"repeat_{seed}.json")
+        if kept is None:
+            kept = _repeat(options, seed, checkpoints.folder, torch, nir, export_to_nir)
+            checkpoints.save_json(f"repeat_{seed}.json", kept)
+        runs.append(kept)
+        stages.update()
+    repeats = repeat_statistics(runs)
+    if options.repeats > 1:
+        now = lap("repeats", now)
+
     stages.finish()
 
     timings["total"] = round(time.perf_counter() - started, 1)
@@ -494,8 +590,8 @@ def _digits_stages(out: Path, options: DemoOptions, progress: Progress | None,
         "targets": targets,
         "imported_float_accuracy": mapped_accuracy,
         "results": results,
-        "data": {"set": "sklearn.datasets.load_digits", "train": len(fit[0]),
-                 "validation": len(validation[0]), "test": len(test[0]),
+        "data": {"set": "sklearn.datasets.load_digits", "train": len(encoded["fit"][1]),
+                 "validation": len(encoded["validation"][1]), "test": len(encoded["test"][1]),
                  "split": f"train_test_split(test_size=0.25, stratify, random_state="
                           f"{options.seed}); validation 20% of train",
                  "encoding": f"deterministic rate code, {options.steps} steps, intensity 0..16"},
@@ -518,6 +614,7 @@ def _digits_stages(out: Path, options: DemoOptions, progress: Progress | None,
         "options": dataclasses.asdict(options),
         "seconds": timings,
         "resumed_units": checkpoints.loaded,
+        "repeats": repeats,
     }
     atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
     atomic_write_text(out / "report.md", report_markdown(report))
@@ -549,6 +646,27 @@ def _distinguishable(results: list[dict]) -> str:
             if a_hi < b_lo or b_hi < a_lo:
                 pairs.append(f"{a['precision']} vs {b['precision']}")
     return ("only " + ", ".join(pairs) + " differ") if pairs else "none of them differ"
+
+
+def _repeats_markdown(repeats: dict) -> list[str]:
+    """The accuracy over the seeds: mean ± standard deviation [min, max], and what differs."""
+    seeds = repeats["seeds"]
+    if len(seeds) < 2:
+        return ["One seed only (--repeats 1): no spread over seeds.", ""]
+    lines = [f"Over {len(seeds)} seeds of the split and the training ({seeds[0]}..{seeds[-1]}; "
+             "test accuracy in %, mean ± standard deviation [min, max]):", "",
+             "| | " + " | ".join(repeats["accuracy"]) + " |",
+             "|---|" + "---|" * len(repeats["accuracy"]),
+             "| accuracy | " + " | ".join(
+                 f"{a['mean']:.2f} ± {a['std']:.2f} [{a['min']:.2f}, {a['max']:.2f}]"
+                 for a in repeats["accuracy"].values()) + " |", ""]
+    different = [f"{p['a']} vs {p['b']} ({p['mean_difference_points']:+.2f} pt)"
+                 for p in repeats["pairs"] if p["significant"]]
+    lines += ["Paired t-test over the seeds at 5 %: "
+              + ("; ".join(different) + " differ" if different else
+                 "no two of float, 16, 8, 4 and auto differ")
+              + "; every other difference is within the spread of the seeds.", ""]
+    return lines
 
 
 def report_markdown(report: dict) -> str:
@@ -595,6 +713,7 @@ def report_markdown(report: dict) -> str:
         f"(per weight {', '.join(f'{t:.3g}' for t in h['mean_eigenvalue'])}); budget "
         f"{h['budget']} = {h['budget_bits']} bits → bits {h['auto_bits']}.",
         "",
+        *_repeats_markdown(report["repeats"]),
         "Targets: " + "; ".join(
             f"{name}: {'met' if ok else 'MISSED'}" for name, ok in report["targets"].items())
         + ".",

@@ -400,8 +400,11 @@ def test_a_board_run_streams_to_a_trace_folder(tmp_path, capsys):
 def test_a_board_run_in_chunks_equals_one_run():
     network = random_case(12, 8, "signed", "wrap", "zero", neurons=4, inputs=2)
     x = stimulus(12, 10, 2, rate=0.5)
-    link = HostLink(simulated_board(plan_hardware(network, 1)))
-    parts = list(link.run_chunks(10, x, chunk=3))
+    serial = simulated_board(plan_hardware(network, 1))
+    try:   # a board left open keeps simulating in its thread and slows every later test
+        parts = list(HostLink(serial).run_chunks(10, x, chunk=3))
+    finally:
+        serial.close()
     assert [p.steps for p in parts] == [3, 3, 3, 1]
     expected = ref_run(network, 10, x)
     assert_array_equal(np.concatenate([p.spikes for p in parts]), expected.spikes)

@@ -177,8 +177,8 @@ def test_digits_demo_end_to_end(tmp_path, capsys):
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--hidden", "0"], "--hidden must be in 2..1024, not 0"),
-    (["--target", "xc7a35t"], "--target must be one of ice40-up5k, ice40-hx8k, ecp5-25f, "
-                              "ecp5-85f, not 'xc7a35t'"),
+    (["--target", "xc7a35t"], "argument --target: invalid choice: 'xc7a35t' (choose from "
+                              "'ice40-up5k', 'ice40-hx8k', 'ecp5-25f', 'ecp5-85f')"),
     (["--budget", "lots"], "--budget must be a bit count"),
 ])
 def test_demo_errors_are_one_line(tmp_path, capsys, argv, message):

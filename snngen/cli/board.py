@@ -207,15 +207,10 @@ def _board_arrays(info, record: str) -> dict:
     """What a board run records, with the dtypes of its lattice (states are read only for
     ``--record state``)."""
     from ..model.network import StateFormat
-    from ..model.stream import lattice_dtype
+    from ..model.stream import lattice_arrays
 
-    if record == "none":
-        return {}
-    arrays = {"spikes": np.dtype(np.uint8)}
-    if record == "state":
-        arrays["state"] = lattice_dtype(StateFormat(
-            info.state_bits, representation="signed" if info.signed else "unsigned"))
-    return arrays
+    return lattice_arrays(record, StateFormat(
+        info.state_bits, representation="signed" if info.signed else "unsigned"))
 
 
 class _BoardRun:

@@ -37,6 +37,7 @@ __all__ = [
     "RunSummary",
     "TraceCollector",
     "TraceFolder",
+    "lattice_arrays",
     "lattice_dtype",
     "recorded_arrays",
     "run_chunked",
@@ -65,14 +66,22 @@ def lattice_dtype(fmt: StateFormat) -> np.dtype:
 
 def recorded_arrays(network: Network, record: Record) -> dict[str, np.dtype]:
     """The arrays a run of `network` records, with their dtypes on disk."""
+    dynamics = network.dynamics
+    current = None if dynamics is None or dynamics.current is None else dynamics.current.state
+    return lattice_arrays(record, network.state, current)
+
+
+def lattice_arrays(record: Record, state: StateFormat, current: StateFormat | None = None
+                   ) -> dict[str, np.dtype]:
+    """The arrays `record` keeps of a run whose membrane (and synaptic current) have these
+    lattices, with their dtypes on disk: for a network, or for a board known by its HELLO."""
     if record == "none":
         return {}
     arrays = {"spikes": np.dtype(np.uint8)}
     if record == "state":
-        arrays["state"] = lattice_dtype(network.state)
-        dynamics = network.dynamics
-        if dynamics is not None and dynamics.current is not None:
-            arrays["current"] = lattice_dtype(dynamics.current.state)
+        arrays["state"] = lattice_dtype(state)
+        if current is not None:
+            arrays["current"] = lattice_dtype(current)
     return arrays
 
 

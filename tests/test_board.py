@@ -136,6 +136,7 @@ def test_board_end_to_end_bit_exact(seed, bits, representation, overflow, reset,
     assert_array_equal(got.state, expected.state)
 
 
+@pytest.mark.full
 def test_board_runs_the_xylo_preset():
     """Over the UART link: a neuron's count of n spikes is its id n times, counted back."""
     from snngen.model.compat import random_compat_network
@@ -149,6 +150,7 @@ def test_board_runs_the_xylo_preset():
     assert_array_equal(got.state, expected.state)
 
 
+@pytest.mark.full
 def test_more_spikes_than_one_frame_holds():
     """130 neurons all firing: a step's ids span two SPIKES frames (126 ids each)."""
     network = full_load_network(neurons=130, density=0.02)
@@ -284,6 +286,7 @@ def test_a_corruption_that_fools_crc8_is_refused():
         serial.close()
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("pause", [0.05, 0.2])
 def test_gaps_inside_a_request(pause):
     """A 50 ms pause inside a frame is waited out; a longer one loses the frame, then a retry."""
@@ -338,6 +341,7 @@ FAULT_CASES = [
 ]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(("rate", "kinds", "to_board", "to_host", "seed"),
                          [c[1:] for c in FAULT_CASES], ids=[c[0] for c in FAULT_CASES])
 def test_runs_through_a_faulty_line_are_bit_exact(rate, kinds, to_board, to_host, seed):
@@ -442,6 +446,7 @@ def _build(tmp_path, board, capsys):
     return out
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("board", ["icebreaker", "upduino-v3"])
 def test_ice40_bitstreams_build(tmp_path, capsys, board):
     _require_tools("ice40")
@@ -470,6 +475,7 @@ def test_flash_without_a_bitstream_or_a_board(tmp_path, capsys):
     assert status == 3 and err.startswith("snngen board flash: error:") and err.count("\n") == 1
 
 
+@pytest.mark.full
 def test_a_network_too_big_for_the_board_is_named(tmp_path, capsys):
     _require_tools("ice40")
     # Eight parallel groups need more logic than the UP5K has (found quickly by nextpnr).
@@ -481,6 +487,7 @@ def test_a_network_too_big_for_the_board_is_named(tmp_path, capsys):
     assert not (tmp_path / "big" / "icebreaker.bin").exists()
 
 
+@pytest.mark.full
 def test_runtime_weights_board_puts_the_tables_in_spram(tmp_path, capsys):
     _require_tools("ice40")
     out = tmp_path / "rw"
@@ -553,6 +560,7 @@ COMPILED_FAULT_CASES = [
 ]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(("rate", "kinds", "to_board", "to_host", "steps", "read_states"),
                          [c[1:] for c in COMPILED_FAULT_CASES],
                          ids=[c[0] for c in COMPILED_FAULT_CASES])

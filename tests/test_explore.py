@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from figures import has_data_marks
+from figures import has_data_marks, has_raster_marks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
@@ -160,6 +160,7 @@ def test_command_outputs_resume_and_determinism(tmp_path, capsys, monkeypatch):
     for name in ("rate_vs_bits.png", "period_vs_bits.png", "membrane.png",
                  "regime_map_unsigned_saturate_reset_none_k_4.png"):
         assert has_data_marks(out / name), f"{name} shows no data"
+    assert has_raster_marks(out / "raster.png"), "raster.png shows no spikes"
     header = (out / "results.csv").read_text().splitlines()[0].split(",")
     for column in ("neurons", "density", "bits", "seed", "representation", "overflow", "reset",
                    "rate", "transient", "period", "regime"):
@@ -237,6 +238,7 @@ def _wait_for_points(folder, process, limit=120):
     pytest.fail("the study wrote no point in time")
 
 
+@pytest.mark.full
 def test_ctrl_c_keeps_finished_runs_and_the_same_command_resumes(tmp_path):
     import subprocess
 

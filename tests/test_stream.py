@@ -316,6 +316,7 @@ def test_bad_long_runs_get_one_line(tmp_path, case, message):
     assert os.listdir(tmp_path / "keep") == ["thesis.tex"]
 
 
+@pytest.mark.full
 def test_a_long_run_takes_bounded_memory(tmp_path):
     """10⁶ steps of 128 neurons would hold 1.1 GiB of trace in memory; streamed, the process
     stays far below (the budget of the exact orbit search, 64 MiB, and one chunk)."""

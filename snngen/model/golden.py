@@ -360,7 +360,9 @@ class _DenseEngine:
         self.matrix[:, n + k] = network.bias
         self.drive = np.zeros(n + k + 1, dtype=self.dtype)
         self.drive[n + k] = 1
-        self.current = np.empty(n, dtype=self.dtype)
+        # Zeroed, not empty: OpenBLAS scales the output buffer by β = 0 before adding, and a
+        # NaN pattern left in uninitialised memory then raises "invalid value" (once, at random).
+        self.current = np.zeros(n, dtype=self.dtype)
         self.update = _Update(network)
         self.v = network.initial_state.astype(np.int64)
 
@@ -605,7 +607,9 @@ class BatchStepper:
         changed = self.sources != self.applied
         rows, sources = np.nonzero(changed)
         if self.fresh or len(rows) * 8 > changed.size:
-            self.current = np.matmul(self.matrix, self.drive)[:, :, 0]
+            # Into a zeroed buffer: see _DenseEngine.current.
+            product = np.zeros((len(self.v), self.n_max, 1), dtype=self.dtype)
+            self.current = np.matmul(self.matrix, self.drive, out=product)[:, :, 0]
             self.applied[...] = self.sources
             self.fresh = False
         elif len(rows):

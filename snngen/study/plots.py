@@ -7,18 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .._figures import REGIME_COLORS, SERIES_COLORS, figure_style
 from .._files import atomic_save_figure
 from ..model.golden import find_orbit, simulate
 
 __all__ = ["activity_threshold", "plot_all", "summary"]
-
-REGIME_COLORS = {
-    "quiescent": "#d9d9d9",
-    "fixed point": "#74a9cf",
-    "periodic": "#2ca25f",
-    "saturated": "#e34a33",
-    "not yet recurrent": "#feb24c",
-}
 
 
 def _semantics(row: dict) -> str:
@@ -59,10 +52,11 @@ PLOT_STEPS = 5000
 
 
 def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
-    import matplotlib
+    with figure_style() as plt:
+        _plot_all(plt, out, rows, show, steps)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def _plot_all(plt, out: Path, rows: list[dict], show, steps: int) -> None:
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
@@ -93,7 +87,8 @@ def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
                 grid[neurons.index(n), densities.index(d)] = names.index(_majority(regimes))
             ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5, origin="lower",
                       aspect="auto", interpolation="nearest")
-            ax.set_title(f"{bits} bits", fontsize="medium")
+            ax.grid(False)
+            ax.set_title(f"{bits} bits")
             ax.set_xticks(range(len(densities)), [f"{d:g}" for d in densities], fontsize=7)
             ax.set_yticks(range(len(neurons)), [str(n) for n in neurons], fontsize=7)
             ax.set_xlabel("density", fontsize="small")
@@ -117,9 +112,7 @@ def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
              title=f"mean firing rate over steps 1..{steps}")
     right.set(xlabel="state bits", ylabel="fraction of neurons that ever spike",
               title="active neurons")
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-    left.legend(fontsize="small")
+    left.legend()
     fig.tight_layout()
     atomic_save_figure(fig, out / "rate_vs_bits.png")
     plt.close(fig)
@@ -139,7 +132,7 @@ def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
             continue
         plotted_any = True
         positions = [widths.index(b) + shift for b in widths]
-        color = f"C{offset}"
+        color = SERIES_COLORS[offset % len(SERIES_COLORS)]
         ax.boxplot(periods, positions=positions, widths=0.8 * width, showfliers=False,
                    medianprops={"color": color}, boxprops={"color": color},
                    whiskerprops={"color": color}, capprops={"color": color})
@@ -151,9 +144,8 @@ def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
     ax.set_yscale("log")
     ax.set(xlabel="membrane state bits", ylabel="orbit period (steps, log)",
            title="orbit periods of the runs that recurred (box: quartiles; dots: runs)")
-    ax.grid(alpha=0.3)
     if plotted_any:
-        ax.legend(fontsize="small")
+        ax.legend()
     else:
         ax.text(0.5, 0.5, "no run recurred within the horizon", transform=ax.transAxes,
                 ha="center", va="center")
@@ -168,6 +160,7 @@ def plot_all(out: Path, rows: list[dict], show, steps: int) -> None:
     trace = simulate(network, plotted)
     fig, ax = plt.subplots(figsize=(9, 4))
     # An image, one pixel per (step, neuron): fast for any number of spikes.
+    ax.grid(False)
     ax.imshow(trace.spikes.T, aspect="auto", cmap="Greys", interpolation="nearest",
               origin="lower", extent=(0.5, plotted + 0.5, -0.5, network.neurons - 0.5))
     shown_steps = "" if plotted == steps else f", first {plotted} of {steps} steps"

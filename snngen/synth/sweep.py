@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._figures import figure_style
 from .._files import atomic_save_figure, atomic_write_csv, atomic_write_text
 from .._progress import Progress
 from .._workers import Interrupted, run_in_pool
@@ -205,10 +206,11 @@ def _plot(out: Path, rows: list[dict]) -> dict[str, str]:
     """Write the sweep's plots; returns {file: why it was not written} for the ones skipped
     (no data, or a single value on the x axis). A skipped plot left by an earlier run of the
     same folder is removed, so no stale figure stays beside fresh results."""
-    import matplotlib
+    with figure_style() as plt:
+        return _draw(plt, out, rows)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def _draw(plt, out: Path, rows: list[dict]) -> dict[str, str]:
     import matplotlib.ticker as ticker
 
     dims = ("target", "neurons", "bits", "groups", "density")
@@ -253,8 +255,7 @@ def _plot(out: Path, rows: list[dict]) -> dict[str, str]:
                 ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
             ax.set_title(f"{title}\n{target}" + (f" ({note})" if note else ""), fontsize="medium")
             if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize="small")
-            ax.grid(alpha=0.3)
+                ax.legend()
         fig.tight_layout()
         atomic_save_figure(fig, out / name)
         plt.close(fig)

@@ -24,8 +24,11 @@ def ref_run(network, steps, inputs):
     return simulate(network, steps, inputs)
 
 
-def rtl_run(network, groups, steps, inputs, **options):
-    return run_amaranth(plan_hardware(network, groups), steps, inputs, **options)
+def rtl_run(network, groups, steps, inputs, *, bank_depth=0, runtime_weights=False,
+            storage="auto", **options):
+    plan = plan_hardware(network, groups, bank_depth=bank_depth, runtime_weights=runtime_weights,
+                         storage=storage)
+    return run_amaranth(plan, steps, inputs, **options)
 
 
 def assert_bit_exact(network, groups, steps, inputs, **options):
@@ -134,13 +137,53 @@ def test_all_sources_hit_one_neuron():
     assert_bit_exact(network, 1, 10, inputs)
 
 
-@pytest.mark.parametrize("groups", [1, 2, 4])
-def test_cycles_lie_between_the_bounds(groups):
-    """Measured cycles per step ≥ max(N/G, synaptic events/G) and ≤ the serial schedule."""
+@settings(max_examples=25)
+@given(network_documents(max_neurons=10, max_inputs=4), st.integers(1, 4),
+       st.sampled_from([0, 1, 2, 4, 8]), st.booleans(), st.sampled_from(["sparse", "dense"]),
+       st.integers(0, 2**16))
+def test_synapse_table_layouts(doc, groups, bank_depth, runtime_weights, storage, seed):
+    """Every table layout stays bit-exact: banks of 1..8 entries (up to 5 multiplexer levels)
+    or one memory, ROM or runtime-loaded, sparse (slot ids) or dense (by position, zeros
+    included)."""
+    network = network_from_json(doc)
+    groups = min(groups, network.neurons)
+    assert_bit_exact(network, groups, 6, stimulus(seed, 6, network.inputs),
+                     bank_depth=bank_depth, runtime_weights=runtime_weights, storage=storage)
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_dense_storage_of_a_full_layer(groups):
+    """A fully connected layered network is stored densely by default (no slot ids), and
+    stays bit-exact with inputs on every channel."""
+    network = random_case(31, 8, "signed", "saturate", "subtract", neurons=9, inputs=5,
+                          density=1.0)
+    plan = plan_hardware(network, groups)
+    assert all(g.dense for g in plan.group_plans)
+    assert plan.group_entry_width(0) == plan.group_weight_width(0)
+    inputs = stimulus(31, 10, network.inputs, rate=0.6)
+    assert_bit_exact(network, groups, 10, inputs)
+
+
+@pytest.mark.parametrize("bank_depth", [1, 2])
+def test_banked_tables_under_full_load_and_stalls(bank_depth):
+    """Every neuron fires every step through tables of 16 banks and more while the host stalls."""
+    network = full_load_network()
+    plan = plan_hardware(network, 2, bank_depth=bank_depth)
+    assert max(plan.synapse_banks(g) for g in range(2)) >= 16
+    inputs = np.ones((6, network.inputs), dtype=np.uint8)
+    expected, _ = assert_bit_exact(network, 2, 6, inputs, stall_seed=bank_depth,
+                                   bank_depth=bank_depth)
+    assert expected.spikes.all()
+
+
+@pytest.mark.parametrize(("groups", "bank_depth"), [(1, 0), (2, 0), (4, 0), (2, 2)])
+def test_cycles_lie_between_the_bounds(groups, bank_depth):
+    """Measured cycles per step ≥ max(N/G, synaptic events/G) and ≤ the serial schedule (whose
+    accumulate latency counts a banked table's extra read cycles)."""
     network = random_case(21, 8, "signed", "saturate", "subtract", neurons=16, density=0.6)
     inputs = stimulus(21, 10, network.inputs, rate=0.5)
-    plan = plan_hardware(network, groups)
-    expected, got = assert_bit_exact(network, groups, 10, inputs)
+    plan = plan_hardware(network, groups, bank_depth=bank_depth)
+    expected, got = assert_bit_exact(network, groups, 10, inputs, bank_depth=bank_depth)
     previous = np.vstack([np.zeros((1, network.neurons), np.uint8), expected.spikes[:-1]])
     for t in range(10):
         lower = plan.lower_bound_cycles(previous[t], inputs[t])

@@ -329,3 +329,25 @@ def test_cli_builds_and_verifies_a_xylo_network(tmp_path, capsys):
     capsys.readouterr()
     assert main(["verify", str(path), "--steps", "6"]) == 0
     assert "spikes, states and synaptic currents match" in capsys.readouterr().out
+
+
+@settings(max_examples=20, deadline=None)
+@given(v3_documents(max_neurons=6, max_inputs=3), st.integers(1, 3), st.sampled_from([0, 1, 2]),
+       st.integers(0, 2**16))
+def test_dense_and_banked_tables_with_every_v2_option(doc, groups, bank_depth, seed):
+    """Dense storage adds zero weights: with per-event saturation, multi-spike counts and
+    weight shifts as well, a zero must change nothing."""
+    network = network_from_json(doc)
+    count = network.dynamics.input_max_count
+    inputs = np.random.default_rng(seed).integers(0, count + 1, size=(6, network.inputs))
+    assert_rtl_bit_exact(network, min(groups, network.neurons), 6, inputs.astype(np.uint8),
+                         storage="dense", bank_depth=bank_depth)
+
+
+@pytest.mark.parametrize("storage", ["dense", "sparse"])
+def test_xylo_preset_in_both_layouts(storage):
+    network = random_compat_network("xylo", neurons=12, inputs=4, density=0.9, seed=7)
+    stimulus = np.random.default_rng(7).integers(0, 4, size=(12, 4)).astype(np.uint8)
+    expected, _ = assert_rtl_bit_exact(network, 2, 12, stimulus, storage=storage,
+                                       stall_seed=7)
+    assert expected.spikes.max() > 1

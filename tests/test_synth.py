@@ -66,6 +66,7 @@ def _require_tools(family):
         pytest.skip(f"{', '.join(missing)} not installed (pip install {' '.join(missing)})")
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("target", ["ice40-hx8k", "ecp5-25f"])
 def test_real_synthesis_and_place_and_route(tmp_path, capsys, target):
     """One real small run per family through the command line."""
@@ -88,6 +89,7 @@ def test_real_synthesis_and_place_and_route(tmp_path, capsys, target):
     assert (tmp_path / "work" / "design.v").exists()
 
 
+@pytest.mark.full
 def test_no_pnr_and_determinism(tmp_path):
     _require_tools("ice40")
     network = random_network(neurons=5, inputs=1, bits=4, seed=2)
@@ -146,3 +148,17 @@ def test_tools_are_found_beside_the_interpreter(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     assert find_tool("yowasp-fake-tool") == str(script)
     assert find_tool("yowasp-no-such-tool") is None
+
+
+@pytest.mark.full
+def test_rom_block_ram_estimate_is_a_lower_bound():
+    """The count that lets the demo skip a ROM synthesis that cannot fit never exceeds the block
+    RAMs that yosys really uses for a ROM design (so a design it calls too big is too big)."""
+    from snngen.hw.plan import plan_hardware
+    from snngen.synth.flow import rom_block_rams
+
+    _require_tools("ice40")
+    network = random_network(neurons=48, inputs=16, density=0.8, bits=8, seed=3)
+    estimate = rom_block_rams(plan_hardware(network, 2))
+    report = synthesize(network, "ice40-up5k", groups=2, pnr=False)
+    assert 0 < estimate <= report["bram"]

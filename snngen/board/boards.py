@@ -234,7 +234,12 @@ def build_board(board_name: str, network: Network, out_dir: str | os.PathLike, *
     board = _board(board_name)
     if isinstance(baud, bool) or not isinstance(baud, int) or not 1200 <= baud <= 12_000_000:
         raise InputError(f"--baud must be in 1200..12000000, not {baud!r}")
-    plan = plan_hardware(network, groups, runtime_weights=runtime_weights)
+    from ..synth.flow import SPRAM_BANK_DEPTH
+
+    # Runtime weights on an iCE40 board go to SPRAM (below): banks of whole SPRAMs.
+    spram = runtime_weights and board.family == "ice40"
+    plan = plan_hardware(network, groups, runtime_weights=runtime_weights,
+                         bank_depth=SPRAM_BANK_DEPTH if spram else 0)
     platform = board.platform()
     clock_hz = platform.default_clk_frequency
     divisor = round(clock_hz / baud)
@@ -254,7 +259,7 @@ def build_board(board_name: str, network: Network, out_dir: str | os.PathLike, *
     if runtime_weights and board.family == "ice40":
         # Synapse tables into SPRAM, as `snngen synth` does (docs/results.md).
         synth_opts.append("-spram")
-        options.update(script_after_read='setattr -set ram_style "huge" m:synapse_memory')
+        options.update(script_after_read='setattr -set ram_style "huge" m:synapse_memory*')
     if board.family == "ice40" and plan.multiplied_decays:
         synth_opts.append("-dsp")  # multiplicative decays onto SB_MAC16, as `snngen synth`
     if synth_opts:

@@ -364,40 +364,70 @@ class SNNCore(wiring.Component):
         n, groups = plan.network.neurons, plan.groups
         group_width = max(1, (groups - 1).bit_length())
 
-        def split(neuron):
-            """(slot, group) of a neuron id: in its segment (layer), local id // and % the
-            segment's group count, by a reciprocal multiply (no divider)."""
-            slot, group = Signal(plan.slot_width), Signal(group_width)
-            for first, _end, first_group, count in plan.segments:
-                multiplier, shift = reciprocal(count, 1 << plan.neuron_id_width)
-                local = (neuron - first)[:plan.neuron_id_width]
-                local_slot = (local * multiplier) >> shift
+        def split(neuron, name):
+            """(slot, group) of a held neuron id, three cycles after it is held: in its segment
+            (layer), local id // and % the segment's group count, by a reciprocal multiply (no
+            divider). A register after the segment's choice, after the product and after the
+            remainder keeps each multiplier on a path of its own: the two chained multipliers
+            set the clock at G = 8 before."""
+            segment = Signal(range(len(plan.segments)), name=f"{name}_segment")
+            local = Signal(plan.neuron_id_width, name=f"{name}_local")
+            for index, (first, _end, _first_group, _count) in enumerate(plan.segments):
                 with m.If(neuron >= first):
-                    m.d.comb += [slot.eq(local_slot),
-                                 group.eq(first_group + (local - local_slot * count))]
+                    m.d.sync += [segment.eq(index), local.eq(neuron - first)]
+            quotient_segment = Signal.like(segment, name=f"{name}_quotient_segment")
+            quotient_local = Signal.like(local, name=f"{name}_quotient_local")
+            quotient = Signal(plan.slot_width, name=f"{name}_quotient")
+            m.d.sync += [quotient_segment.eq(segment), quotient_local.eq(local)]
+            slot = Signal(plan.slot_width, name=f"{name}_slot")
+            group = Signal(group_width, name=f"{name}_group")
+            m.d.sync += slot.eq(quotient)
+            with m.Switch(segment):
+                for index, (_first, _end, _first_group, count) in enumerate(plan.segments):
+                    multiplier, shift = reciprocal(count, 1 << plan.neuron_id_width)
+                    with m.Case(index):
+                        m.d.sync += quotient.eq((local * multiplier) >> shift)
+            with m.Switch(quotient_segment):
+                for index, (_first, _end, first_group, count) in enumerate(plan.segments):
+                    with m.Case(index):
+                        m.d.sync += group.eq(first_group + (quotient_local - quotient * count))
             return slot, group
 
-        # Reads: the request selects a group and slot; the group's state port answers a cycle later.
+        # A request is taken into a holding register at once; its (slot, group) is ready three
+        # cycles later, and the group's port is used in a cycle when the core is idle, as before.
+        # Host requests come one at a time (a UART round trip each), so one is held at most.
         request, response = self.read_request, self.read_response
+        held = Signal()
+        held_neuron = Signal(plan.neuron_id_width)
+        held_age = Signal(range(4))
         waiting = Signal()
+        answered = Signal()
         waiting_group = Signal(range(groups))
         waiting_in_range = Signal()
-        accept = Signal()
-        slot, group_index = split(request.payload.neuron)
-        m.d.comb += accept.eq(idle & request.valid & ~waiting
-                              & (~response.valid | response.ready))
-        m.d.comb += request.ready.eq(accept)
+        slot, group_index = split(held_neuron, "read")
+        issue = Signal()
+        m.d.comb += [
+            request.ready.eq(~held),
+            issue.eq(held & (held_age == 3) & idle & ~waiting & ~answered
+                     & (~response.valid | response.ready)),
+        ]
+        with m.If(request.valid & request.ready):
+            m.d.sync += [held.eq(1), held_neuron.eq(request.payload.neuron), held_age.eq(0)]
+        with m.Elif(held & (held_age != 3)):
+            m.d.sync += held_age.eq(held_age + 1)
+        with m.If(issue):
+            m.d.sync += [held.eq(0), waiting_group.eq(group_index),
+                         waiting_in_range.eq(held_neuron < n)]
         for g, group in enumerate(self.groups):
             m.d.comb += [
                 group.read_addr.eq(slot),
-                group.read_en.eq(accept & (group_index == g)),
+                group.read_en.eq(issue & (group_index == g)),
             ]
-        m.d.sync += waiting.eq(accept)
-        with m.If(accept):
-            m.d.sync += [waiting_group.eq(group_index), waiting_in_range.eq(request.payload.neuron < n)]
+        # The group's state port answers two cycles later (its output registered in the group).
+        m.d.sync += [waiting.eq(issue), answered.eq(waiting)]
         with m.If(response.ready):
             m.d.sync += response.valid.eq(0)
-        with m.If(waiting):
+        with m.If(answered):
             m.d.sync += response.valid.eq(1)
             m.d.sync += response.payload.eq(0)
             with m.If(waiting_in_range):
@@ -409,14 +439,26 @@ class SNNCore(wiring.Component):
                                 m.d.sync += response.payload.current.eq(group.read_current)
 
         write = self.write_request
-        write_slot, write_group = split(write.payload.neuron)
-        m.d.comb += write.ready.eq(idle)
+        write_held = Signal()
+        write_neuron = Signal(plan.neuron_id_width)
+        write_value = Signal.like(write.payload.value)
+        write_age = Signal(range(4))
+        write_slot, write_group = split(write_neuron, "write")
+        commit = Signal()
+        m.d.comb += [write.ready.eq(~write_held),
+                     commit.eq(write_held & (write_age == 3) & idle)]
+        with m.If(write.valid & write.ready):
+            m.d.sync += [write_held.eq(1), write_neuron.eq(write.payload.neuron),
+                         write_value.eq(write.payload.value), write_age.eq(0)]
+        with m.Elif(write_held & (write_age != 3)):
+            m.d.sync += write_age.eq(write_age + 1)
+        with m.If(commit):
+            m.d.sync += write_held.eq(0)
         for g, group in enumerate(self.groups):
             m.d.comb += [
                 group.write_addr.eq(write_slot),
-                group.write_data.eq(write.payload.value),
-                group.write_en.eq(idle & write.valid & (write_group == g)
-                                  & (write.payload.neuron < n)),
+                group.write_data.eq(write_value),
+                group.write_en.eq(commit & (write_group == g) & (write_neuron < n)),
             ]
 
 

@@ -88,7 +88,10 @@ def to_verilog(component, name: str, *, uninitialised: tuple[str, ...] = ()) -> 
 
 def uninitialised_memories(plan: HardwarePlan) -> tuple[str, ...]:
     """The memories :func:`to_verilog` must leave uninitialised for `plan`."""
-    return ("synapse_memory",) if plan.runtime_weights else ()
+    if not plan.runtime_weights:
+        return ()
+    banks = max(plan.synapse_banks(g) for g in range(plan.groups))
+    return ("synapse_memory", *(f"synapse_memory_bank{b}" for b in range(banks)))
 
 
 def load_words_hex(plan: HardwarePlan) -> str:
@@ -180,7 +183,7 @@ def _cycle_model(plan: HardwarePlan) -> dict:
             "S_g": "synapses group g visits: sum over events of the event's fan-out into group g",
             "Ng": plan.slots,
             "spikes": "spikes of this step (the merger emits one per cycle)",
-            "A": HardwarePlan.ACCUMULATE_LATENCY,
+            "A": plan.accumulate_latency,
             "W": HardwarePlan.SWEEP_LATENCY,
             "C": HardwarePlan.STEP_OVERHEAD,
         },
@@ -210,9 +213,11 @@ docs/architecture.md.
 
 
 def generate(network: Network, groups: int = 1, name: str = "design", *,
-             runtime_weights: bool = False) -> Design:
-    """Generate a design in memory (`runtime_weights`: see :func:`~snngen.hw.plan.plan_hardware`)."""
-    plan = plan_hardware(network, groups, runtime_weights=runtime_weights)
+             runtime_weights: bool = False, bank_depth: int = 0) -> Design:
+    """Generate a design in memory (`runtime_weights`, `bank_depth`: see
+    :func:`~snngen.hw.plan.plan_hardware`)."""
+    plan = plan_hardware(network, groups, runtime_weights=runtime_weights,
+                         bank_depth=bank_depth)
     top = top_name(name)
     core = SNNCore(plan)
     text = to_verilog(core, top, uninitialised=uninitialised_memories(plan))

@@ -13,6 +13,7 @@ from ..model.network import (
     Reset,
     StateFormat,
 )
+from .banked import BankedTable
 from .plan import HardwarePlan
 from .queue import EventQueue
 from .update import v2_datapath
@@ -65,6 +66,13 @@ def current_shape(plan: HardwarePlan) -> Shape | None:
     return lattice_shape(dynamics.current.state)
 
 
+def _any(signals):
+    result = signals[0]
+    for signal in signals[1:]:
+        result = result | signal
+    return result
+
+
 def _pack(low: int, low_width: int, high: int, high_width: int) -> int:
     return (low & ((1 << low_width) - 1)) | ((high & ((1 << high_width) - 1)) << low_width)
 
@@ -111,7 +119,8 @@ class NeuronGroup(wiring.Component):
     accumulating, sweeping : Out(1)
         Whether either pipeline still holds work.
     read_addr, read_en, read_data : port of the state memory, for the host, while idle
-        ``read_data`` is valid the cycle after ``read_en``.
+        ``read_data`` is valid two cycles after ``read_en``: the memory's output is registered
+        in the group, beside its block RAM, before it crosses the chip to the host port.
     write_addr, write_data, write_en : port of the state memory, for the host, while idle
     load_addr, load_data, load_en : write port of the synapse table (``plan.runtime_weights`` only)
         Shares the table's one address with the synapse fetch (so yosys can map it to a
@@ -205,10 +214,11 @@ class NeuronGroup(wiring.Component):
             init=[_pack(int(s), plan.synapse_address_width, int(c), plan.count_width)
                   for s, c in group.pointers])
         # Runtime weights: no initial contents (SPRAM has none); the host loads the table.
-        self.synapse_memory = memory.Memory(
-            shape=unsigned(plan.group_entry_width(index)),
-            depth=max(1, group.synapse_count),
-            init=[] if plan.runtime_weights else plan.synapse_words(index))
+        self.synapse_table = BankedTable(
+            plan.group_entry_width(index), max(1, group.synapse_count),
+            plan.synapse_bank_depth(index),
+            init=None if plan.runtime_weights else plan.synapse_words(index),
+            writable=plan.runtime_weights, name="synapse_memory")
 
     def elaborate(self, platform):
         plan, net = self._plan, self._plan.network
@@ -218,7 +228,7 @@ class NeuronGroup(wiring.Component):
         m.submodules.accumulator_memory1 = self.accumulator_memories[1]
         m.submodules.constants_memory = self.constants_memory
         m.submodules.pointer_memory = self.pointer_memory
-        m.submodules.synapse_memory = self.synapse_memory
+        m.submodules.synapse_table = synapse_table = self.synapse_table
 
         state_write = self.state_memory.write_port()
         state_read = self.state_memory.read_port()
@@ -226,7 +236,6 @@ class NeuronGroup(wiring.Component):
         acc_reads = [mem.read_port() for mem in self.accumulator_memories]
         constants_read = self.constants_memory.read_port()
         pointer_read = self.pointer_memory.read_port()
-        synapse_read = self.synapse_memory.read_port()
 
         # ---- accumulate pipeline -------------------------------------------------------------
         count_width = plan.spike_count_width
@@ -281,8 +290,12 @@ class NeuronGroup(wiring.Component):
             with m.If(consume_pointer):
                 m.d.sync += walk_multiplicity.eq(pointer_multiplicity)
 
+        dense = plan.group_plans[self._index].dense
         walking = Signal()
         next_address = Signal(address_width)
+        # A dense table's entries are in slot order: the walker counts the target slot.
+        next_target = Signal(plan.slot_width)
+        issue_target = Signal(plan.slot_width)
         remaining = Signal(plan.count_width)
         # `last`: remaining == 1, kept as a register so the hand-over to the next event does not
         # wait for a comparison.
@@ -290,21 +303,23 @@ class NeuronGroup(wiring.Component):
         issue = Signal()
         issue_address = Signal(address_width)
         with m.If(walking):
-            m.d.comb += [issue.eq(1), issue_address.eq(next_address)]
+            m.d.comb += [issue.eq(1), issue_address.eq(next_address),
+                         issue_target.eq(next_target)]
             if count_width:
                 m.d.comb += issue_multiplicity.eq(walk_multiplicity)
             with m.If(last):
                 with m.If(pointer_valid):
                     m.d.comb += consume_pointer.eq(1)
                     m.d.sync += [next_address.eq(pointer_start), remaining.eq(pointer_count),
-                                 last.eq(pointer_count == 1)]
+                                 last.eq(pointer_count == 1), next_target.eq(0)]
                 with m.Else():
                     m.d.sync += walking.eq(0)
             with m.Else():
                 m.d.sync += [next_address.eq(next_address + 1), remaining.eq(remaining - 1),
-                             last.eq(remaining == 2)]
+                             last.eq(remaining == 2), next_target.eq(next_target + 1)]
         with m.Elif(pointer_valid):
-            m.d.comb += [issue.eq(1), issue_address.eq(pointer_start), consume_pointer.eq(1)]
+            m.d.comb += [issue.eq(1), issue_address.eq(pointer_start), consume_pointer.eq(1),
+                         issue_target.eq(0)]
             if count_width:
                 m.d.comb += issue_multiplicity.eq(pointer_multiplicity)
             m.d.sync += [
@@ -312,41 +327,58 @@ class NeuronGroup(wiring.Component):
                 remaining.eq(pointer_count - 1),
                 walking.eq(pointer_count > 1),
                 last.eq(pointer_count == 2),
+                next_target.eq(1),
             ]
 
-        synapse_valid = Signal()
-        synapse_buffer = Signal()
         if plan.runtime_weights:
             # One address for the read and the write port: a single-port RAM (SPRAM) for yosys.
-            synapse_write = self.synapse_memory.write_port()
             shared_address = Signal(address_width)
             m.d.comb += [
                 shared_address.eq(Mux(self.load_en, self.load_addr, issue_address)),
-                synapse_read.addr.eq(shared_address),
-                synapse_write.addr.eq(shared_address),
+                synapse_table.read_addr.eq(shared_address),
+                synapse_table.write_addr.eq(shared_address),
                 # This group's entries are the low bits of the load word.
-                synapse_write.data.eq(self.load_data[:plan.group_entry_width(self._index)]),
-                synapse_write.en.eq(self.load_en),
+                synapse_table.write_data.eq(
+                    self.load_data[:plan.group_entry_width(self._index)]),
+                synapse_table.write_en.eq(self.load_en),
                 # No read during a write: SPRAM has no defined read-during-write behaviour.
-                synapse_read.en.eq(~self.load_en),
+                synapse_table.read_en.eq(~self.load_en),
             ]
         else:
-            m.d.comb += [synapse_read.addr.eq(issue_address), synapse_read.en.eq(1)]
-        m.d.sync += [synapse_valid.eq(issue), synapse_buffer.eq(self.accumulate_buffer)]
+            m.d.comb += [synapse_table.read_addr.eq(issue_address), synapse_table.read_en.eq(1)]
+        # What travels beside a synapse-table read, delayed by the table's read latency (a
+        # banked table's output registers and multiplexer levels).
+        read_latency = synapse_table.latency
+        in_flight = []
+
+        def beside_read(value, name):
+            for stage in range(read_latency):
+                delayed = Signal.like(value, name=f"synapse_{name}" if stage == read_latency - 1
+                                      else f"table_{name}{stage}")
+                m.d.sync += delayed.eq(value)
+                value = delayed
+                if name == "valid":
+                    in_flight.append(delayed)
+            return value
+
+        synapse_valid = beside_read(issue, "valid")
+        synapse_buffer = beside_read(self.accumulate_buffer, "buffer")
         # Beside each synapse on its way: its event's count, and with ordered events whether it
         # is an input's (the table holds the neurons' synapses first, then the inputs').
         carried = {}
+        if dense:
+            carried["target"] = issue_target
         if count_width:
             carried["multiplicity"] = issue_multiplicity
         if plan.ordered_events:
             first_input_entry = int(
                 plan.group_plans[self._index].pointers[:net.neurons, 1].sum())
             carried["from_input"] = issue_address >= first_input_entry
-        synapse_side = {name: Signal.like(value, name=f"synapse_{name}")
-                        for name, value in carried.items()}
-        m.d.sync += [synapse_side[name].eq(value) for name, value in carried.items()]
+        synapse_side = {name: beside_read(value, name) for name, value in carried.items()}
         # The synapse is registered before it addresses the accumulator: block-RAM output
         # straight into the accumulator's address and bypass compare was the slowest path.
+        stored_weight = synapse_table.read_data if dense \
+            else synapse_table.read_data[plan.slot_width:]
         fetch_valid = Signal()
         fetch_buffer = Signal()
         target = Signal(plan.slot_width)
@@ -356,9 +388,9 @@ class NeuronGroup(wiring.Component):
         m.d.sync += [
             fetch_valid.eq(synapse_valid),
             fetch_buffer.eq(synapse_buffer),
-            target.eq(synapse_read.data[:plan.slot_width]),
-            weight.eq(synapse_read.data[plan.slot_width:].as_signed() << shift if shift
-                      else synapse_read.data[plan.slot_width:].as_signed()),
+            target.eq(synapse_side["target"] if dense
+                      else synapse_table.read_data[:plan.slot_width]),
+            weight.eq(stored_weight.as_signed() << shift if shift else stored_weight.as_signed()),
         ]
         fetch_side = {name: Signal.like(value, name=f"fetch_{name}")
                       for name, value in synapse_side.items()}
@@ -497,7 +529,7 @@ class NeuronGroup(wiring.Component):
             m.d.comb += [state_read.addr.eq(sweep_slot), state_read.en.eq(1)]
         with m.Else():
             m.d.comb += [state_read.addr.eq(self.read_addr), state_read.en.eq(self.read_en)]
-        m.d.comb += self.read_data.eq(state_read.data)
+        m.d.sync += self.read_data.eq(state_read.data)
         with m.If(out_valid):
             m.d.comb += [
                 state_write.addr.eq(out_slot),
@@ -555,7 +587,7 @@ class NeuronGroup(wiring.Component):
             sweep_busy = sweep_busy | stage_valid
         m.d.comb += [
             self.accumulating.eq(event_queue.busy | fetched_valid | pointer_valid | walking
-                                 | synapse_valid | fetch_valid | add_valid | write_valid),
+                                 | _any(in_flight) | fetch_valid | add_valid | write_valid),
             self.sweeping.eq(sweep_busy | spike_queue.busy),
         ]
         return m
@@ -698,7 +730,7 @@ class NeuronGroup(wiring.Component):
                 m.d.comb += [current_read.addr.eq(sweep_slot), current_read.en.eq(1)]
             with m.Else():
                 m.d.comb += [current_read.addr.eq(self.read_addr), current_read.en.eq(self.read_en)]
-            m.d.comb += self.read_current.eq(current_read.data)
+            m.d.sync += self.read_current.eq(current_read.data)
             values["i"] = current_read.data
         if plan.refractory_width:
             m.submodules.refractory_memory = self.refractory_memory

@@ -78,6 +78,10 @@ class GroupPlan:
         values (so a uniform group stays uniform) and a zero initial current and current bias
         (so they stay at rest). The group stores a field per slot only when
         its values differ; otherwise it is a constant of the group's logic.
+    dense : bool
+        The table stores weights by position, without target slots: every source that reaches
+        the group has one entry per occupied slot, in slot order (a missing synapse is a zero
+        weight), and the address generator counts the target slot (:data:`DENSE_FILL`).
     weight_shift : int
         Semantics v2: the left shift every weight into this group shares (its neurons' weight
         and input weight shifts are all equal). :attr:`synapses` then holds the weights
@@ -97,6 +101,7 @@ class GroupPlan:
     slot_thresholds: np.ndarray = None  # type: ignore[assignment]
     slot_fields: dict = dataclasses.field(default_factory=dict)
     weight_shift: int = 0
+    dense: bool = False
 
     @property
     def synapse_count(self) -> int:
@@ -145,6 +150,12 @@ class HardwarePlan:
         Per group, the narrowest signed width that holds every weight the group stores (at most
         the network's Bw; narrower when a group's synapses are smaller, for example a group holding
         only a 4-bit layer), so its synapse table is narrower too.
+    bank_depth : int
+        Entries per synapse-table bank (a power of two), or 0 for the natural depth of the
+        entry width (:func:`natural_bank_depth`). A table longer than one bank is split into
+        banks read in parallel, each with an output register, and joined by a registered
+        multiplexer tree (:class:`snngen.hw.banked.BankedTable`): its read takes
+        :meth:`synapse_read_latency` cycles, and the clock no longer falls with the table's size.
     """
 
     network: Network
@@ -166,9 +177,11 @@ class HardwarePlan:
     weight_widths: tuple[int, ...] = ()
     segments: tuple[tuple[int, int, int, int], ...] = ()
     per_slot_thresholds: bool = False
+    bank_depth: int = 0
 
-    # Pipeline constants of the cycle model (checked against simulation in the tests).
-    ACCUMULATE_LATENCY = 8
+    # Pipeline constants of the cycle model (checked against simulation in the tests), for a
+    # synapse table of one bank; a banked table adds its extra read cycles.
+    ACCUMULATE_LATENCY = 9
     SWEEP_LATENCY = 7
     STEP_OVERHEAD = 8
 
@@ -261,8 +274,33 @@ class HardwarePlan:
         return self.weight_widths[group]
 
     def group_entry_width(self, group: int) -> int:
-        """Bits of one entry of group `group`'s synapse table: target slot, then weight."""
+        """Bits of one entry of group `group`'s synapse table: target slot, then weight; the
+        weight alone in a dense group (:attr:`GroupPlan.dense`)."""
+        if self.group_plans[group].dense:
+            return self.group_weight_width(group)
         return self.slot_width + self.group_weight_width(group)
+
+    def synapse_bank_depth(self, group: int) -> int:
+        """Entries per bank of group `group`'s synapse table (:attr:`bank_depth`)."""
+        return self.bank_depth or natural_bank_depth(self.group_entry_width(group))
+
+    def synapse_banks(self, group: int) -> int:
+        """Banks of group `group`'s synapse table."""
+        entries = max(1, self.group_plans[group].synapse_count)
+        return -(-entries // self.synapse_bank_depth(group))
+
+    def synapse_read_latency(self, group: int) -> int:
+        """Cycles from a synapse-table address to its entry: 1 for one bank; for B banks, the
+        address register, the bank's read, its output register and ⌈log4 B⌉ registered 4-to-1
+        multiplexer levels."""
+        banks = self.synapse_banks(group)
+        return 1 if banks == 1 else 3 + mux_levels(banks)
+
+    @property
+    def accumulate_latency(self) -> int:
+        """A of the cycle model: the accumulate pipeline's depth with the slowest table."""
+        return self.ACCUMULATE_LATENCY - 1 + max(self.synapse_read_latency(g)
+                                                 for g in range(self.groups))
 
     @property
     def synapse_entry_width(self) -> int:
@@ -277,8 +315,10 @@ class HardwarePlan:
 
     def synapse_words(self, group: int) -> list[int]:
         """Group `group`'s synapse table as packed entries (the ROM contents, or what to load)."""
-        slot_mask = (1 << self.slot_width) - 1
         weight_mask = (1 << self.group_weight_width(group)) - 1
+        if self.group_plans[group].dense:
+            return [int(w) & weight_mask for _, w in self.group_plans[group].synapses]
+        slot_mask = (1 << self.slot_width) - 1
         return [(int(t) & slot_mask) | ((int(w) & weight_mask) << self.slot_width)
                 for t, w in self.group_plans[group].synapses]
 
@@ -358,7 +398,7 @@ class HardwarePlan:
         spikes : s(t), shape (N,)
         """
         events, per_group = self.step_events(previous_spikes, inputs)
-        accumulate = max([events, *per_group]) + self.ACCUMULATE_LATENCY
+        accumulate = max([events, *per_group]) + self.accumulate_latency
         sweep = max(self.slots, self.merge_cycles(spikes)) + self.sweep_latency
         return accumulate + sweep + self.STEP_OVERHEAD
 
@@ -427,7 +467,30 @@ class HardwarePlan:
             "threshold_per_slot": self.per_slot_thresholds,
             "segments": [list(segment) for segment in self.segments],
             "memory_bits": self.memory_bits(),
+            "dense_groups": [g.index for g in self.group_plans if g.dense],
+            "bank_depth": self.bank_depth,
+            "synapse_banks_per_group": [self.synapse_banks(g) for g in range(self.groups)],
+            "synapse_read_latency_per_group": [self.synapse_read_latency(g)
+                                               for g in range(self.groups)],
+            "synapse_storage_per_layer": self.synapse_storage_per_layer(),
         }
+
+    def synapse_storage_per_layer(self) -> list[dict]:
+        """Per layer: its groups' table layout, the table bits and the bits per non-zero
+        synapse into the layer (what a dense layout saves)."""
+        rows = []
+        for (layer, first, end), (_, _, first_group, count) in zip(
+                self.network.layer_spans, self.segments, strict=True):
+            groups = range(first_group, first_group + count)
+            bits = sum(self.group_plans[g].synapse_count * self.group_entry_width(g)
+                       for g in groups)
+            synapses = int(np.count_nonzero(self.network.weights[first:end])
+                           + np.count_nonzero(self.network.input_weights[first:end]))
+            layouts = {"dense" if self.group_plans[g].dense else "sparse" for g in groups}
+            rows.append({"layer": layer.name, "storage": "/".join(sorted(layouts)),
+                         "table_bits": bits, "synapses": synapses,
+                         "bits_per_synapse": round(bits / synapses, 2) if synapses else None})
+        return rows
 
 
 def _share_groups(groups: int, work: list[int], sizes: list[int]) -> list[int]:
@@ -444,16 +507,33 @@ def _share_groups(groups: int, work: list[int], sizes: list[int]) -> list[int]:
     return count
 
 
-def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: bool = False
-                  ) -> HardwarePlan:
+#: A group stores its table densely (:attr:`GroupPlan.dense`) when its reaching sources' synapses
+#: fill at least this fraction of their (source, slot) pairs: the zero entries then cost under
+#: 10 % more cycles, and the table drops its slot ids (the slot's bits per entry).
+DENSE_FILL = 0.9
+
+#: The table layouts `plan_hardware` accepts: by fill, or one for every group.
+STORAGE_CHOICES = ("auto", "sparse", "dense")
+
+
+def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: bool = False,
+                  bank_depth: int = 0, storage: str = "auto") -> HardwarePlan:
     """Partition `network` over `groups` neuron groups and size every memory and datapath.
 
     `groups` None means one per layer (1 without layers); a layered network needs at least one
     group per layer. With `runtime_weights`, the synapse tables are loaded after reset instead
-    of being ROM (see :attr:`HardwarePlan.runtime_weights`).
+    of being ROM (see :attr:`HardwarePlan.runtime_weights`). `bank_depth` sets the entries per
+    synapse-table bank (:attr:`HardwarePlan.bank_depth`; 0: one block RAM's depth).
+    `storage` chooses each group's table layout: ``auto`` dense where the fill reaches
+    :data:`DENSE_FILL` and that saves memory, ``sparse`` or ``dense`` for every group.
     """
     if not isinstance(runtime_weights, bool):
         raise TypeError(f"runtime_weights must be a bool, not {runtime_weights!r}")
+    if storage not in STORAGE_CHOICES:
+        raise ValueError(f"storage must be one of {', '.join(STORAGE_CHOICES)}, not {storage!r}")
+    if isinstance(bank_depth, bool) or not isinstance(bank_depth, int) or bank_depth < 0 \
+            or bank_depth & (bank_depth - 1):
+        raise ValueError(f"bank_depth must be 0 (natural) or a power of two, not {bank_depth!r}")
     n, k = network.neurons, network.inputs
     spans = network.layer_spans
     if groups is None:
@@ -505,14 +585,20 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
             # Every weight into the group shifts alike: the table stores the unshifted
             # weights and the group shifts them as it reads them (wiring, no memory).
             block = block >> group_shift
+        reaches = block.any(axis=0)
+        dense = storage == "dense" or (storage == "auto" and _fills(block, reaches, len(members),
+                                                                   _width(slots),
+                                                                   _weight_limit(network)))
         pointers = np.zeros((sources, 2), dtype=np.int64)
         entries = []
         for source in range(sources):
-            targets = np.flatnonzero(block[:, source])
+            if not reaches[source]:
+                pointers[source] = (len(entries), 0)
+                continue
+            targets = np.arange(len(members)) if dense else np.flatnonzero(block[:, source])
             pointers[source] = (len(entries), len(targets))
             entries.extend((int(t), int(block[t, source])) for t in targets)
-            if len(targets):
-                masks[source] |= 1 << g
+            masks[source] |= 1 << g
         synapses = np.array(entries, dtype=np.int64).reshape(-1, 2)
         initial_state = np.zeros(slots, dtype=np.int64)
         bias = np.zeros(slots, dtype=np.int64)
@@ -522,7 +608,8 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
             array.setflags(write=False)
         group_plans.append(GroupPlan(g, pointers, synapses, initial_state, bias, members,
                                      base, stride, threshold, slot_thresholds,
-                                     _slot_fields(network, members, slots), group_shift))
+                                     _slot_fields(network, members, slots), group_shift,
+                                     dense))
 
     # Exact accumulator: the largest |partial sum| of any neuron's incoming synapses (an input
     # channel may carry up to `input_count` events a step).
@@ -562,7 +649,44 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
                             for g in group_plans),
         segments=tuple(segments),
         per_slot_thresholds=per_slot,
+        bank_depth=bank_depth,
     )
+
+
+# Entries of one ECP5 DP16KD at each data width it offers (1, 2, 4, 9, 18, 36 bits); an iCE40
+# SB_RAM40_4K holds a quarter, so a bank is four of them there, still one short multiplexer.
+_DP16KD_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
+
+
+def natural_bank_depth(width: int) -> int:
+    """Entries of a `width`-bit table that one block RAM holds: one bank of a synapse table.
+    Wider entries than 36 bits take several block RAMs side by side, 512 entries deep."""
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be a positive integer, not {width!r}")
+    return next((depth for bits, depth in _DP16KD_SHAPES if width <= bits), 512)
+
+
+def mux_levels(inputs: int) -> int:
+    """Levels of 4-to-1 multiplexers that select one of `inputs`."""
+    levels = 0
+    while inputs > 1:
+        inputs = -(-inputs // 4)
+        levels += 1
+    return levels
+
+
+def _fills(block: np.ndarray, reaches: np.ndarray, members: int, slot_width: int,
+           weight_limit: int) -> bool:
+    """Whether a group's incoming synapses (`block`: members × sources) are dense enough for
+    position-addressed storage: they fill :data:`DENSE_FILL` of the reaching sources' slots, and
+    the dense table (weights only, zeros included) is smaller than the sparse one."""
+    synapses = int(np.count_nonzero(block))
+    positions = int(reaches.sum()) * members
+    if positions == 0 or synapses < DENSE_FILL * positions:
+        return False
+    weights = block[block != 0]
+    weight_width = _weight_width(np.column_stack([np.zeros_like(weights), weights]), weight_limit)
+    return positions * weight_width < synapses * (slot_width + weight_width)
 
 
 def _weight_width(synapses: np.ndarray, limit: int) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._figures import figure_style
 from .._files import atomic_save_figure, atomic_write_bytes, atomic_write_text, npz_bytes
 from .._progress import Progress, Stages
 from .._workers import Interrupted, run_in_pool
@@ -328,23 +329,36 @@ class _Checkpoints:
 
 def _synthesize_one(args):
     """Synthesize one precision: synapse tables as ROM in block RAM, or, when they do not fit
-    and the device has SPRAM (iCE40 UP5K), as runtime-loaded weights in SPRAM."""
+    and the device has SPRAM (iCE40 UP5K), as runtime-loaded weights in SPRAM. When the constant
+    tables alone need more block RAMs than the device has (:func:`rom_block_rams`), the ROM
+    synthesis is not tried: it could only fail, and it is the slowest run of the demo."""
+    from ..hw.plan import plan_hardware
     from ..model.network import network_from_json
-    from ..synth.flow import TARGETS, SynthesisError, synthesize
+    from ..synth.flow import TARGETS, SynthesisError, rom_block_rams, synthesize
 
     # The network crosses the process boundary as its network.json text (a Network's read-only
     # mappings do not pickle).
     text, target, _precision = args
     network = network_from_json(json.loads(text))
+    spec = TARGETS[target]
+    rom_skipped = None
+    needed = rom_block_rams(plan_hardware(network, None)) if spec.family == "ice40" else 0
+    if needed > spec.resources["bram"] and spec.resources.get("spram"):
+        rom_skipped = (f"the constant tables need at least {needed} block RAMs as ROM, the "
+                       f"{target} has {spec.resources['bram']}")
     try:
-        report = synthesize(network, target, groups=None)
+        if rom_skipped is None:
+            report = synthesize(network, target, groups=None)
     except SynthesisError as error:
-        if "does not fit" not in str(error) or not TARGETS[target].resources.get("spram"):
+        if "does not fit" not in str(error) or not spec.resources.get("spram"):
             return {"error": str(error)}
+        rom_skipped = "the ROM design did not fit"
+    if rom_skipped is not None:
         try:
             report = synthesize(network, target, groups=None, runtime_weights=True)
         except SynthesisError as second:
             return {"error": str(second)}
+        report["rom_skipped"] = rom_skipped
     report.pop("raw", None)
     return report
 
@@ -498,7 +512,10 @@ def _digits_stages(out: Path, options: DemoOptions, progress: Progress | None,
                 return
             result.update(lut=report["lut"], bram=report["bram"], fmax_mhz=report["fmax_mhz"],
                           logic_cells=report["logic_cells"], ff=report["ff"],
-                          spram=report["spram"], runtime_weights=report["runtime_weights"])
+                          spram=report["spram"], runtime_weights=report["runtime_weights"],
+                          bank_depth=report.get("bank_depth", 0))
+            if "rom_skipped" in report:
+                result["rom_skipped"] = report["rom_skipped"]
 
         todo = []
         for result in results:
@@ -536,7 +553,8 @@ def _digits_stages(out: Path, options: DemoOptions, progress: Progress | None,
         # The design that was synthesized: with runtime weights the testbench loads them first.
         run = run_cocotb(network, len(stimulus), stimulus, simulator=options.simulator,
                          build_dir=out / "rtl" / f"{result['precision']}", groups=None,
-                         runtime_weights=result.get("runtime_weights", False))
+                         runtime_weights=result.get("runtime_weights", False),
+                         bank_depth=result.get("bank_depth", 0))
         got = run.run
         result["rtl_bit_exact"] = bool(run.failed == 0
                                        and np.array_equal(got.spikes, expected.spikes)
@@ -702,6 +720,10 @@ def report_markdown(report: dict) -> str:
             f"{'yes' if r['rtl_bit_exact'] else 'NO'} |")
     h = report["hessian"]
     test = report["data"]["test"]
+    for r in report["results"]:
+        if r.get("rom_skipped"):
+            lines += ["", f"{r['precision']}: synapse tables loaded at run time into SPRAM, not "
+                      f"ROM ({r['rom_skipped']})."]
     lines += [
         "",
         f"Intervals: 95 % Wilson score intervals over the {test} test images (one image is "
@@ -726,13 +748,12 @@ def report_markdown(report: dict) -> str:
 
 
 def _plot(report: dict, path: Path) -> None:
-    import matplotlib
+    with figure_style() as plt:
+        _draw(plt, report, path)
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(6, 4))
-    ax = figure.add_subplot()
+def _draw(plt, report: dict, path: Path) -> None:
+    figure, ax = plt.subplots(figsize=(6, 4))
     for r in report["results"]:
         low, high = (100 * v for v in r.get("accuracy_interval_95", (r["accuracy"],) * 2))
         ax.errorbar(r["weight_memory_bits"] / 1000, 100 * r["accuracy"],
@@ -757,3 +778,4 @@ def _plot(report: dict, path: Path) -> None:
     ax.set_title("digits: accuracy vs weight memory (integer golden model)")
     ax.legend(loc="lower right", fontsize=8)
     atomic_save_figure(figure, path)
+    plt.close(figure)

@@ -29,8 +29,16 @@ from ..hw.plan import plan_hardware
 from ..model.network import Network
 from .tools import find_tool
 
-__all__ = ["TARGETS", "SynthesisError", "Target", "parse_nextpnr_report", "parse_yosys_stat",
-           "synthesize"]
+__all__ = [
+    "TARGETS",
+    "SynthesisError",
+    "Target",
+    "bank_depth_for",
+    "parse_nextpnr_report",
+    "parse_yosys_stat",
+    "rom_block_rams",
+    "synthesize",
+]
 
 
 class SynthesisError(RuntimeError):
@@ -59,6 +67,38 @@ TARGETS = {
     "ecp5-85f": Target("ecp5-85f", "ecp5", "--85k", "CABGA381", 150.0,
                        {"lc": 83640, "bram": 208, "spram": 0, "dsp": 156}),
 }
+
+# Entries of one iCE40 UltraPlus SPRAM (16 k × 16): the bank of a runtime-loaded synapse table
+# there, so that each bank is whole SPRAMs (a block-RAM-sized bank would take a whole SPRAM).
+SPRAM_BANK_DEPTH = 16384
+
+
+def bank_depth_for(target: str, runtime_weights: bool) -> int:
+    """The synapse-table bank depth synthesis uses on `target` (0: one block RAM's depth)."""
+    return SPRAM_BANK_DEPTH if runtime_weights and TARGETS[target].resources.get("spram") else 0
+
+
+# The (depth, width) configurations of an iCE40 block RAM (SB_RAM40_4K, 4 kbit).
+ICE40_BLOCK_RAM_SHAPES = ((256, 16), (512, 8), (1024, 4), (2048, 2))
+
+
+def rom_block_rams(plan) -> int:
+    """The fewest iCE40 block RAMs that hold a ROM design's constant tables (every group's
+    synapse table and pointer table), each table packed in the block RAM's best shape.
+
+    An iCE40 has no LUT RAM, and yosys places tables of this size in block RAM, so a design
+    whose count exceeds the device's block RAM cannot fit as ROM: synthesizing it would only
+    find that out. (An ECP5 can hold tables in LUT RAM, so no such bound holds there.)
+    """
+    def packed(depth: int, width: int) -> int:
+        if depth == 0 or width == 0:
+            return 0
+        return min(-(-depth // d) * -(-width // w) for d, w in ICE40_BLOCK_RAM_SHAPES)
+
+    pointer_width = plan.synapse_address_width + plan.count_width
+    return sum(packed(g.synapse_count, plan.group_entry_width(g.index))
+               + packed(plan.sources, pointer_width) for g in plan.group_plans)
+
 
 _CELL_KINDS = {
     "ice40": {"lut": ("SB_LUT4",), "carry": ("SB_CARRY",), "bram": ("SB_RAM40_4K",),
@@ -208,7 +248,8 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
     if speed is not None and (spec.family != "ecp5" or speed not in (6, 7, 8)):
         raise InputError(f"--speed must be 6, 7 or 8 and only for ECP5 targets, not {speed!r} "
                          f"for {target}")
-    plan = plan_hardware(network, groups, runtime_weights=runtime_weights)
+    plan = plan_hardware(network, groups, runtime_weights=runtime_weights,
+                         bank_depth=bank_depth_for(target, runtime_weights))
     wrapper = PinWrapper(SNNCore(plan))
     text = to_verilog(wrapper, "snn_synth_top", uninitialised=uninitialised_memories(plan))
     with tempfile.TemporaryDirectory(prefix="snngen-synth-") as scratch:
@@ -226,7 +267,7 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
             # Synapse tables into SPRAM: yosys picks by cost, and the 30 block RAMs are too few
             # for the tables this option exists for, so ask for SPRAM ("huge") explicitly.
             synth += " -spram"
-            steps = 'setattr -set ram_style "huge" m:synapse_memory; '
+            steps = 'setattr -set ram_style "huge" m:synapse_memory*; '
         if spec.family == "ecp5" and plan.slots <= 128:
             # ECP5 block RAM has a 5.6 ns clock-to-output (yosys never enables its output
             # register); the accumulators' read-modify-write is faster in LUT RAM while a group
@@ -254,6 +295,8 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
                   "timing_met": None, "utilization": {}, "groups": plan.groups, "neurons": network.neurons,
                   "state_bits": network.state.bits, "synapses": network.synapses,
                   "runtime_weights": runtime_weights, "queues_in_bram": queues_in_bram,
+                  "bank_depth": plan.bank_depth,
+                  "synapse_banks": [plan.synapse_banks(g) for g in range(plan.groups)],
                   "speed_grade": speed if speed is not None else (6 if spec.family == "ecp5"
                                                                  else None)}
         raw = {"yosys_stat": stat}

@@ -115,6 +115,7 @@ def run_cocotb(
     build_dir: str | os.PathLike,
     groups: int = 1,
     runtime_weights: bool = False,
+    bank_depth: int = 0,
     mode: str = "harness",
     waves: bool = False,
     stall_seed: int | None = None,
@@ -131,6 +132,8 @@ def run_cocotb(
         One folder per parameter set; it is created, and reused as the cocotb build folder.
     runtime_weights : bool
         Generate the core with runtime weights; the testbench loads the synapse tables first.
+    bank_depth : int
+        Entries per synapse-table bank (0: one block RAM's depth), as synthesis chose it.
     mode : {"harness", "python"}
     waves : bool
         Dump a waveform (Icarus: FST, Verilator: FST) into the build folder.
@@ -159,7 +162,8 @@ def run_cocotb(
         find_iverilog()
     build = Path(build_dir).resolve()
     build.mkdir(parents=True, exist_ok=True)
-    design = generate(network, groups, "dut", runtime_weights=runtime_weights)
+    design = generate(network, groups, "dut", runtime_weights=runtime_weights,
+                      bank_depth=bank_depth)
     for name, content in design.files.items():
         _write_if_changed(build / name, content)
     manifest = json.loads(design.manifest_json)

@@ -30,8 +30,8 @@ def ice40_cell_models() -> Path:
     return path
 
 
-def synthesize_ice40_netlist(network: Network, groups: int, build_dir: str | os.PathLike
-                             ) -> tuple[Path, dict[str, int]]:
+def synthesize_ice40_netlist(network: Network, groups: int, build_dir: str | os.PathLike, *,
+                             bank_depth: int = 0) -> tuple[Path, dict[str, int]]:
     """Synthesize the design with ``synth_ice40`` and write a gate-level Verilog netlist.
 
     Returns the netlist path and the cell counts. YoWASP tools see only their working folder, so
@@ -39,7 +39,7 @@ def synthesize_ice40_netlist(network: Network, groups: int, build_dir: str | os.
     """
     build = Path(build_dir).resolve()
     build.mkdir(parents=True, exist_ok=True)
-    design = generate(network, groups, "dut")
+    design = generate(network, groups, "dut", bank_depth=bank_depth)
     (build / "design.v").write_text(design.verilog)
     script = (f"read_verilog -sv design.v; synth_ice40 -top {design.top}; "
               "write_verilog -noattr netlist.v; tee -q -o stat.txt stat")
@@ -56,12 +56,15 @@ def synthesize_ice40_netlist(network: Network, groups: int, build_dir: str | os.
 
 
 def run_gate_level(network: Network, steps: int, inputs: np.ndarray, *, groups: int,
-                   build_dir: str | os.PathLike) -> tuple[CosimResult, dict[str, int]]:
+                   build_dir: str | os.PathLike, bank_depth: int = 0
+                   ) -> tuple[CosimResult, dict[str, int]]:
     """Synthesize, then simulate the netlist under Icarus through the cocotb harness."""
     build = Path(build_dir).resolve()
-    netlist, cells = synthesize_ice40_netlist(network, groups, build / "synth")
+    netlist, cells = synthesize_ice40_netlist(network, groups, build / "synth",
+                                              bank_depth=bank_depth)
     result = run_cocotb(
         network, steps, inputs, simulator="icarus", build_dir=build / "sim", groups=groups,
+        bank_depth=bank_depth,
         verilog_sources=[str(netlist), str(ice40_cell_models())], top=top_name("dut"),
         # Icarus does not accept the models' default port values.
         defines={"NO_ICE40_DEFAULT_ASSIGNMENTS": 1},

@@ -1,0 +1,102 @@
+"""Hardware scaling figures of docs/results.md: resources, post-route Fmax, cycles and latency.
+
+    python benchmarks/bench_scaling.py [--only NAME ...] [--json out.json] [--no-cycles]
+
+Every configuration is synthesized with `snngen synth`'s flow (yosys + nextpnr from YoWASP, placer
+seed 1, ECP5 speed grade 6); cycles per step are measured in Amaranth's simulator on the same
+design (bit-exact against the golden model, or the benchmark stops), and the latency of a
+25-step MNIST-size image is cycles × the achieved clock. Synthesis runs two at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from networks import mnist_input, mnist_network
+
+from snngen.hw.plan import plan_hardware
+from snngen.model.generate import random_network
+from snngen.model.golden import simulate
+from snngen.synth.flow import bank_depth_for, synthesize
+
+STEPS = 25
+
+#: name → (network factory, target, groups, runtime weights, input factory)
+CONFIGS = {
+    "default-ecp5": (random_network, "ecp5-85f", 1, False, None),
+    "default-up5k": (random_network, "ice40-up5k", 1, False, None),
+    "mnist-G2": (mnist_network, "ecp5-85f", 2, True, mnist_input),
+    "mnist-G8": (mnist_network, "ecp5-85f", 8, True, mnist_input),
+    "mnist-G16": (mnist_network, "ecp5-85f", 16, True, mnist_input),
+}
+
+
+def _synthesize(name: str) -> dict:
+    factory, target, groups, runtime, _ = CONFIGS[name]
+    network = factory()
+    start = time.time()
+    report = synthesize(network, target, groups=groups, runtime_weights=runtime, seed=1)
+    report.pop("raw", None)
+    return {"name": name, "seconds": round(time.time() - start, 1), **report}
+
+
+def _cycles(name: str) -> dict:
+    from snngen.verify.amaranth import run_amaranth
+
+    factory, target, groups, runtime, inputs_of = CONFIGS[name]
+    network = factory()
+    inputs = (inputs_of(STEPS) if inputs_of is not None
+              else np.zeros((STEPS, network.inputs), np.uint8))
+    plan = plan_hardware(network, groups, runtime_weights=runtime,
+                         bank_depth=bank_depth_for(target, runtime))
+    run = run_amaranth(plan, STEPS, inputs)
+    expected = simulate(network, STEPS, inputs)
+    if not (np.array_equal(run.spikes, expected.spikes)
+            and np.array_equal(run.state, expected.state)):
+        raise SystemExit(f"{name}: RTL is not bit-exact, benchmark refused")
+    previous = np.vstack([np.zeros((1, network.neurons), np.uint8), expected.spikes[:-1]])
+    events = sum(sum(plan.step_events(previous[t], inputs[t])[1]) for t in range(STEPS))
+    cycles = int(run.cycles.sum())
+    return {"cycles_per_image": cycles, "synaptic_events": int(events),
+            "events_per_cycle": round(events / cycles, 2),
+            "input_spikes_per_step": round(float(inputs.sum(axis=1).mean()), 1)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=sorted(CONFIGS), metavar="NAME",
+                        help=f"configurations to run (default: all: {', '.join(CONFIGS)})")
+    parser.add_argument("--json", metavar="OUT.json", help="write the results here")
+    parser.add_argument("--no-cycles", action="store_true",
+                        help="skip the cycle measurement in simulation")
+    args = parser.parse_args(argv)
+    names = args.only or list(CONFIGS)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        rows = list(pool.map(_synthesize, names))
+    for row in rows:
+        if not args.no_cycles and CONFIGS[row["name"]][4] is not None:
+            row.update(_cycles(row["name"]))
+            row["latency_us_per_image"] = round(row["cycles_per_image"] / row["fmax_mhz"], 1)
+    print(f"{'name':<14} {'target':<11} {'G':>3} {'LUT':>6} {'FF':>6} {'BRAM':>5} "
+          f"{'Fmax MHz':>9} {'cycles/img':>10} {'events/cyc':>10} {'µs/img':>7}")
+    for r in rows:
+        print(f"{r['name']:<14} {r['target']:<11} {r['groups']:>3} {r['lut']:>6} {r['ff']:>6} "
+              f"{r['bram']:>5} {r['fmax_mhz']:>9.1f} {r.get('cycles_per_image', '-'):>10} "
+              f"{r.get('events_per_cycle', '-'):>10} {r.get('latency_us_per_image', '-'):>7}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""The networks of the hardware-scaling figures (docs/results.md), seeded and deterministic.
+
+    python benchmarks/networks.py mnist --out mnist.json     # 784-128-10, 8-bit weights
+    python benchmarks/networks.py odin --out odin.json       # 256 neurons x 64 k synapses, 4-bit
+
+``mnist`` is a dense 784-128-10 feed-forward network of the size Spiker+ and Fan & Levy report
+for MNIST (trained weights are not needed for hardware figures: the synapse count, the fan-out
+and the activity are what set memory and cycles). Weights are drawn from a rounded normal
+distribution, clipped to the signed weight width; thresholds are set so that an input with
+``mnist_input`` (about 100 of 784 pixels spiking per step, MNIST's mean rate-coded activity)
+makes about one in ten hidden neurons spike per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from snngen.model.network import (
+    Layer,
+    Network,
+    NeuronModel,
+    StateFormat,
+    save_network,
+)
+
+
+def _weights(rng, shape, weight_bits, scale):
+    top = 2 ** (weight_bits - 1) - 1
+    return np.clip(np.rint(rng.normal(0, scale * top, shape)), -top - 1, top).astype(np.int64)
+
+
+def mnist_network(weight_bits: int = 8, hidden: int = 128, seed: int = 0) -> Network:
+    """784 inputs → `hidden` → 10, dense, layered (one group per layer at least)."""
+    rng = np.random.default_rng(seed)
+    inputs, outputs = 784, 10
+    neurons = hidden + outputs
+    top = 2 ** (weight_bits - 1) - 1
+    weights = np.zeros((neurons, neurons), np.int64)
+    weights[hidden:, :hidden] = _weights(rng, (outputs, hidden), weight_bits, 0.35)
+    input_weights = np.zeros((neurons, inputs), np.int64)
+    input_weights[:hidden] = _weights(rng, (hidden, inputs), weight_bits, 0.35)
+    # About 100 active inputs of weight ~N(0, 0.35·top): θ ≈ 2.5 σ of the sum spikes ~10 %.
+    hidden_threshold = int(2.5 * 0.35 * top * np.sqrt(100))
+    output_threshold = int(2.0 * 0.35 * top * np.sqrt(0.1 * hidden))
+    return Network(
+        state=StateFormat(16, "signed", "saturate"),
+        neuron=NeuronModel(leak_shift=3, threshold=hidden_threshold, reset="subtract"),
+        weight_bits=weight_bits, weights=weights, input_weights=input_weights,
+        layers=(Layer("hidden", hidden, weight_bits, hidden_threshold),
+                Layer("output", outputs, weight_bits, output_threshold)),
+        extra={"meta": {"benchmark": f"mnist-784-{hidden}-10, seed {seed}"}})
+
+
+def mnist_input(steps: int, rate: float = 100 / 784, seed: int = 0) -> np.ndarray:
+    """Bernoulli input spikes, (steps, 784) uint8: about 100 of 784 channels per step."""
+    rng = np.random.default_rng(seed + 1)
+    return (rng.random((steps, 784)) < rate).astype(np.uint8)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("network", choices=("mnist",))
+    parser.add_argument("--weight-bits", type=int, default=8, metavar="BITS")
+    parser.add_argument("--out", required=True, metavar="FILE.json")
+    args = parser.parse_args(argv)
+    network = mnist_network(args.weight_bits)
+    save_network(network, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

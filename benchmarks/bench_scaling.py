@@ -37,7 +37,6 @@ CONFIGS = {
     "default-up5k": (random_network, "ice40-up5k", 1, False, None),
     "mnist-G2": (mnist_network, "ecp5-85f", 2, True, mnist_input),
     "mnist-G8": (mnist_network, "ecp5-85f", 8, True, mnist_input),
-    "mnist-G16": (mnist_network, "ecp5-85f", 16, True, mnist_input),
 }
 
 

@@ -754,23 +754,31 @@ def _plot(report: dict, path: Path) -> None:
 
 def _draw(plt, report: dict, path: Path) -> None:
     figure, ax = plt.subplots(figsize=(6, 4))
+    memories = sorted(r["weight_memory_bits"] for r in report["results"])
     for r in report["results"]:
         low, high = (100 * v for v in r.get("accuracy_interval_95", (r["accuracy"],) * 2))
-        ax.errorbar(r["weight_memory_bits"] / 1000, 100 * r["accuracy"],
+        memory = r["weight_memory_bits"]
+        ax.errorbar(memory / 1000, 100 * r["accuracy"],
                     yerr=[[100 * r["accuracy"] - low], [high - 100 * r["accuracy"]]], fmt="o",
                     ms=6, capsize=3)
+        # A label goes left of its point when the next point is close on its right.
+        above = [m for m in memories if m > memory]
+        crowded = bool(above) and above[0] < 1.5 * memory
         ax.annotate(f"{r['precision']} ({','.join(map(str, r['bits_per_layer']))})",
-                    (r["weight_memory_bits"] / 1000, 100 * r["accuracy"]),
-                    textcoords="offset points", xytext=(5, -12), fontsize=8)
+                    (memory / 1000, 100 * r["accuracy"]), textcoords="offset points",
+                    xytext=(-6, -12) if crowded else (6, -12),
+                    ha="right" if crowded else "left", fontsize=8)
     ax.axhline(100 * report["float_accuracy"], color="grey", ls="--", lw=0.8, label="float")
     ax.axhline(100 * report["float_accuracy"] - 0.5, color="red", ls=":", lw=0.8,
                label="float − 0.5 pt")
     ax.set_xscale("log")
-    # Plain numbers on the log axis (10, 20, 50), not "2×10¹".
+    # Room for the labels beside the outermost points.
+    ax.set_xlim(memories[0] / 1000 / 1.4, memories[-1] / 1000 * 1.4)
+    # Plain numbers on the log axis (10, 20, 30, 50, 70), not "2×10¹".
     from matplotlib.ticker import FuncFormatter, LogLocator
 
     plain = FuncFormatter(lambda value, _: f"{value:g}")
-    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0, 7.0)))
     ax.xaxis.set_major_formatter(plain)
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
     ax.set_xlabel("weight memory (kbit, log)")

@@ -184,7 +184,7 @@ def _cycle_model(plan: HardwarePlan) -> dict:
             "Ng": plan.slots,
             "spikes": "spikes of this step (the merger emits one per cycle)",
             "A": plan.accumulate_latency,
-            "W": HardwarePlan.SWEEP_LATENCY,
+            "W": plan.sweep_latency,
             "C": HardwarePlan.STEP_OVERHEAD,
         },
         "lower_bound": "max(N/G, synaptic events/G)",

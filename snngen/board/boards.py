@@ -256,7 +256,7 @@ def build_board(board_name: str, network: Network, out_dir: str | os.PathLike, *
     env = _tool_environment(board)
     options = {"nextpnr_opts": "--report snn.report.json --seed 1"}
     synth_opts = []
-    if runtime_weights and board.family == "ice40":
+    if spram:
         # Synapse tables into SPRAM, as `snngen synth` does (docs/results.md).
         synth_opts.append("-spram")
         options.update(script_after_read='setattr -set ram_style "huge" m:synapse_memory*')

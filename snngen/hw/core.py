@@ -6,7 +6,7 @@ from amaranth import Module, Signal, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .group import NeuronGroup, current_shape, spike_layout, state_shape
+from .group import NeuronGroup, any_of, current_shape, spike_layout, state_shape
 from .plan import HardwarePlan
 from .queue import EventQueue
 from .router import SpikeMerger, SpikeRouter, input_layout
@@ -48,6 +48,11 @@ def synapse_load_layout(plan: HardwarePlan) -> data.StructLayout:
 def write_request_layout(plan: HardwarePlan) -> data.StructLayout:
     return data.StructLayout({"neuron": unsigned(plan.neuron_id_width),
                               "value": state_shape(plan)})
+
+
+#: Cycles from a held host request's neuron id to its (slot, group): layer choice, quotient,
+#: remainder, each registered.
+SPLIT_LATENCY = 3
 
 
 def reciprocal(divisor: int, count: int) -> tuple[int, int]:
@@ -222,12 +227,12 @@ class SNNCore(wiring.Component):
         m.d.comb += [
             accumulating.eq(router.busy | input_queue.busy | spike_queue.busy
                             | (input_skid.level != 0) | (spike_skid.level != 0)
-                            | _any(g.accumulating for g in self.groups)),
+                            | any_of(g.accumulating for g in self.groups)),
             sweeping.eq(merger.busy | (output_skid.level != 0)
-                        | _any(g.sweeping for g in self.groups)
+                        | any_of(g.sweeping for g in self.groups)
                         if copying is None else
                         merger.busy | (output_skid.level != 0) | copying
-                        | _any(g.sweeping for g in self.groups)),
+                        | any_of(g.sweeping for g in self.groups)),
         ]
 
         # Accumulator buffer of the current step; the next step's synapses go to the other one.
@@ -365,9 +370,9 @@ class SNNCore(wiring.Component):
         group_width = max(1, (groups - 1).bit_length())
 
         def split(neuron, name):
-            """(slot, group) of a held neuron id, three cycles after it is held: in its segment
-            (layer), local id // and % the segment's group count, by a reciprocal multiply (no
-            divider). A register after the segment's choice, after the product and after the
+            """(slot, group) of a held neuron id, :data:`SPLIT_LATENCY` cycles after it is held:
+            in its segment (layer), local id // and % the segment's group count, by a reciprocal
+            multiply (no divider). A register after the segment's choice, after the product and after the
             remainder keeps each multiplier on a path of its own: the two chained multipliers
             set the clock at G = 8 before."""
             segment = Signal(range(len(plan.segments)), name=f"{name}_segment")
@@ -393,31 +398,37 @@ class SNNCore(wiring.Component):
                         m.d.sync += group.eq(first_group + (quotient_local - quotient * count))
             return slot, group
 
-        # A request is taken into a holding register at once; its (slot, group) is ready three
-        # cycles later, and the group's port is used in a cycle when the core is idle, as before.
-        # Host requests come one at a time (a UART round trip each), so one is held at most.
+        def hold(port, release, name):
+            """Take a request from `port` into a holding register at once; returns the held
+            request and whether its (slot, group) from :func:`split` is ready. The request is
+            let go in a cycle `release` is high. Host requests come one at a time (a UART round
+            trip each), so one is held at most."""
+            held = Signal(name=f"{name}_held")
+            payload = Signal.like(port.payload, name=f"{name}_request")
+            age = Signal(range(SPLIT_LATENCY + 1), name=f"{name}_age")
+            m.d.comb += port.ready.eq(~held)
+            with m.If(port.valid & port.ready):
+                m.d.sync += [held.eq(1), payload.eq(port.payload), age.eq(0)]
+            with m.Elif(held & (age != SPLIT_LATENCY)):
+                m.d.sync += age.eq(age + 1)
+            with m.If(release):
+                m.d.sync += held.eq(0)
+            return payload, held & (age == SPLIT_LATENCY)
+
+        # The group's port is used in a cycle when the core is idle, as before.
         request, response = self.read_request, self.read_response
-        held = Signal()
-        held_neuron = Signal(plan.neuron_id_width)
-        held_age = Signal(range(4))
         waiting = Signal()
         answered = Signal()
         waiting_group = Signal(range(groups))
         waiting_in_range = Signal()
-        slot, group_index = split(held_neuron, "read")
         issue = Signal()
-        m.d.comb += [
-            request.ready.eq(~held),
-            issue.eq(held & (held_age == 3) & idle & ~waiting & ~answered
-                     & (~response.valid | response.ready)),
-        ]
-        with m.If(request.valid & request.ready):
-            m.d.sync += [held.eq(1), held_neuron.eq(request.payload.neuron), held_age.eq(0)]
-        with m.Elif(held & (held_age != 3)):
-            m.d.sync += held_age.eq(held_age + 1)
+        held, ripe = hold(request, issue, "read")
+        held_neuron = held.neuron
+        slot, group_index = split(held_neuron, "read")
+        m.d.comb += issue.eq(ripe & idle & ~waiting & ~answered
+                             & (~response.valid | response.ready))
         with m.If(issue):
-            m.d.sync += [held.eq(0), waiting_group.eq(group_index),
-                         waiting_in_range.eq(held_neuron < n)]
+            m.d.sync += [waiting_group.eq(group_index), waiting_in_range.eq(held_neuron < n)]
         for g, group in enumerate(self.groups):
             m.d.comb += [
                 group.read_addr.eq(slot),
@@ -439,31 +450,14 @@ class SNNCore(wiring.Component):
                                 m.d.sync += response.payload.current.eq(group.read_current)
 
         write = self.write_request
-        write_held = Signal()
-        write_neuron = Signal(plan.neuron_id_width)
-        write_value = Signal.like(write.payload.value)
-        write_age = Signal(range(4))
-        write_slot, write_group = split(write_neuron, "write")
         commit = Signal()
-        m.d.comb += [write.ready.eq(~write_held),
-                     commit.eq(write_held & (write_age == 3) & idle)]
-        with m.If(write.valid & write.ready):
-            m.d.sync += [write_held.eq(1), write_neuron.eq(write.payload.neuron),
-                         write_value.eq(write.payload.value), write_age.eq(0)]
-        with m.Elif(write_held & (write_age != 3)):
-            m.d.sync += write_age.eq(write_age + 1)
-        with m.If(commit):
-            m.d.sync += write_held.eq(0)
+        write_held, write_ripe = hold(write, commit, "write")
+        write_neuron, write_value = write_held.neuron, write_held.value
+        write_slot, write_group = split(write_neuron, "write")
+        m.d.comb += commit.eq(write_ripe & idle)
         for g, group in enumerate(self.groups):
             m.d.comb += [
                 group.write_addr.eq(write_slot),
                 group.write_data.eq(write_value),
                 group.write_en.eq(commit & (write_group == g) & (write_neuron < n)),
             ]
-
-
-def _any(signals):
-    result = 0
-    for signal in signals:
-        result = result | signal
-    return result

@@ -18,7 +18,7 @@ from .plan import HardwarePlan
 from .queue import EventQueue
 from .update import v2_datapath
 
-__all__ = ["EVENT_FIFO_DEPTH", "NeuronGroup", "append_saturating_add", "current_shape",
+__all__ = ["EVENT_FIFO_DEPTH", "NeuronGroup", "any_of", "append_saturating_add", "current_shape",
            "event_layout", "group_spike_layout", "lattice_shape", "ordered_accumulator_layout",
            "spike_layout", "state_shape"]
 
@@ -66,9 +66,10 @@ def current_shape(plan: HardwarePlan) -> Shape | None:
     return lattice_shape(dynamics.current.state)
 
 
-def _any(signals):
-    result = signals[0]
-    for signal in signals[1:]:
+def any_of(signals):
+    """The OR of `signals` (0 for none)."""
+    result = 0
+    for signal in signals:
         result = result | signal
     return result
 
@@ -587,7 +588,7 @@ class NeuronGroup(wiring.Component):
             sweep_busy = sweep_busy | stage_valid
         m.d.comb += [
             self.accumulating.eq(event_queue.busy | fetched_valid | pointer_valid | walking
-                                 | _any(in_flight) | fetch_valid | add_valid | write_valid),
+                                 | any_of(in_flight) | fetch_valid | add_valid | write_valid),
             self.sweeping.eq(sweep_busy | spike_queue.busy),
         ]
         return m

@@ -341,23 +341,24 @@ def _synthesize_one(args):
     text, target, _precision = args
     network = network_from_json(json.loads(text))
     spec = TARGETS[target]
+    has_spram = bool(spec.resources.get("spram"))
     rom_skipped = None
     needed = rom_block_rams(plan_hardware(network, None)) if spec.family == "ice40" else 0
-    if needed > spec.resources["bram"] and spec.resources.get("spram"):
+    if needed > spec.resources["bram"] and has_spram:
         rom_skipped = (f"the constant tables need at least {needed} block RAMs as ROM, the "
                        f"{target} has {spec.resources['bram']}")
-    try:
-        if rom_skipped is None:
+    else:
+        try:
             report = synthesize(network, target, groups=None)
-    except SynthesisError as error:
-        if "does not fit" not in str(error) or not spec.resources.get("spram"):
-            return {"error": str(error)}
-        rom_skipped = "the ROM design did not fit"
+        except SynthesisError as error:
+            if "does not fit" not in str(error) or not has_spram:
+                return {"error": str(error)}
+            rom_skipped = "the ROM design did not fit"
     if rom_skipped is not None:
         try:
             report = synthesize(network, target, groups=None, runtime_weights=True)
-        except SynthesisError as second:
-            return {"error": str(second)}
+        except SynthesisError as error:
+            return {"error": str(error)}
         report["rom_skipped"] = rom_skipped
     report.pop("raw", None)
     return report

@@ -38,6 +38,7 @@ __all__ = [
     "parse_yosys_stat",
     "rom_block_rams",
     "synthesize",
+    "tables_in_spram",
 ]
 
 
@@ -73,9 +74,14 @@ TARGETS = {
 SPRAM_BANK_DEPTH = 16384
 
 
+def tables_in_spram(target: str, runtime_weights: bool) -> bool:
+    """Whether synthesis puts the synapse tables in SPRAM: runtime weights on a device with it."""
+    return runtime_weights and bool(TARGETS[target].resources.get("spram"))
+
+
 def bank_depth_for(target: str, runtime_weights: bool) -> int:
     """The synapse-table bank depth synthesis uses on `target` (0: one block RAM's depth)."""
-    return SPRAM_BANK_DEPTH if runtime_weights and TARGETS[target].resources.get("spram") else 0
+    return SPRAM_BANK_DEPTH if tables_in_spram(target, runtime_weights) else 0
 
 
 # The (depth, width) configurations of an iCE40 block RAM (SB_RAM40_4K, 4 kbit).
@@ -263,7 +269,7 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
             # multiplicative decays then leave the LUTs (synth_ecp5 uses MULT18X18D itself).
             synth += " -dsp"
         steps = ""
-        if spec.resources.get("spram") and runtime_weights:
+        if tables_in_spram(target, runtime_weights):
             # Synapse tables into SPRAM: yosys picks by cost, and the 30 block RAMs are too few
             # for the tables this option exists for, so ask for SPRAM ("huge") explicitly.
             synth += " -spram"

@@ -1,11 +1,14 @@
 """Hardware scaling figures of docs/results.md: resources, post-route Fmax, cycles and latency.
 
     python benchmarks/bench_scaling.py [--only NAME ...] [--json out.json] [--no-cycles]
+                                       [--work-dir DIR]
 
 Every configuration is synthesized with `snngen synth`'s flow (yosys + nextpnr from YoWASP, placer
 seed 1, ECP5 speed grade 6); cycles per step are measured in Amaranth's simulator on the same
-design (bit-exact against the golden model, or the benchmark stops), and the latency of a
-25-step MNIST-size image is cycles × the achieved clock. Synthesis runs two at a time.
+design (the same cycles as the DP16KD build synthesis uses; bit-exact against the golden model,
+or the benchmark stops), and the latency of a 25-step MNIST-size image is cycles × the achieved
+clock. Synthesis runs two at a time; a configuration that does not fit is a row saying what ran
+out.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from networks import mnist_input, mnist_network
+from functools import partial
+
+from networks import mnist_input, mnist_network, odin_network, sparse_network
 
 from snngen.hw.plan import plan_hardware
 from snngen.model.generate import random_network
 from snngen.model.golden import simulate
-from snngen.synth.flow import bank_depth_for, synthesize
+from snngen.synth.flow import SynthesisError, bank_depth_for, synthesize
 
 STEPS = 25
 
@@ -36,15 +41,28 @@ CONFIGS = {
     "default-ecp5": (random_network, "ecp5-85f", 1, False, None),
     "default-up5k": (random_network, "ice40-up5k", 1, False, None),
     "mnist-G2": (mnist_network, "ecp5-85f", 2, True, mnist_input),
+    "mnist-G6": (mnist_network, "ecp5-85f", 6, True, mnist_input),
     "mnist-G8": (mnist_network, "ecp5-85f", 8, True, mnist_input),
+    "mnist-G32": (mnist_network, "ecp5-85f", 32, True, mnist_input),
+    "mnist4-up5k": (partial(mnist_network, 4), "ice40-up5k", 2, True, mnist_input),
+    "n1024-G8": (partial(sparse_network, 1024), "ecp5-85f", 8, True, None),
+    "n768-up5k": (partial(sparse_network, 768), "ice40-up5k", 4, True, None),
+    "odin4-up5k": (odin_network, "ice40-up5k", 1, True, None),
+    "odin8-up5k": (partial(odin_network, 8), "ice40-up5k", 1, True, None),
 }
 
 
-def _synthesize(name: str) -> dict:
+def _synthesize(name: str, work_dir: str | None = None) -> dict:
     factory, target, groups, runtime, _ = CONFIGS[name]
     network = factory()
     start = time.time()
-    report = synthesize(network, target, groups=groups, runtime_weights=runtime, seed=1)
+    try:
+        report = synthesize(network, target, groups=groups, runtime_weights=runtime, seed=1,
+                            work_dir=None if work_dir is None else Path(work_dir) / name)
+    except SynthesisError as error:
+        # Not fitting is a figure too (the row says what ran out).
+        return {"name": name, "target": target, "groups": groups, "error": str(error),
+                "seconds": round(time.time() - start, 1)}
     report.pop("raw", None)
     return {"name": name, "seconds": round(time.time() - start, 1), **report}
 
@@ -78,17 +96,25 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="OUT.json", help="write the results here")
     parser.add_argument("--no-cycles", action="store_true",
                         help="skip the cycle measurement in simulation")
+    parser.add_argument("--work-dir", metavar="DIR",
+                        help="keep each configuration's tool files (logs, critical paths) in "
+                             "DIR/NAME (default: temporary folders)")
     args = parser.parse_args(argv)
     names = args.only or list(CONFIGS)
     with ProcessPoolExecutor(max_workers=2) as pool:
-        rows = list(pool.map(_synthesize, names))
+        rows = list(pool.map(_synthesize, names, [args.work_dir] * len(names)))
     for row in rows:
+        if "error" in row:
+            continue
         if not args.no_cycles and CONFIGS[row["name"]][4] is not None:
             row.update(_cycles(row["name"]))
             row["latency_us_per_image"] = round(row["cycles_per_image"] / row["fmax_mhz"], 1)
     print(f"{'name':<14} {'target':<11} {'G':>3} {'LUT':>6} {'FF':>6} {'BRAM':>5} "
           f"{'Fmax MHz':>9} {'cycles/img':>10} {'events/cyc':>10} {'µs/img':>7}")
     for r in rows:
+        if "error" in r:
+            print(f"{r['name']:<14} {r['target']:<11} {r['groups']:>3} {r['error']}")
+            continue
         print(f"{r['name']:<14} {r['target']:<11} {r['groups']:>3} {r['lut']:>6} {r['ff']:>6} "
               f"{r['bram']:>5} {r['fmax_mhz']:>9.1f} {r.get('cycles_per_image', '-'):>10} "
               f"{r.get('events_per_cycle', '-'):>10} {r.get('latency_us_per_image', '-'):>7}")

@@ -57,6 +57,21 @@ def mnist_network(weight_bits: int = 8, hidden: int = 128, seed: int = 0) -> Net
         extra={"meta": {"benchmark": f"mnist-784-{hidden}-10, seed {seed}"}})
 
 
+def odin_network(weight_bits: int = 4, seed: int = 0) -> Network:
+    """ODIN's size (Frenkel et al. 2019): 256 neurons, all-to-all (65,536 recurrent synapses),
+    8 inputs fanning out to every neuron, 8-bit state."""
+    from snngen.model.generate import random_network
+
+    return random_network(neurons=256, inputs=8, density=1.0, weight_bits=weight_bits, seed=seed)
+
+
+def sparse_network(neurons: int, seed: int = 0) -> Network:
+    """`neurons` neurons at density 0.1, 8 inputs, 8-bit state and weights (the scale rows)."""
+    from snngen.model.generate import random_network
+
+    return random_network(neurons=neurons, density=0.1, seed=seed)
+
+
 def mnist_input(steps: int, rate: float = 100 / 784, seed: int = 0) -> np.ndarray:
     """Bernoulli input spikes, (steps, 784) uint8: about 100 of 784 channels per step."""
     rng = np.random.default_rng(seed + 1)
@@ -65,11 +80,13 @@ def mnist_input(steps: int, rate: float = 100 / 784, seed: int = 0) -> np.ndarra
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("network", choices=("mnist",))
-    parser.add_argument("--weight-bits", type=int, default=8, metavar="BITS")
+    parser.add_argument("network", choices=("mnist", "odin"))
+    parser.add_argument("--weight-bits", type=int, default=None, metavar="BITS",
+                        help="weight width (default: 8 for mnist, 4 for odin)")
     parser.add_argument("--out", required=True, metavar="FILE.json")
     args = parser.parse_args(argv)
-    network = mnist_network(args.weight_bits)
+    factory = mnist_network if args.network == "mnist" else odin_network
+    network = factory() if args.weight_bits is None else factory(args.weight_bits)
     save_network(network, args.out)
     return 0
 

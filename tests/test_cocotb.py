@@ -297,21 +297,61 @@ def test_dense_banked_tables(tmp_path, simulator):
                      stall_seed=5)
 
 
+@pytest.mark.parametrize("runtime_weights", [False, True], ids=["rom", "runtime"])
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_dp16kd_banked_tables(tmp_path, simulator, runtime_weights):
+    """Banked tables as ECP5 DP16KD instances with their output register (how synthesis for an
+    ECP5 builds them), in Verilog with snngen's DP16KD model: ROM contents from INITVAL, or
+    loaded through the write port; with stalls."""
+    require(simulator)
+    from snngen.hw.plan import plan_hardware
+
+    # More than SMALL_QUEUE_DEPTH inputs: the input queue is a DP16KD too.
+    network = random_case(47, 8, "signed", "saturate", "subtract", neurons=16, inputs=70,
+                          density=0.9)
+    plan = plan_hardware(network, 2, bank_depth=32, block_ram="dp16kd",
+                         runtime_weights=runtime_weights)
+    assert min(plan.synapse_banks(g) for g in range(2)) >= 2
+    inputs = stimulus(47, 10, network.inputs, rate=0.5)
+    expected, _ = assert_bit_exact(network, 10, inputs, simulator, tmp_path, groups=2,
+                                   bank_depth=32, block_ram="dp16kd",
+                                   runtime_weights=runtime_weights, stall_seed=3)
+    assert expected.spikes.any()
+    verilog = (tmp_path / "snn_dut.v").read_text()
+    assert verilog.count("DP16KD") == plan.synapse_banks(0) + plan.synapse_banks(1) + 1
+
+
+#: family → (neurons, density, steps, bank depth, cells the netlist must hold). iCE40:
+#: SB_RAM40_4K behind the registered multiplexer tree. ECP5: DP16KDs hand-instantiated with the
+#: output register, and inferred by yosys at 9, 18 and 36 bits (accumulators, constants,
+#: pointer tables: a network large enough that yosys prefers block RAM to LUT RAM for them).
+GATE_LEVEL_BANKS = {
+    "ice40": (40, 0.95, 8, 512, {"SB_RAM40_4K": 4}),
+    "ecp5": (300, 0.05, 4, 512, {"DP16KD": 20, "LUT4": 1, "TRELLIS_DPR16X4": 1, "CCU2C": 1}),
+}
+
+
 @pytest.mark.full
-def test_gate_level_banked_tables(tmp_path):
-    """Banked dense tables after synth_ice40 (SB_RAM40_4K behind the registered multiplexer
-    tree): the netlist under Icarus with yosys's cell models is still bit-exact."""
+@pytest.mark.parametrize("family", sorted(GATE_LEVEL_BANKS))
+def test_gate_level_banked_tables(tmp_path, family):
+    """Banked tables after yosys synthesis for each family: the netlist under Icarus with the
+    cell models (for the ECP5, yosys's and snngen's DP16KD model) is still bit-exact."""
     require("icarus")
     from snngen.verify.gatelevel import run_gate_level
 
-    network = random_case(43, 8, "signed", "saturate", "subtract", neurons=40, inputs=24,
-                          density=0.95)
-    inputs = stimulus(43, 8, network.inputs, rate=0.4)
-    expected = ref_run(network, 8, inputs)
+    neurons, density, steps, bank_depth, least = GATE_LEVEL_BANKS[family]
+    network = random_case(43, 8, "signed", "saturate", "subtract", neurons=neurons, inputs=24,
+                          density=density)
+    inputs = stimulus(43, steps, network.inputs, rate=0.4)
+    expected = ref_run(network, steps, inputs)
     assert expected.spikes.any()
-    result, cells = run_gate_level(network, 8, inputs, groups=2, build_dir=tmp_path,
-                                   bank_depth=512)
-    assert cells.get("SB_RAM40_4K", 0) >= 4, cells
+    result, cells = run_gate_level(network, steps, inputs, groups=2, build_dir=tmp_path,
+                                   bank_depth=bank_depth, family=family)
+    assert all(cells.get(cell, 0) >= count for cell, count in least.items()), cells
+    if family == "ecp5":
+        netlist = (tmp_path / "synth" / "netlist.v").read_text()
+        for mode in ('REGMODE_A("OUTREG")', 'REGMODE_A("NOREG")', "DATA_WIDTH_A(32'd36)"):
+            assert mode in netlist, mode
     assert result.failed == 0
     assert_array_equal(result.run.spikes, expected.spikes)
     assert_array_equal(result.run.state, expected.state)

@@ -202,11 +202,12 @@ def test_group_accumulates_and_sweeps():
     assert_array_equal(states, after)
 
 
+@pytest.mark.parametrize("registered", [False, True], ids=["plain", "registered"])
 @pytest.mark.parametrize(("depth", "seed"), [(2, 0), (3, 1), (5, 2), (16, 3)])
-def test_event_queue_is_a_lossless_fifo(depth, seed):
+def test_event_queue_is_a_lossless_fifo(depth, seed, registered):
     """Random valid/ready on both sides: every entry comes out once, in order; flags agree."""
     from snngen.hw.queue import EventQueue
-    queue = EventQueue(8, depth)
+    queue = EventQueue(8, depth, registered_output=registered)
     sent = list(range(1, 120))
     received = []
 
@@ -227,7 +228,7 @@ def test_event_queue_is_a_lossless_fifo(depth, seed):
                 queue.w.valid, queue.w.ready, queue.r.valid, queue.r.ready, queue.r.payload,
                 queue.busy):
             assert busy == (occupancy > 0)
-            assert occupancy <= depth + 1
+            assert occupancy <= depth + 1 + registered
             occupancy += (w_valid and w_ready) - (r_valid and r_ready)
             if r_valid and r_ready:
                 received.append(payload)
@@ -241,3 +242,29 @@ def test_event_queue_is_a_lossless_fifo(depth, seed):
     simulator.add_testbench(consumer)
     simulator.run()
     assert received == sent
+
+
+@pytest.mark.parametrize("registered", [False, True], ids=["plain", "registered"])
+def test_event_queue_passes_one_entry_per_cycle(registered):
+    """Always valid, always ready: one entry per cycle after the latency, one cycle more with
+    the registered output."""
+    from snngen.hw.queue import EventQueue
+    queue = EventQueue(8, 4, registered_output=registered)
+    arrivals = []
+
+    async def testbench(ctx):
+        ctx.set(queue.r.ready, 1)
+        ctx.set(queue.w.valid, 1)
+        for cycle in range(40):
+            ctx.set(queue.w.payload, cycle + 1)
+            _, _, r_valid, payload = await ctx.tick().sample(queue.r.valid, queue.r.payload)
+            if r_valid:
+                arrivals.append((cycle, payload))
+
+    simulator = Simulator(queue)
+    simulator.add_clock(1e-8)
+    simulator.add_testbench(testbench)
+    simulator.run()
+    first = arrivals[0][0]
+    assert first == 2 + registered
+    assert arrivals == [(first + i, i + 1) for i in range(len(arrivals))]

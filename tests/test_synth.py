@@ -4,14 +4,17 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from snngen.cli import main
+from snngen.hw.plan import plan_hardware
 from snngen.model.generate import random_network
 from snngen.synth.flow import (
     TARGETS,
     SynthesisError,
     _run,
+    choose_groups,
     parse_nextpnr_report,
     parse_yosys_stat,
     report_table,
@@ -108,7 +111,58 @@ def test_tool_failure_is_one_clear_error(tmp_path):
     assert (tmp_path / "yosys.log").exists()
 
 
+@pytest.mark.full
+def test_groups_auto_finds_the_most_groups_that_fit(capsys):
+    """--groups auto on a small UP5K network: each group costs about 500 logic cells, so the
+    device's 5,280 run out; the chosen G fits by yosys's count and G + 1 does not (real yosys
+    runs)."""
+    _require_tools("ice40")
+    network = random_network(neurons=40, inputs=4, density=0.3, seed=5)
+    groups, choice = choose_groups(network, "ice40-up5k")
+    rows = {row["groups"]: row for row in choice["tried"]}
+    assert rows[groups]["fits"] is True and 1 < groups < 40
+    above = rows.get(groups + 1) or synthesize(network, "ice40-up5k", groups=groups + 1,
+                                               pnr=False)
+    assert max(above["lut"], above["ff"]) > TARGETS["ice40-up5k"].resources["lc"], above
+    status = main(["synth", "--neurons", "40", "--inputs", "4", "--density", "0.3", "--seed",
+                   "5", "--target", "ice40-up5k", "--groups", "auto", "--no-pnr", "--json"])
+    captured_out = capsys.readouterr()
+    assert status == 0
+    assert json.loads(captured_out.out)["groups"] == groups
+    assert f"G = {groups}: " in captured_out.err
+
+
+def test_groups_auto_with_a_step_budget_takes_the_fewest_groups_that_meet_it():
+    """The budget is met by the chosen G's busiest step and missed by G − 1's (no synthesis)."""
+    network = random_network(neurons=48, inputs=4, density=0.5, seed=6)
+    for budget_us in (2.0, 5.0, 20.0):
+        groups, choice = choose_groups(network, "ecp5-85f", step_budget_us=budget_us)
+        cycles = plan_hardware(network, groups).worst_step_cycles()
+        assert choice["worst_step_cycles"] == cycles <= budget_us * 150
+        if groups > 1:
+            assert plan_hardware(network, groups - 1).worst_step_cycles() > budget_us * 150
+
+
+def test_worst_step_cycles_bounds_every_measured_step():
+    """The busiest-step bound is at least the serial bound of real activity."""
+    network = random_network(neurons=30, inputs=5, density=0.4, seed=7)
+    plan = plan_hardware(network, 3)
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        previous, spikes = (rng.random((2, 30)) < 0.5).astype(np.int64)
+        inputs = (rng.random(5) < 0.5).astype(np.int64)
+        assert plan.serial_step_cycles(previous, inputs, spikes) <= plan.worst_step_cycles()
+
+
 @pytest.mark.parametrize(("argv", "message"), [
+    (["--target", "ecp5-25f", "--step-budget", "5"],
+     "--step-budget needs --groups auto, not no --groups"),
+    (["--target", "ecp5-25f", "--groups", "2", "--step-budget", "5"],
+     "--step-budget needs --groups auto, not --groups 2"),
+    (["--target", "ecp5-25f", "--groups", "auto", "--step-budget", "0.001"],
+     "--step-budget must be at least"),
+    (["--target", "ecp5-25f", "--groups", "some"],
+     "argument --groups: must be an integer or auto, not 'some'"),
     (["--target", "virtex"], "argument --target: invalid choice: 'virtex'"),
     (["--target", "ecp5-25f", "--freq", "0"], "--freq must be in 1..1000 MHz, not 0"),
     (["--target", "ecp5-25f", "--groups", "99", "--neurons", "4"],

@@ -238,8 +238,11 @@ def build_board(board_name: str, network: Network, out_dir: str | os.PathLike, *
 
     # Runtime weights on an iCE40 board go to SPRAM (below): banks of whole SPRAMs.
     spram = runtime_weights and board.family == "ice40"
+    # ECP5 banked tables as DP16KD instances with their output register, as `snngen synth`
+    # builds them.
     plan = plan_hardware(network, groups, runtime_weights=runtime_weights,
-                         bank_depth=SPRAM_BANK_DEPTH if spram else 0)
+                         bank_depth=SPRAM_BANK_DEPTH if spram else 0,
+                         block_ram="dp16kd" if board.family == "ecp5" else "inferred")
     platform = board.platform()
     clock_hz = platform.default_clk_frequency
     divisor = round(clock_hz / baud)

@@ -77,6 +77,16 @@ def integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
 
 
+def groups_or_auto(text: str) -> int | str:
+    """An argparse type: a group count, or ``auto`` (``snngen synth`` picks it)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer or auto, not {text!r}") from None
+
+
 def bounded(low: int, high: int, name: str):
     """An argparse type: an integer in low..high, with one message for every command."""
     def parse(text: str) -> int:
@@ -525,6 +535,15 @@ def add_runtime_weights_flag(parser: argparse.ArgumentParser) -> None:
                         help="synapse tables are RAM loaded after reset through the "
                              "synapse_load port (synapses.hex) instead of ROM in the bitstream; "
                              "on the iCE40 UP5K they go to SPRAM (docs/architecture.md)")
+
+
+def add_block_ram_flag(parser: argparse.ArgumentParser, extra: str = "") -> None:
+    parser.add_argument("--block-ram", choices=["inferred", "dp16kd"], default="inferred",
+                        help="how synapse tables longer than one block RAM are built: inferred "
+                             "memories (any device and simulator), or ECP5 DP16KD instances "
+                             "with their output register on, as `snngen synth` builds them for "
+                             "ECP5 targets (Verilog simulators load snngen's model, "
+                             f"sim/ecp5_dp16kd.v){extra} (default: %(default)s)")
 
 
 def add_dt_flag(parser: argparse.ArgumentParser) -> None:

@@ -18,6 +18,7 @@ from .common import (
     MAX_VERIFY_STEPS,
     TARGET_NAMES,
     ProgressBar,
+    add_block_ram_flag,
     add_groups_flag,
     add_network_flags,
     add_runtime_weights_flag,
@@ -25,6 +26,7 @@ from .common import (
     check_steps,
     check_trace_memory,
     grid_values,
+    groups_or_auto,
     integer,
     jobs_value,
     load_stimulus,
@@ -47,7 +49,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     name = args.name or name
     out = args.out or os.path.join("rtl_out", name)
     design = build_design(network, out, groups=args.groups, name=name,
-                          runtime_weights=args.runtime_weights)
+                          runtime_weights=args.runtime_weights, block_ram=args.block_ram)
     manifest = json.loads(design.manifest_json)
     if args.json:
         print(json.dumps({"out": out, "top": design.top, "files": sorted(design.files),
@@ -70,7 +72,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     check_steps(args.steps, MAX_VERIFY_STEPS)
     # An option of the other simulator is refused, never silently ignored.
     amaranth_only = {"--vcd": args.vcd is not None, "--read-states": args.read_states is not None}
-    cocotb_only = {"--waves": args.waves, "--build-dir": args.build_dir is not None}
+    cocotb_only = {"--waves": args.waves, "--build-dir": args.build_dir is not None,
+                   "--block-ram dp16kd": args.block_ram != "inferred"}
     for flag, typed in (amaranth_only if args.sim != "amaranth" else cocotb_only).items():
         if typed:
             wanted = "amaranth" if flag in amaranth_only else "icarus or verilator"
@@ -98,7 +101,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             result = run_cocotb(network, args.steps, inputs, simulator=args.sim,
                                 build_dir=build_dir, groups=plan.groups, waves=args.waves,
                                 runtime_weights=args.runtime_weights,
-                                stall_seed=args.stall_seed)
+                                block_ram=args.block_ram, stall_seed=args.stall_seed)
         except CosimError as error:
             print(f"snngen verify: error: {error}", file=sys.stderr)
             return EXIT_TOOL
@@ -151,17 +154,26 @@ def _protocol_errors(run, expected: Trace) -> dict | None:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from ..synth.flow import TARGETS, SynthesisError, report_table, synthesize
+    from ..synth.flow import TARGETS, SynthesisError, report_table, synthesize, synthesize_auto
 
     if args.target not in TARGETS:
         raise InputError(f"--target must be one of {', '.join(TARGETS)}, not {args.target!r}")
     if args.report is not None:
         check_output(args.report, "--report")
+    if args.step_budget is not None and args.groups != "auto":
+        given = "no --groups" if args.groups is None else f"--groups {args.groups}"
+        raise InputError(f"--step-budget needs --groups auto, not {given}")
     network, _name = network_argument(args)
+    options = {"pnr": not args.no_pnr, "frequency_mhz": args.freq, "work_dir": args.work_dir,
+               "seed": args.seed_pnr, "runtime_weights": args.runtime_weights,
+               "speed": args.speed}
     try:
-        report = synthesize(network, args.target, groups=args.groups, pnr=not args.no_pnr,
-                            frequency_mhz=args.freq, work_dir=args.work_dir, seed=args.seed_pnr,
-                            runtime_weights=args.runtime_weights, speed=args.speed)
+        if args.groups == "auto":
+            report = synthesize_auto(network, args.target, step_budget_us=args.step_budget,
+                                     progress=lambda line: print(f"snngen synth: {line}",
+                                                                 file=sys.stderr), **options)
+        else:
+            report = synthesize(network, args.target, groups=args.groups, **options)
     except SynthesisError as error:
         print(f"snngen synth: error: {error}", file=sys.stderr)
         return EXIT_TOOL
@@ -215,6 +227,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="the network; without it, a random network from the flags below")
     add_groups_flag(build)
     add_runtime_weights_flag(build)
+    add_block_ram_flag(build)
     build.add_argument("--out", metavar="DIR",
                        help="output folder (default: rtl_out/NAME/)")
     build.add_argument("--name", help="design name; the top module is snn_NAME "
@@ -241,6 +254,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "(default: %(default)s)")
     add_groups_flag(verify)
     add_runtime_weights_flag(verify)
+    add_block_ram_flag(verify, "; with --sim icarus|verilator")
     verify.add_argument("--out", metavar="TRACE.npz",
                         help="write the RTL's own trace (same format as `snngen sim`) "
                              "(default: not written)")
@@ -275,7 +289,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     synth.add_argument("--target", required=True, choices=TARGET_NAMES,
                        help="FPGA: device and package, and its stated target clock "
                             "(48 MHz UP5K, 100 MHz HX8K, 150 MHz ECP5)")
-    add_groups_flag(synth)
+    synth.add_argument("--groups", type=groups_or_auto, default=None, metavar="G|auto",
+                       help="parallel neuron groups G, 1..N, or auto: the most groups whose "
+                            "synthesis fits the device (a few yosys runs, bisecting up to 64), "
+                            "or with --step-budget the fewest that meet it (default: 1, or one "
+                            "per layer for a layered network)")
+    synth.add_argument("--step-budget", type=number, metavar="US",
+                       help="with --groups auto: the longest a step may take, in µs at the "
+                            "target clock (--freq), counting the busiest step of binary "
+                            "activity (every neuron and input spiking; docs/architecture.md) "
+                            "(default: none)")
     add_runtime_weights_flag(synth)
     synth.add_argument("--freq", type=number, metavar="MHZ",
                        help="target clock for place and route (default: the target's)")

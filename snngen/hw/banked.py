@@ -2,13 +2,94 @@
 
 from __future__ import annotations
 
-from amaranth import Array, Module, Signal, unsigned
+from amaranth import Array, C, Cat, ClockSignal, Instance, Module, Signal, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from .plan import mux_levels
+from .plan import BLOCK_RAM_CHOICES, mux_levels
 
-__all__ = ["BankedTable"]
+__all__ = ["DP16KD_MODES", "BankedTable", "dp16kd_initvals", "dp16kd_mode",
+           "dp16kd_read_registered"]
+
+#: The data widths of an ECP5 DP16KD port and the words it then holds.
+DP16KD_MODES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024))
+
+
+def dp16kd_mode(width: int, depth: int) -> int | None:
+    """The narrowest DP16KD data width that holds `depth` words of `width` bits, or None
+    when one DP16KD cannot (wider than 18 bits, or deeper than the mode allows)."""
+    return next((bits for bits, words in DP16KD_MODES if width <= bits and depth <= words),
+                None)
+
+
+def dp16kd_initvals(words, mode: int) -> dict[str, int]:
+    """The 64 ``INITVAL_xx`` parameters of a DP16KD in data width `mode` holding `words`.
+
+    The array is 1,024 rows of 18 bits; each parameter holds 16 rows at a 20-bit stride.
+    Words of 9 and 18 bits fill the rows in order; words of 1, 2 and 4 bits use 16 bits of a
+    row, bits 0–7 and 9–16 (the same layout yosys writes for the block RAMs it infers, which
+    ``tests/test_hw_units.py`` checks).
+    """
+    if mode not in dict(DP16KD_MODES):
+        raise ValueError(f"mode must be one of 1, 2, 4, 9, 18, not {mode!r}")
+    rows = [0] * 1024
+    per_row = 18 // mode if mode >= 9 else 16 // mode
+    for address, word in enumerate(words):
+        word &= (1 << mode) - 1
+        row, offset = divmod(address, per_row)
+        if mode >= 9:
+            rows[row] |= word << (offset * mode)
+        else:
+            for bit in range(mode):
+                if word >> bit & 1:
+                    position = offset * mode + bit
+                    rows[row] |= 1 << (position if position < 8 else position + 1)
+    return {f"INITVAL_{index:02X}": sum(rows[index * 16 + i] << (20 * i) for i in range(16))
+            for index in range(64)}
+
+
+def dp16kd_read_registered(m, name: str, mode: int, width: int, words, *, read_addr,
+                           read_en, output_en, write_addr=None, write_data=None, write_en=None):
+    """Add one ECP5 DP16KD to `m` as submodule `name`: port A reads through the output
+    register (``REGMODE_A = "OUTREG"``), port B writes (when `write_addr` is given).
+
+    The word read at ``read_addr`` with ``read_en`` is in the block RAM's latch a cycle later
+    and, with ``output_en``, at the returned value two cycles later, as an Amaranth memory
+    read port (enable ``read_en``) followed by a register (enable ``output_en``) would give.
+    """
+    # The word address sits in the top address pins; the low pins of an 18-bit port are its
+    # byte enables (both on for the write port).
+    shift = {1: 0, 2: 1, 4: 2, 9: 3, 18: 4}[mode]
+    data_out = Signal(18, name=f"{name}_dout")
+    ports = {"i_CLKA": ClockSignal("sync"), "i_CLKB": ClockSignal("sync"),
+             "i_CEA": read_en, "i_OCEA": output_en, "i_WEA": C(0), "i_RSTA": C(0),
+             "i_OCEB": C(1), "i_RSTB": C(0)}
+    read_pins = Cat(C(0, shift), read_addr, C(0, 14 - shift - len(read_addr)))
+    if write_addr is not None:
+        write_pins = Cat(C((1 << shift) - 1 if mode == 18 else 0, shift), write_addr,
+                         C(0, 14 - shift - len(write_addr)))
+        write_word = Cat(write_data, C(0, 18 - width))
+    else:
+        write_pins, write_word, write_en = C(0, 14), C(0, 18), C(0)
+    # The write port is enabled only to write (it has nothing to read).
+    ports["i_WEB"] = ports["i_CEB"] = write_en
+    for pin in range(14):
+        ports[f"i_ADA{pin}"] = read_pins[pin]
+        ports[f"i_ADB{pin}"] = write_pins[pin]
+    for pin in range(3):
+        ports[f"i_CSA{pin}"] = ports[f"i_CSB{pin}"] = C(0)
+    for pin in range(18):
+        ports[f"i_DIA{pin}"] = C(0)
+        ports[f"i_DIB{pin}"] = write_word[pin]
+        ports[f"o_DOA{pin}"] = data_out[pin]
+    parameters = {f"p_{key}": C(value, 320)
+                  for key, value in dp16kd_initvals(words, mode).items()}
+    m.submodules[name] = Instance(
+        "DP16KD", p_DATA_WIDTH_A=mode, p_DATA_WIDTH_B=mode, p_REGMODE_A="OUTREG",
+        p_REGMODE_B="NOREG", p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC",
+        p_CSDECODE_A="0b000", p_CSDECODE_B="0b000", p_WRITEMODE_A="NORMAL",
+        p_WRITEMODE_B="NORMAL", p_GSR="AUTO", **parameters, **ports)
+    return data_out[:width]
 
 
 class BankedTable(wiring.Component):
@@ -44,6 +125,14 @@ class BankedTable(wiring.Component):
     name : str
         The banks' memory names: ``name`` for one bank, ``name_bank0``, ``name_bank1``… for
         several (what synthesis scripts select with ``m:name*``).
+    block_ram : {"inferred", "dp16kd"}
+        ``inferred``: every bank is an Amaranth memory and synthesis picks its cells.
+        ``dp16kd``: the banks of a table of several banks are ECP5 ``DP16KD`` instances with
+        their output register on (``REGMODE_A = "OUTREG"``), which replaces the fabric output
+        register: yosys never turns that register on, and without it the block RAM's 5.6 ns
+        clock-to-output plus the route to a flip-flop set the clock. The latency is the same
+        either way. Such a table simulates in Verilog with the model in ``sim/ecp5_dp16kd.v``,
+        not in Amaranth's simulator. Words wider than 18 bits keep inferred banks.
 
     Members
     -------
@@ -57,12 +146,15 @@ class BankedTable(wiring.Component):
     """
 
     def __init__(self, width: int, depth: int, bank_depth: int, *, init=None,
-                 writable: bool = False, name: str = "table"):
+                 writable: bool = False, name: str = "table", block_ram: str = "inferred"):
         for label, value in (("width", width), ("depth", depth), ("bank_depth", bank_depth)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{label} must be a positive integer, not {value!r}")
         if bank_depth & (bank_depth - 1):
             raise ValueError(f"bank_depth must be a power of two, not {bank_depth!r}")
+        if block_ram not in BLOCK_RAM_CHOICES:
+            raise ValueError(f"block_ram must be one of {', '.join(BLOCK_RAM_CHOICES)}, "
+                             f"not {block_ram!r}")
         if init is not None and len(init) > depth:
             raise ValueError(f"init must hold at most depth ({depth}) words, not {len(init)}")
         self.width = width
@@ -79,12 +171,37 @@ class BankedTable(wiring.Component):
         words = [] if init is None else [int(v) for v in init]
         self.memory_names = ([name] if self.banks == 1
                              else [f"{name}_bank{b}" for b in range(self.banks)])
+        # A one-bank table has no output register for the primitive's to replace.
+        self.dp16kd_mode = (dp16kd_mode(width, self.bank_depth)
+                            if block_ram == "dp16kd" and self.banks > 1 else None)
         self.memories = []
+        self._bank_words = []
         for b in range(self.banks):
             chunk = words[b * self.bank_depth:(b + 1) * self.bank_depth]
-            self.memories.append(memory.Memory(
-                shape=unsigned(width), depth=min(self.bank_depth, depth - b * self.bank_depth),
-                init=chunk))
+            self._bank_words.append(chunk)
+            if self.dp16kd_mode is None:
+                self.memories.append(memory.Memory(
+                    shape=unsigned(width), depth=min(self.bank_depth, depth - b * self.bank_depth),
+                    init=chunk))
+
+    @property
+    def simulable(self) -> bool:
+        """Whether Amaranth's simulator can run the table (no vendor primitives in it)."""
+        return self.dp16kd_mode is None
+
+    def _dp16kd_bank(self, m, b: int, read_addr, read_en, write):
+        """Bank `b` as one DP16KD: port A reads through the output register, port B writes."""
+        low = (self.bank_depth - 1).bit_length()
+        write_addr = write_data = write_enable = None
+        if write is not None:
+            write_addr, write_data, write_en = write
+            write_enable = Signal(name=f"bank{b}_write")
+            m.d.comb += write_enable.eq(write_en & (write_addr[low:] == b))
+        return dp16kd_read_registered(
+            m, self.memory_names[b], self.dp16kd_mode, self.width, self._bank_words[b],
+            read_addr=read_addr[:low], read_en=read_en, output_en=C(1),
+            write_addr=None if write is None else write_addr[:low], write_data=write_data,
+            write_en=write_enable)
 
     def elaborate(self, platform):
         m = Module()
@@ -100,6 +217,11 @@ class BankedTable(wiring.Component):
                 write_en = Signal()
                 m.d.sync += [write_addr.eq(self.write_addr), write_data.eq(self.write_data),
                              write_en.eq(self.write_en)]
+        if self.dp16kd_mode is not None:
+            write = (write_addr, write_data, write_en) if self.writable else None
+            outputs = [self._dp16kd_bank(m, b, read_addr, read_en, write)
+                       for b in range(self.banks)]
+            return self._join(m, read_addr, outputs, registered_outputs=True)
         outputs = []
         for b, (name, bank) in enumerate(zip(self.memory_names, self.memories, strict=True)):
             m.submodules[name] = bank
@@ -114,16 +236,25 @@ class BankedTable(wiring.Component):
         if self.banks == 1:
             m.d.comb += self.read_data.eq(outputs[0])
             return m
+        return self._join(m, read_addr, outputs, registered_outputs=False)
 
+    def _join(self, m, read_addr, outputs, *, registered_outputs: bool):
+        """The banks' output registers (unless the banks have their own) and the registered
+        4-to-1 multiplexer tree after them."""
+        low = (self.bank_depth - 1).bit_length()
         # The bank number travels beside the data: registered with the read (aligned with the
         # banks' outputs), then once per register stage.
         select = Signal(len(self.read_addr) - low)
         m.d.sync += select.eq(read_addr[low:])
-        registered = []
-        for b, data in enumerate(outputs):
-            output_register = Signal(self.width, name=f"bank{b}_output")
-            m.d.sync += output_register.eq(data)
-            registered.append(output_register)
+        registered = outputs
+        if not registered_outputs:
+            # Without a reset: the data is qualified downstream, and a reset would put a LUT
+            # between the block RAM and its register.
+            registered = []
+            for b, data in enumerate(outputs):
+                output_register = Signal(self.width, name=f"bank{b}_output", reset_less=True)
+                m.d.sync += output_register.eq(data)
+                registered.append(output_register)
         level_select = Signal.like(select)
         m.d.sync += level_select.eq(select)
         level = 0
@@ -131,7 +262,7 @@ class BankedTable(wiring.Component):
             chosen = level_select[2 * level:2 * level + 2]
             joined = []
             for first in range(0, len(registered), 4):
-                out = Signal(self.width, name=f"level{level}_{first // 4}")
+                out = Signal(self.width, name=f"level{level}_{first // 4}", reset_less=True)
                 m.d.sync += out.eq(Array(registered[first:first + 4])[chosen])
                 joined.append(out)
             next_select = Signal.like(select, name=f"level{level + 1}_select")

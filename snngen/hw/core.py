@@ -51,8 +51,8 @@ def write_request_layout(plan: HardwarePlan) -> data.StructLayout:
 
 
 #: Cycles from a held host request's neuron id to its (slot, group): layer choice, quotient,
-#: remainder, each registered.
-SPLIT_LATENCY = 3
+#: quotient × group count, remainder, each registered.
+SPLIT_LATENCY = 4
 
 
 def reciprocal(divisor: int, count: int) -> tuple[int, int]:
@@ -159,12 +159,16 @@ class SNNCore(wiring.Component):
         m.submodules.merger = merger = self.merger
 
         # Queues: input events wait here until the step starts; spikes wait for the next step.
-        m.submodules.input_queue = input_queue = EventQueue(plan.input_id_width, max(2, k))
+        # Both core queues register their block RAM's output: it feeds the skids below, far
+        # across the chip, and was the slowest path once the synapse tables were banked.
+        m.submodules.input_queue = input_queue = EventQueue(
+            plan.input_id_width, max(2, k), registered_output=True, block_ram=plan.block_ram)
         # N + 1 in memory plus the output register: room for every spike of a step (the merger
         # also waits on its ready, so this is for throughput, not correctness).
         # With multi-spike neurons an entry is (neuron, count): one per neuron still.
         spike_width = spike_layout(plan).size
-        m.submodules.spike_queue = spike_queue = EventQueue(spike_width, n + 1)
+        m.submodules.spike_queue = spike_queue = EventQueue(
+            spike_width, n + 1, registered_output=True, block_ram=plan.block_ram)
 
         for g, group in enumerate(self.groups):
             wiring.connect(m, router.groups[g], group.events)
@@ -372,9 +376,10 @@ class SNNCore(wiring.Component):
         def split(neuron, name):
             """(slot, group) of a held neuron id, :data:`SPLIT_LATENCY` cycles after it is held:
             in its segment (layer), local id // and % the segment's group count, by a reciprocal
-            multiply (no divider). A register after the segment's choice, after the product and after the
-            remainder keeps each multiplier on a path of its own: the two chained multipliers
-            set the clock at G = 8 before."""
+            multiply (no divider). A register after the segment's choice, after the quotient,
+            after the quotient times the group count and after the remainder keeps each
+            multiplier on a path of its own: two chained multipliers set the clock at G = 8,
+            and the second multiplier with the subtraction after it at G = 32."""
             segment = Signal(range(len(plan.segments)), name=f"{name}_segment")
             local = Signal(plan.neuron_id_width, name=f"{name}_local")
             for index, (first, _end, _first_group, _count) in enumerate(plan.segments):
@@ -384,18 +389,29 @@ class SNNCore(wiring.Component):
             quotient_local = Signal.like(local, name=f"{name}_quotient_local")
             quotient = Signal(plan.slot_width, name=f"{name}_quotient")
             m.d.sync += [quotient_segment.eq(segment), quotient_local.eq(local)]
-            slot = Signal(plan.slot_width, name=f"{name}_slot")
-            group = Signal(group_width, name=f"{name}_group")
-            m.d.sync += slot.eq(quotient)
             with m.Switch(segment):
                 for index, (_first, _end, _first_group, count) in enumerate(plan.segments):
                     multiplier, shift = reciprocal(count, 1 << plan.neuron_id_width)
                     with m.Case(index):
                         m.d.sync += quotient.eq((local * multiplier) >> shift)
+            # quotient × count ≤ local: it fits the local id's width.
+            product = Signal.like(local, name=f"{name}_product")
+            product_segment = Signal.like(segment, name=f"{name}_product_segment")
+            product_local = Signal.like(local, name=f"{name}_product_local")
+            product_quotient = Signal.like(quotient, name=f"{name}_product_quotient")
+            m.d.sync += [product_segment.eq(quotient_segment), product_local.eq(quotient_local),
+                         product_quotient.eq(quotient)]
             with m.Switch(quotient_segment):
-                for index, (_first, _end, first_group, count) in enumerate(plan.segments):
+                for index, (_first, _end, _first_group, count) in enumerate(plan.segments):
                     with m.Case(index):
-                        m.d.sync += group.eq(first_group + (quotient_local - quotient * count))
+                        m.d.sync += product.eq(quotient * count)
+            slot = Signal(plan.slot_width, name=f"{name}_slot")
+            group = Signal(group_width, name=f"{name}_group")
+            m.d.sync += slot.eq(product_quotient)
+            with m.Switch(product_segment):
+                for index, (_first, _end, first_group, _count) in enumerate(plan.segments):
+                    with m.Case(index):
+                        m.d.sync += group.eq(first_group + (product_local - product))
             return slot, group
 
         def hold(port, release, name):

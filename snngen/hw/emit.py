@@ -209,15 +209,27 @@ Simulate it bit-exactly against the golden model:
 
 The interface protocol (step control, event streams, state read-out) is in snngen's
 docs/architecture.md.
+{_dp16kd_note(plan)}"""
+
+
+def _dp16kd_note(plan: HardwarePlan) -> str:
+    if plan.block_ram != "dp16kd":
+        return ""
+    return """
+Synapse tables longer than one block RAM are ECP5 `DP16KD` instances with their output
+register on (for Lattice ECP5 synthesis only). A Verilog simulator needs a model of the
+primitive: snngen's is `sim/ecp5_dp16kd.v` (`snngen.verify.cosim.dp16kd_model()` gives its
+path).
 """
 
 
 def generate(network: Network, groups: int = 1, name: str = "design", *,
-             runtime_weights: bool = False, bank_depth: int = 0) -> Design:
-    """Generate a design in memory (`runtime_weights`, `bank_depth`: see
+             runtime_weights: bool = False, bank_depth: int = 0,
+             block_ram: str = "inferred") -> Design:
+    """Generate a design in memory (`runtime_weights`, `bank_depth`, `block_ram`: see
     :func:`~snngen.hw.plan.plan_hardware`)."""
     plan = plan_hardware(network, groups, runtime_weights=runtime_weights,
-                         bank_depth=bank_depth)
+                         bank_depth=bank_depth, block_ram=block_ram)
     top = top_name(name)
     core = SNNCore(plan)
     text = to_verilog(core, top, uninitialised=uninitialised_memories(plan))
@@ -255,13 +267,14 @@ def generate(network: Network, groups: int = 1, name: str = "design", *,
 
 
 def build_design(network: Network, out_dir: str, groups: int = 1, name: str = "design", *,
-                 runtime_weights: bool = False) -> Design:
+                 runtime_weights: bool = False, block_ram: str = "inferred") -> Design:
     """Generate a design and write its files into `out_dir` (created if needed).
 
     With `runtime_weights` it also writes ``synapses.hex``: the words to load through the
     ``synapse_load`` port after reset (``{data, address}`` per line, address in the low bits).
     """
-    design = generate(network, groups, name, runtime_weights=runtime_weights)
+    design = generate(network, groups, name, runtime_weights=runtime_weights,
+                      block_ram=block_ram)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise InputError(f"--out must be a directory, not the file {out_dir!r}")
     os.makedirs(out_dir, exist_ok=True)

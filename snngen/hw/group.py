@@ -219,7 +219,7 @@ class NeuronGroup(wiring.Component):
             plan.group_entry_width(index), max(1, group.synapse_count),
             plan.synapse_bank_depth(index),
             init=None if plan.runtime_weights else plan.synapse_words(index),
-            writable=plan.runtime_weights, name="synapse_memory")
+            writable=plan.runtime_weights, name="synapse_memory", block_ram=plan.block_ram)
 
     def elaborate(self, platform):
         plan, net = self._plan, self._plan.network

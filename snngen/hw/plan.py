@@ -156,6 +156,11 @@ class HardwarePlan:
         banks read in parallel, each with an output register, and joined by a registered
         multiplexer tree (:class:`snngen.hw.banked.BankedTable`): its read takes
         :meth:`synapse_read_latency` cycles, and the clock no longer falls with the table's size.
+    block_ram : {"inferred", "dp16kd"}
+        How the banks of a banked synapse table and the core's deep queues are built:
+        ``inferred`` Amaranth memories (any simulator, any device), or ``dp16kd`` ECP5 block
+        RAM instances with their output register on (what synthesis for an ECP5 uses;
+        simulated in Verilog with ``sim/ecp5_dp16kd.v``). The cycles are the same.
     """
 
     network: Network
@@ -178,10 +183,11 @@ class HardwarePlan:
     segments: tuple[tuple[int, int, int, int], ...] = ()
     per_slot_thresholds: bool = False
     bank_depth: int = 0
+    block_ram: str = "inferred"
 
     # Pipeline constants of the cycle model (checked against simulation in the tests), for a
     # synapse table of one bank; a banked table adds its extra read cycles.
-    ACCUMULATE_LATENCY = 9
+    ACCUMULATE_LATENCY = 10
     SWEEP_LATENCY = 7
     STEP_OVERHEAD = 8
 
@@ -402,6 +408,14 @@ class HardwarePlan:
         sweep = max(self.slots, self.merge_cycles(spikes)) + self.sweep_latency
         return accumulate + sweep + self.STEP_OVERHEAD
 
+    def worst_step_cycles(self) -> int:
+        """:meth:`serial_step_cycles` of the busiest step of binary activity: every neuron
+        spiked in the previous step, every input channel carries a spike and every neuron
+        spikes again. No step of such a network takes longer."""
+        every_neuron = np.ones(self.network.neurons, dtype=np.int64)
+        every_input = np.ones(self.network.inputs, dtype=np.int64)
+        return self.serial_step_cycles(every_neuron, every_input, every_neuron)
+
     def merge_cycles(self, spikes: np.ndarray) -> int:
         """Cycles from a sweep's start until one-per-cycle merging has emitted its spikes.
 
@@ -469,6 +483,7 @@ class HardwarePlan:
             "memory_bits": self.memory_bits(),
             "dense_groups": [g.index for g in self.group_plans if g.dense],
             "bank_depth": self.bank_depth,
+            "block_ram": self.block_ram,
             "synapse_banks_per_group": [self.synapse_banks(g) for g in range(self.groups)],
             "synapse_read_latency_per_group": [self.synapse_read_latency(g)
                                                for g in range(self.groups)],
@@ -514,10 +529,13 @@ DENSE_FILL = 0.9
 
 #: The table layouts `plan_hardware` accepts: by fill, or one for every group.
 STORAGE_CHOICES = ("auto", "sparse", "dense")
+#: How banked synapse tables are built (:attr:`HardwarePlan.block_ram`).
+BLOCK_RAM_CHOICES = ("inferred", "dp16kd")
 
 
 def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: bool = False,
-                  bank_depth: int = 0, storage: str = "auto") -> HardwarePlan:
+                  bank_depth: int = 0, storage: str = "auto",
+                  block_ram: str = "inferred") -> HardwarePlan:
     """Partition `network` over `groups` neuron groups and size every memory and datapath.
 
     `groups` None means one per layer (1 without layers); a layered network needs at least one
@@ -526,11 +544,16 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
     synapse-table bank (:attr:`HardwarePlan.bank_depth`; 0: one block RAM's depth).
     `storage` chooses each group's table layout: ``auto`` dense where the fill reaches
     :data:`DENSE_FILL` and that saves memory, ``sparse`` or ``dense`` for every group.
+    `block_ram` builds banked tables from inferred memories or ECP5 ``DP16KD`` instances
+    (:attr:`HardwarePlan.block_ram`).
     """
     if not isinstance(runtime_weights, bool):
         raise TypeError(f"runtime_weights must be a bool, not {runtime_weights!r}")
     if storage not in STORAGE_CHOICES:
         raise ValueError(f"storage must be one of {', '.join(STORAGE_CHOICES)}, not {storage!r}")
+    if block_ram not in BLOCK_RAM_CHOICES:
+        raise ValueError(f"block_ram must be one of {', '.join(BLOCK_RAM_CHOICES)}, "
+                         f"not {block_ram!r}")
     if isinstance(bank_depth, bool) or not isinstance(bank_depth, int) or bank_depth < 0 \
             or bank_depth & (bank_depth - 1):
         raise ValueError(f"bank_depth must be 0 (natural) or a power of two, not {bank_depth!r}")
@@ -650,6 +673,7 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         segments=tuple(segments),
         per_slot_thresholds=per_slot,
         bank_depth=bank_depth,
+        block_ram=block_ram,
     )
 
 

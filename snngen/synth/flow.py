@@ -34,10 +34,13 @@ __all__ = [
     "SynthesisError",
     "Target",
     "bank_depth_for",
+    "block_ram_for",
+    "choose_groups",
     "parse_nextpnr_report",
     "parse_yosys_stat",
     "rom_block_rams",
     "synthesize",
+    "synthesize_auto",
     "tables_in_spram",
 ]
 
@@ -82,6 +85,12 @@ def tables_in_spram(target: str, runtime_weights: bool) -> bool:
 def bank_depth_for(target: str, runtime_weights: bool) -> int:
     """The synapse-table bank depth synthesis uses on `target` (0: one block RAM's depth)."""
     return SPRAM_BANK_DEPTH if tables_in_spram(target, runtime_weights) else 0
+
+
+def block_ram_for(target: str) -> str:
+    """How synthesis for `target` builds banked tables: ECP5 ``DP16KD`` instances with their
+    output register (yosys never turns it on), inferred memories elsewhere."""
+    return "dp16kd" if TARGETS[target].family == "ecp5" else "inferred"
 
 
 # The (depth, width) configurations of an iCE40 block RAM (SB_RAM40_4K, 4 kbit).
@@ -255,7 +264,8 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
         raise InputError(f"--speed must be 6, 7 or 8 and only for ECP5 targets, not {speed!r} "
                          f"for {target}")
     plan = plan_hardware(network, groups, runtime_weights=runtime_weights,
-                         bank_depth=bank_depth_for(target, runtime_weights))
+                         bank_depth=bank_depth_for(target, runtime_weights),
+                         block_ram=block_ram_for(target))
     wrapper = PinWrapper(SNNCore(plan))
     text = to_verilog(wrapper, "snn_synth_top", uninitialised=uninitialised_memories(plan))
     with tempfile.TemporaryDirectory(prefix="snngen-synth-") as scratch:
@@ -276,10 +286,11 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
             steps = 'setattr -set ram_style "huge" m:synapse_memory*; '
         if spec.family == "ecp5" and plan.slots <= 128:
             # ECP5 block RAM has a 5.6 ns clock-to-output (yosys never enables its output
-            # register); the accumulators' read-modify-write is faster in LUT RAM while a group
-            # is small enough for a shallow read multiplexer.
+            # register); the accumulators' read-modify-write and the membrane read that feeds
+            # the update are faster in LUT RAM while a group is small enough for a shallow read
+            # multiplexer.
             steps += ('setattr -set ram_style "distributed" m:accumulator_memory0 '
-                      'm:accumulator_memory1; ')
+                      'm:accumulator_memory1 m:state_memory; ')
         # iCE40 has no LUT RAM: yosys builds small memories from flip-flops, and the groups'
         # event queues and the input queue alone then cost about 150 logic cells. Block RAM for
         # them where the device has block RAM to spare (decided after a first synthesis).
@@ -301,7 +312,7 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
                   "timing_met": None, "utilization": {}, "groups": plan.groups, "neurons": network.neurons,
                   "state_bits": network.state.bits, "synapses": network.synapses,
                   "runtime_weights": runtime_weights, "queues_in_bram": queues_in_bram,
-                  "bank_depth": plan.bank_depth,
+                  "bank_depth": plan.bank_depth, "block_ram": plan.block_ram,
                   "synapse_banks": [plan.synapse_banks(g) for g in range(plan.groups)],
                   "speed_grade": speed if speed is not None else (6 if spec.family == "ecp5"
                                                                  else None)}
@@ -326,6 +337,108 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
                                     and report["fmax_mhz"] >= frequency)
             raw["nextpnr_report"] = pnr_report
         report["raw"] = raw
+        return report
+
+
+#: The most groups ``--groups auto`` considers (each group is a datapath and its memories).
+AUTO_GROUPS_LIMIT = 64
+
+
+def _fits(report: dict, target: str) -> bool:
+    """Whether a synthesis report's cells fit `target` (a logic cell holds a LUT and a
+    flip-flop; place and route has the last word)."""
+    available = TARGETS[target].resources
+    return (max(report["lut"], report["ff"]) <= available["lc"]
+            and all(report[kind] <= available[kind] for kind in ("bram", "spram", "dsp")))
+
+
+def choose_groups(network: Network, target: str, *, runtime_weights: bool = False,
+                  step_budget_us: float | None = None, frequency_mhz: float | None = None,
+                  progress=None) -> tuple[int, dict]:
+    """The group count ``snngen synth --groups auto`` builds, and how it was chosen.
+
+    With `step_budget_us`: the fewest groups whose longest step (:meth:`HardwarePlan.
+    worst_step_cycles`, every neuron and input spiking) fits the budget at the target clock;
+    no synthesis is needed to choose. Without: the most groups (the highest throughput) whose
+    yosys synthesis fits the device, by bisection over 1 (or one per layer) ..
+    :data:`AUTO_GROUPS_LIMIT`, assuming that cells grow with G. `progress` receives one line
+    per synthesis.
+    """
+    if target not in TARGETS:
+        raise InputError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
+    frequency = TARGETS[target].frequency_mhz if frequency_mhz is None else float(frequency_mhz)
+    lowest = max(1, len(network.layer_spans))
+    highest = min(network.neurons, AUTO_GROUPS_LIMIT)
+
+    def plan_for(groups: int):
+        return plan_hardware(network, groups, runtime_weights=runtime_weights,
+                             bank_depth=bank_depth_for(target, runtime_weights),
+                             block_ram=block_ram_for(target))
+
+    if step_budget_us is not None:
+        if not step_budget_us > 0:
+            raise InputError(f"--step-budget must be a positive number of µs, not "
+                             f"{step_budget_us:g}")
+        budget = step_budget_us * frequency
+        cycles = None
+        for groups in range(lowest, highest + 1):
+            cycles = plan_for(groups).worst_step_cycles()
+            if cycles <= budget:
+                return groups, {"criterion": "step budget", "step_budget_us": step_budget_us,
+                                "worst_step_cycles": cycles, "at_mhz": frequency,
+                                "worst_step_us": round(cycles / frequency, 3)}
+        raise InputError(f"--step-budget must be at least {cycles / frequency:.3f} µs for this "
+                         f"network at {frequency:g} MHz (G = {highest}, every neuron and input "
+                         f"spiking), not {step_budget_us:g}")
+
+    tried: list[dict] = []
+
+    def fits(groups: int) -> bool:
+        report = synthesize(network, target, groups=groups, pnr=False,
+                            runtime_weights=runtime_weights)
+        ok = _fits(report, target)
+        tried.append({"groups": groups, "fits": ok,
+                      **{kind: report[kind] for kind in ("lut", "ff", "bram", "spram", "dsp")}})
+        if progress is not None:
+            spram = f", {report['spram']} SPRAM" if report["spram"] else ""
+            verdict = "fits" if ok else "does not fit"
+            progress(f"G = {groups}: {report['lut']} LUT, {report['ff']} FF, "
+                     f"{report['bram']} block RAM{spram}: {verdict}")
+        return ok
+
+    if not fits(lowest):
+        raise SynthesisError(f"the design does not fit {target} even with {lowest} group(s)")
+    low, high = lowest, highest
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low, {"criterion": "most groups that fit", "tried": tried}
+
+
+def synthesize_auto(network: Network, target: str, *, step_budget_us: float | None = None,
+                    progress=None, **options) -> dict:
+    """:func:`synthesize` with the group count :func:`choose_groups` picks; the report's
+    ``groups_auto`` says how. Should place and route find the chosen G too large after all
+    (synthesis cell counts are an estimate), one group fewer is tried, down to the lowest."""
+    runtime_weights = options.get("runtime_weights", False)
+    groups, choice = choose_groups(network, target, runtime_weights=runtime_weights,
+                                   step_budget_us=step_budget_us,
+                                   frequency_mhz=options.get("frequency_mhz"), progress=progress)
+    lowest = max(1, len(network.layer_spans))
+    while True:
+        try:
+            report = synthesize(network, target, groups=groups, **options)
+        except SynthesisError as error:
+            if step_budget_us is not None or groups <= lowest or "does not fit" not in str(error):
+                raise
+            if progress is not None:
+                progress(f"G = {groups}: {error}; trying G = {groups - 1}")
+            groups -= 1
+            continue
+        report["groups_auto"] = choice
         return report
 
 

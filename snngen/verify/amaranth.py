@@ -79,6 +79,9 @@ def run_amaranth(
         With runtime weights: load the synapse tables after reset (off only to show that the
         tables start empty).
     """
+    if plan.block_ram != "inferred":
+        raise ValueError(f"block_ram must be 'inferred' for Amaranth's simulator (vendor block "
+                         f"RAM instances simulate in Icarus or Verilator), not {plan.block_ram!r}")
     network = plan.network
     n = network.neurons
     core = SNNCore(plan, checks=True)

@@ -26,7 +26,7 @@ from ..model.network import Network
 from ..synth.tools import find_iverilog, find_verilator
 from .amaranth import RtlRun, input_events
 
-__all__ = ["SIMULATORS", "CosimError", "CosimResult", "parse_trace", "run_cocotb"]
+__all__ = ["SIMULATORS", "CosimError", "CosimResult", "dp16kd_model", "parse_trace", "run_cocotb"]
 
 SIMULATORS = ("icarus", "verilator")
 HARNESS_TOP = "snngen_harness"
@@ -106,6 +106,11 @@ def _sim_package() -> Path:
     return Path(snngen_sim.__file__).parent
 
 
+def dp16kd_model() -> Path:
+    """snngen's simulation model of the ECP5 DP16KD block RAM (``sim/ecp5_dp16kd.v``)."""
+    return _sim_package() / "ecp5_dp16kd.v"
+
+
 def run_cocotb(
     network: Network,
     steps: int,
@@ -116,6 +121,7 @@ def run_cocotb(
     groups: int = 1,
     runtime_weights: bool = False,
     bank_depth: int = 0,
+    block_ram: str = "inferred",
     mode: str = "harness",
     waves: bool = False,
     stall_seed: int | None = None,
@@ -134,6 +140,9 @@ def run_cocotb(
         Generate the core with runtime weights; the testbench loads the synapse tables first.
     bank_depth : int
         Entries per synapse-table bank (0: one block RAM's depth), as synthesis chose it.
+    block_ram : {"inferred", "dp16kd"}
+        Banked tables from inferred memories, or ECP5 DP16KD instances, simulated with the
+        model :func:`dp16kd_model` (added to the sources).
     mode : {"harness", "python"}
     waves : bool
         Dump a waveform (Icarus: FST, Verilator: FST) into the build folder.
@@ -163,7 +172,7 @@ def run_cocotb(
     build = Path(build_dir).resolve()
     build.mkdir(parents=True, exist_ok=True)
     design = generate(network, groups, "dut", runtime_weights=runtime_weights,
-                      bank_depth=bank_depth)
+                      bank_depth=bank_depth, block_ram=block_ram)
     for name, content in design.files.items():
         _write_if_changed(build / name, content)
     manifest = json.loads(design.manifest_json)
@@ -185,6 +194,8 @@ def run_cocotb(
     ports = {p["name"]: p for p in manifest["ports"]}
     sources = [str(build / f"{design.top}.v")] if verilog_sources is None else list(
         verilog_sources)
+    if block_ram == "dp16kd" and verilog_sources is None:
+        sources.append(str(dp16kd_model()))
     dut_top = design.top if top is None else top
     harness = mode == "harness"
     if harness:

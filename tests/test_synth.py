@@ -111,11 +111,11 @@ def test_tool_failure_is_one_clear_error(tmp_path):
     assert (tmp_path / "yosys.log").exists()
 
 
-@pytest.mark.full
+@pytest.mark.slow
 def test_groups_auto_finds_the_most_groups_that_fit(capsys):
     """--groups auto on a small UP5K network: each group costs about 500 logic cells, so the
     device's 5,280 run out; the chosen G fits by yosys's count and G + 1 does not (real yosys
-    runs)."""
+    runs: about 4.5 minutes, so it is marked slow and left out of CI's selection)."""
     _require_tools("ice40")
     network = random_network(neurons=40, inputs=4, density=0.3, seed=5)
     groups, choice = choose_groups(network, "ice40-up5k")

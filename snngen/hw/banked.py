@@ -6,7 +6,7 @@ from amaranth import Array, C, Cat, ClockSignal, Instance, Module, Signal, unsig
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from .plan import BLOCK_RAM_CHOICES, mux_levels
+from .plan import check_block_ram, mux_levels
 
 __all__ = ["DP16KD_MODES", "BankedTable", "dp16kd_initvals", "dp16kd_mode",
            "dp16kd_read_registered"]
@@ -28,7 +28,7 @@ def dp16kd_initvals(words, mode: int) -> dict[str, int]:
     The array is 1,024 rows of 18 bits; each parameter holds 16 rows at a 20-bit stride.
     Words of 9 and 18 bits fill the rows in order; words of 1, 2 and 4 bits use 16 bits of a
     row, bits 0–7 and 9–16 (the same layout yosys writes for the block RAMs it infers, which
-    ``tests/test_hw_units.py`` checks).
+    ``tests/test_dp16kd.py`` checks).
     """
     if mode not in dict(DP16KD_MODES):
         raise ValueError(f"mode must be one of 1, 2, 4, 9, 18, not {mode!r}")
@@ -152,9 +152,7 @@ class BankedTable(wiring.Component):
                 raise ValueError(f"{label} must be a positive integer, not {value!r}")
         if bank_depth & (bank_depth - 1):
             raise ValueError(f"bank_depth must be a power of two, not {bank_depth!r}")
-        if block_ram not in BLOCK_RAM_CHOICES:
-            raise ValueError(f"block_ram must be one of {', '.join(BLOCK_RAM_CHOICES)}, "
-                             f"not {block_ram!r}")
+        check_block_ram(block_ram)
         if init is not None and len(init) > depth:
             raise ValueError(f"init must hold at most depth ({depth}) words, not {len(init)}")
         self.width = width

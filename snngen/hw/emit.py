@@ -23,6 +23,7 @@ from ..errors import InputError
 from ..model.network import Network, network_to_json
 from .core import SNNCore
 from .plan import HardwarePlan, plan_hardware
+from .queue import SMALL_QUEUE_DEPTH
 
 __all__ = ["Design", "build_design", "generate", "load_words_hex", "manifest_ports", "to_verilog",
            "top_name", "uninitialised_memories"]
@@ -215,11 +216,11 @@ docs/architecture.md.
 def _dp16kd_note(plan: HardwarePlan) -> str:
     if plan.block_ram != "dp16kd":
         return ""
-    return """
-Synapse tables longer than one block RAM are ECP5 `DP16KD` instances with their output
-register on (for Lattice ECP5 synthesis only). A Verilog simulator needs a model of the
-primitive: snngen's is `sim/ecp5_dp16kd.v` (`snngen.verify.cosim.dp16kd_model()` gives its
-path).
+    return f"""
+Synapse tables longer than one block RAM and the core's queues deeper than {SMALL_QUEUE_DEPTH}
+entries are ECP5 `DP16KD` instances with their output register on (for Lattice ECP5 synthesis
+only). A Verilog simulator needs a model of the primitive: snngen's is `sim/ecp5_dp16kd.v`
+(`snngen.verify.cosim.dp16kd_model()` gives its path).
 """
 
 

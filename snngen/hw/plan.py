@@ -29,8 +29,8 @@ import numpy as np
 from ..errors import InputError
 from ..model.network import Accumulate, Decay, Network, Overflow
 
-__all__ = ["GroupPlan", "HardwarePlan", "bits_for_range", "compose_saturating_add",
-           "plan_hardware"]
+__all__ = ["GroupPlan", "HardwarePlan", "bits_for_range", "block_ram_for", "check_block_ram",
+           "compose_saturating_add", "plan_hardware"]
 
 MAX_GROUPS = 1024
 
@@ -529,8 +529,22 @@ DENSE_FILL = 0.9
 
 #: The table layouts `plan_hardware` accepts: by fill, or one for every group.
 STORAGE_CHOICES = ("auto", "sparse", "dense")
-#: How banked synapse tables are built (:attr:`HardwarePlan.block_ram`).
+#: How banked synapse tables and the core's deep queues are built
+#: (:attr:`HardwarePlan.block_ram`).
 BLOCK_RAM_CHOICES = ("inferred", "dp16kd")
+
+
+def check_block_ram(block_ram: str) -> None:
+    """Raise ValueError unless `block_ram` is one of :data:`BLOCK_RAM_CHOICES`."""
+    if block_ram not in BLOCK_RAM_CHOICES:
+        raise ValueError(f"block_ram must be one of {', '.join(BLOCK_RAM_CHOICES)}, "
+                         f"not {block_ram!r}")
+
+
+def block_ram_for(family: str) -> str:
+    """The `block_ram` a build for an FPGA `family` uses: ECP5 ``DP16KD`` instances with their
+    output register (yosys never turns it on), inferred memories elsewhere."""
+    return "dp16kd" if family == "ecp5" else "inferred"
 
 
 def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: bool = False,
@@ -551,9 +565,7 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         raise TypeError(f"runtime_weights must be a bool, not {runtime_weights!r}")
     if storage not in STORAGE_CHOICES:
         raise ValueError(f"storage must be one of {', '.join(STORAGE_CHOICES)}, not {storage!r}")
-    if block_ram not in BLOCK_RAM_CHOICES:
-        raise ValueError(f"block_ram must be one of {', '.join(BLOCK_RAM_CHOICES)}, "
-                         f"not {block_ram!r}")
+    check_block_ram(block_ram)
     if isinstance(bank_depth, bool) or not isinstance(bank_depth, int) or bank_depth < 0 \
             or bank_depth & (bank_depth - 1):
         raise ValueError(f"bank_depth must be 0 (natural) or a power of two, not {bank_depth!r}")

@@ -5,7 +5,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .banked import dp16kd_mode, dp16kd_read_registered
-from .plan import BLOCK_RAM_CHOICES
+from .plan import check_block_ram
 
 __all__ = ["SMALL_QUEUE_DEPTH", "EventQueue"]
 
@@ -59,9 +59,7 @@ class EventQueue(wiring.Component):
             raise ValueError(f"width must be a positive integer, not {width!r}")
         if not isinstance(depth, int) or depth < 2:
             raise ValueError(f"depth must be an integer >= 2, not {depth!r}")
-        if block_ram not in BLOCK_RAM_CHOICES:
-            raise ValueError(f"block_ram must be one of {', '.join(BLOCK_RAM_CHOICES)}, "
-                             f"not {block_ram!r}")
+        check_block_ram(block_ram)
         self._width = width
         self._depth = depth
         self._registered = bool(registered_output)

@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 from ..errors import InputError
 from ..hw.core import SNNCore
 from ..hw.emit import to_verilog, uninitialised_memories
-from ..hw.plan import plan_hardware
+from ..hw.plan import block_ram_for, plan_hardware
 from ..model.network import Network
 from .tools import find_tool
 
@@ -34,7 +34,6 @@ __all__ = [
     "SynthesisError",
     "Target",
     "bank_depth_for",
-    "block_ram_for",
     "choose_groups",
     "parse_nextpnr_report",
     "parse_yosys_stat",
@@ -42,6 +41,7 @@ __all__ = [
     "synthesize",
     "synthesize_auto",
     "tables_in_spram",
+    "target_plan",
 ]
 
 
@@ -87,10 +87,11 @@ def bank_depth_for(target: str, runtime_weights: bool) -> int:
     return SPRAM_BANK_DEPTH if tables_in_spram(target, runtime_weights) else 0
 
 
-def block_ram_for(target: str) -> str:
-    """How synthesis for `target` builds banked tables: ECP5 ``DP16KD`` instances with their
-    output register (yosys never turns it on), inferred memories elsewhere."""
-    return "dp16kd" if TARGETS[target].family == "ecp5" else "inferred"
+def target_plan(network: Network, target: str, groups: int | None, runtime_weights: bool):
+    """The hardware plan synthesis builds for `target`: its bank depth and block RAM cells."""
+    return plan_hardware(network, groups, runtime_weights=runtime_weights,
+                         bank_depth=bank_depth_for(target, runtime_weights),
+                         block_ram=block_ram_for(TARGETS[target].family))
 
 
 # The (depth, width) configurations of an iCE40 block RAM (SB_RAM40_4K, 4 kbit).
@@ -263,9 +264,7 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
     if speed is not None and (spec.family != "ecp5" or speed not in (6, 7, 8)):
         raise InputError(f"--speed must be 6, 7 or 8 and only for ECP5 targets, not {speed!r} "
                          f"for {target}")
-    plan = plan_hardware(network, groups, runtime_weights=runtime_weights,
-                         bank_depth=bank_depth_for(target, runtime_weights),
-                         block_ram=block_ram_for(target))
+    plan = target_plan(network, target, groups, runtime_weights)
     wrapper = PinWrapper(SNNCore(plan))
     text = to_verilog(wrapper, "snn_synth_top", uninitialised=uninitialised_memories(plan))
     with tempfile.TemporaryDirectory(prefix="snngen-synth-") as scratch:
@@ -340,6 +339,11 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
         return report
 
 
+def _fewest_groups(network: Network) -> int:
+    """The fewest groups a network can have: one per layer (1 without layers)."""
+    return max(1, len(network.layer_spans))
+
+
 #: The most groups ``--groups auto`` considers (each group is a datapath and its memories).
 AUTO_GROUPS_LIMIT = 64
 
@@ -367,14 +371,8 @@ def choose_groups(network: Network, target: str, *, runtime_weights: bool = Fals
     if target not in TARGETS:
         raise InputError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
     frequency = TARGETS[target].frequency_mhz if frequency_mhz is None else float(frequency_mhz)
-    lowest = max(1, len(network.layer_spans))
+    lowest = _fewest_groups(network)
     highest = min(network.neurons, AUTO_GROUPS_LIMIT)
-
-    def plan_for(groups: int):
-        return plan_hardware(network, groups, runtime_weights=runtime_weights,
-                             bank_depth=bank_depth_for(target, runtime_weights),
-                             block_ram=block_ram_for(target))
-
     if step_budget_us is not None:
         if not step_budget_us > 0:
             raise InputError(f"--step-budget must be a positive number of µs, not "
@@ -382,7 +380,7 @@ def choose_groups(network: Network, target: str, *, runtime_weights: bool = Fals
         budget = step_budget_us * frequency
         cycles = None
         for groups in range(lowest, highest + 1):
-            cycles = plan_for(groups).worst_step_cycles()
+            cycles = target_plan(network, target, groups, runtime_weights).worst_step_cycles()
             if cycles <= budget:
                 return groups, {"criterion": "step budget", "step_budget_us": step_budget_us,
                                 "worst_step_cycles": cycles, "at_mhz": frequency,
@@ -427,7 +425,7 @@ def synthesize_auto(network: Network, target: str, *, step_budget_us: float | No
     groups, choice = choose_groups(network, target, runtime_weights=runtime_weights,
                                    step_budget_us=step_budget_us,
                                    frequency_mhz=options.get("frequency_mhz"), progress=progress)
-    lowest = max(1, len(network.layer_spans))
+    lowest = _fewest_groups(network)
     while True:
         try:
             report = synthesize(network, target, groups=groups, **options)

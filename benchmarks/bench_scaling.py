@@ -1,14 +1,15 @@
 """Hardware scaling figures of docs/results.md: resources, post-route Fmax, cycles and latency.
 
     python benchmarks/bench_scaling.py [--only NAME ...] [--json out.json] [--no-cycles]
-                                       [--work-dir DIR]
+                                       [--no-pnr] [--work-dir DIR]
 
 Every configuration is synthesized with `snngen synth`'s flow (yosys + nextpnr from YoWASP, placer
 seed 1, ECP5 speed grade 6); cycles per step are measured in Amaranth's simulator on the same
 design (the same cycles as the DP16KD build synthesis uses; bit-exact against the golden model,
 or the benchmark stops), and the latency of a 25-step MNIST-size image is cycles × the achieved
 clock. Synthesis runs two at a time; a configuration that does not fit is a row saying what ran
-out.
+out. `--no-pnr` stops after yosys (resources and cycles, no Fmax): what the G = 48 row, whose
+place and route takes hours, is measured with.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from networks import mnist_input, mnist_network, odin_network, sparse_network
 from snngen.hw.plan import plan_hardware
 from snngen.model.generate import random_network
 from snngen.model.golden import simulate
-from snngen.synth.flow import SynthesisError, bank_depth_for, synthesize
+from snngen.synth.flow import SynthesisError, bank_depth_for, pack_bits_for, synthesize
 
 STEPS = 25
 
@@ -44,21 +45,23 @@ CONFIGS = {
     "mnist-G6": (mnist_network, "ecp5-85f", 6, True, mnist_input),
     "mnist-G8": (mnist_network, "ecp5-85f", 8, True, mnist_input),
     "mnist-G32": (mnist_network, "ecp5-85f", 32, True, mnist_input),
+    "mnist-G48": (mnist_network, "ecp5-85f", 48, True, mnist_input),
     "mnist4-up5k": (partial(mnist_network, 4), "ice40-up5k", 2, True, mnist_input),
     "n1024-G8": (partial(sparse_network, 1024), "ecp5-85f", 8, True, None),
-    "n768-up5k": (partial(sparse_network, 768), "ice40-up5k", 4, True, None),
+    "n768-up5k": (partial(sparse_network, 768), "ice40-up5k", 1, True, None),
     "odin4-up5k": (odin_network, "ice40-up5k", 1, True, None),
     "odin8-up5k": (partial(odin_network, 8), "ice40-up5k", 1, True, None),
 }
 
 
-def _synthesize(name: str, work_dir: str | None = None) -> dict:
+def _synthesize(name: str, work_dir: str | None = None, pnr: bool = True) -> dict:
     factory, target, groups, runtime, _ = CONFIGS[name]
     network = factory()
     start = time.time()
     try:
         report = synthesize(network, target, groups=groups, runtime_weights=runtime, seed=1,
-                            work_dir=None if work_dir is None else Path(work_dir) / name)
+                            work_dir=None if work_dir is None else Path(work_dir) / name,
+                            pnr=pnr)
     except SynthesisError as error:
         # Not fitting is a figure too (the row says what ran out).
         return {"name": name, "target": target, "groups": groups, "error": str(error),
@@ -75,7 +78,8 @@ def _cycles(name: str) -> dict:
     inputs = (inputs_of(STEPS) if inputs_of is not None
               else np.zeros((STEPS, network.inputs), np.uint8))
     plan = plan_hardware(network, groups, runtime_weights=runtime,
-                         bank_depth=bank_depth_for(target, runtime))
+                         bank_depth=bank_depth_for(target, runtime),
+                         pack_bits=pack_bits_for(target, runtime))
     run = run_amaranth(plan, STEPS, inputs)
     expected = simulate(network, STEPS, inputs)
     if not (np.array_equal(run.spikes, expected.spikes)
@@ -96,19 +100,24 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="OUT.json", help="write the results here")
     parser.add_argument("--no-cycles", action="store_true",
                         help="skip the cycle measurement in simulation")
+    parser.add_argument("--no-pnr", action="store_true",
+                        help="yosys only: resources without place and route (no Fmax, no "
+                             "latency)")
     parser.add_argument("--work-dir", metavar="DIR",
                         help="keep each configuration's tool files (logs, critical paths) in "
                              "DIR/NAME (default: temporary folders)")
     args = parser.parse_args(argv)
     names = args.only or list(CONFIGS)
     with ProcessPoolExecutor(max_workers=2) as pool:
-        rows = list(pool.map(_synthesize, names, [args.work_dir] * len(names)))
+        rows = list(pool.map(_synthesize, names, [args.work_dir] * len(names),
+                             [not args.no_pnr] * len(names)))
     for row in rows:
         if "error" in row:
             continue
         if not args.no_cycles and CONFIGS[row["name"]][4] is not None:
             row.update(_cycles(row["name"]))
-            row["latency_us_per_image"] = round(row["cycles_per_image"] / row["fmax_mhz"], 1)
+            if row["fmax_mhz"]:
+                row["latency_us_per_image"] = round(row["cycles_per_image"] / row["fmax_mhz"], 1)
     print(f"{'name':<14} {'target':<11} {'G':>3} {'LUT':>6} {'FF':>6} {'BRAM':>5} "
           f"{'Fmax MHz':>9} {'cycles/img':>10} {'events/cyc':>10} {'µs/img':>7}")
     for r in rows:
@@ -116,7 +125,7 @@ def main(argv=None) -> int:
             print(f"{r['name']:<14} {r['target']:<11} {r['groups']:>3} {r['error']}")
             continue
         print(f"{r['name']:<14} {r['target']:<11} {r['groups']:>3} {r['lut']:>6} {r['ff']:>6} "
-              f"{r['bram']:>5} {r['fmax_mhz']:>9.1f} {r.get('cycles_per_image', '-'):>10} "
+              f"{r['bram']:>5} {format(r['fmax_mhz'], '.1f') if r['fmax_mhz'] else '-':>9} {r.get('cycles_per_image', '-'):>10} "
               f"{r.get('events_per_cycle', '-'):>10} {r.get('latency_us_per_image', '-'):>7}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")

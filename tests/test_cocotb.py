@@ -318,13 +318,38 @@ def test_dp16kd_banked_tables(tmp_path, simulator, runtime_weights):
                                    runtime_weights=runtime_weights, stall_seed=3)
     assert expected.spikes.any()
     verilog = (tmp_path / "snn_dut.v").read_text()
-    assert verilog.count("DP16KD") == plan.synapse_banks(0) + plan.synapse_banks(1) + 1
+    # The banks, the input queue, and each group's pointer table (more than 64 sources).
+    from snngen.hw.banked import dp16kd_rom_columns
+
+    pointer_columns = dp16kd_rom_columns(plan.pointer_width, plan.sources)[1]
+    assert verilog.count("DP16KD") == (plan.synapse_banks(0) + plan.synapse_banks(1) + 1
+                                       + 2 * pointer_columns)
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_packed_spram_tables(tmp_path, simulator):
+    """Entries packed four to a 16-bit word (iCE40 SPRAM), loaded at run time through the
+    harness in banks, with stalls."""
+    require(simulator)
+    from snngen.hw.plan import plan_hardware
+
+    network = random_case(48, 8, "signed", "saturate", "subtract", neurons=16, inputs=6,
+                          density=1.0, weight_bits=4)
+    plan = plan_hardware(network, 2, bank_depth=16, pack_bits=16, runtime_weights=True)
+    assert all(group.dense for group in plan.group_plans)
+    assert [plan.group_pack(g) for g in range(2)] == [4, 4]
+    assert min(plan.synapse_banks(g) for g in range(2)) >= 2
+    inputs = stimulus(48, 10, network.inputs, rate=0.5)
+    expected, _ = assert_bit_exact(network, 10, inputs, simulator, tmp_path, groups=2,
+                                   bank_depth=16, pack_bits=16, runtime_weights=True,
+                                   stall_seed=4)
+    assert expected.spikes.any()
 
 
 #: family → (neurons, density, steps, bank depth, cells the netlist must hold). iCE40:
 #: SB_RAM40_4K behind the registered multiplexer tree. ECP5: DP16KDs hand-instantiated with the
-#: output register, and inferred by yosys at 9, 18 and 36 bits (accumulators, constants,
-#: pointer tables: a network large enough that yosys prefers block RAM to LUT RAM for them).
+#: output register (banks, pointer ROMs), and inferred by yosys (accumulators, constants: a
+#: network large enough that yosys prefers block RAM to LUT RAM for them).
 GATE_LEVEL_BANKS = {
     "ice40": (40, 0.95, 8, 512, {"SB_RAM40_4K": 4}),
     "ecp5": (300, 0.05, 4, 512, {"DP16KD": 20, "LUT4": 1, "TRELLIS_DPR16X4": 1, "CCU2C": 1}),
@@ -347,11 +372,12 @@ def test_gate_level_banked_tables(tmp_path, family):
     assert expected.spikes.any()
     result, cells = run_gate_level(network, steps, inputs, groups=2, build_dir=tmp_path,
                                    bank_depth=bank_depth, family=family)
-    assert all(cells.get(cell, 0) >= count for cell, count in least.items()), cells
-    if family == "ecp5":
-        netlist = (tmp_path / "synth" / "netlist.v").read_text()
-        for mode in ('REGMODE_A("OUTREG")', 'REGMODE_A("NOREG")', "DATA_WIDTH_A(32'd36)"):
-            assert mode in netlist, mode
     assert result.failed == 0
     assert_array_equal(result.run.spikes, expected.spikes)
     assert_array_equal(result.run.state, expected.state)
+    assert all(cells.get(cell, 0) >= count for cell, count in least.items()), cells
+    if family == "ecp5":
+        netlist = (tmp_path / "synth" / "netlist.v").read_text()
+        # Hand-instantiated DP16KDs (banks, pointer ROMs) and yosys-inferred ones.
+        for mode in ('REGMODE_A("OUTREG")', 'REGMODE_A("NOREG")', "pointer_memory_column0"):
+            assert mode in netlist, mode

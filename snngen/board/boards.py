@@ -234,15 +234,17 @@ def build_board(board_name: str, network: Network, out_dir: str | os.PathLike, *
     board = _board(board_name)
     if isinstance(baud, bool) or not isinstance(baud, int) or not 1200 <= baud <= 12_000_000:
         raise InputError(f"--baud must be in 1200..12000000, not {baud!r}")
-    from ..synth.flow import SPRAM_BANK_DEPTH
+    from ..synth.flow import SPRAM_BANK_DEPTH, SPRAM_WORD_BITS
 
-    # Runtime weights on an iCE40 board go to SPRAM (below): banks of whole SPRAMs.
+    # Runtime weights on an iCE40 board go to SPRAM (below): banks of whole SPRAMs, entries
+    # packed to its 16-bit words.
     spram = runtime_weights and board.family == "ice40"
     # ECP5 banked tables as DP16KD instances with their output register, as `snngen synth`
     # builds them.
     plan = plan_hardware(network, groups, runtime_weights=runtime_weights,
                          bank_depth=SPRAM_BANK_DEPTH if spram else 0,
-                         block_ram=block_ram_for(board.family))
+                         block_ram=block_ram_for(board.family),
+                         pack_bits=SPRAM_WORD_BITS if spram else 0)
     platform = board.platform()
     clock_hz = platform.default_clk_frequency
     divisor = round(clock_hz / baud)

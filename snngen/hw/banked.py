@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from .plan import check_block_ram, mux_levels
 
 __all__ = ["DP16KD_MODES", "BankedTable", "dp16kd_initvals", "dp16kd_mode",
-           "dp16kd_read_registered"]
+           "dp16kd_read_registered", "dp16kd_rom_columns", "dp16kd_rom_registered"]
 
 #: The data widths of an ECP5 DP16KD port and the words it then holds.
 DP16KD_MODES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024))
@@ -92,6 +92,39 @@ def dp16kd_read_registered(m, name: str, mode: int, width: int, words, *, read_a
     return data_out[:width]
 
 
+def dp16kd_rom_columns(width: int, depth: int) -> tuple[int, int] | None:
+    """(data width mode, DP16KDs side by side) of a ROM of `depth` words of `width` bits
+    read through the output register: the widest mode deep enough, for the fewest columns; or
+    None when it is deeper than one DP16KD holds."""
+    mode = next((bits for bits, words in reversed(DP16KD_MODES) if depth <= words), None)
+    if mode is None:
+        return None
+    return mode, -(-width // mode)
+
+
+def dp16kd_rom_registered(m, name: str, width: int, words, *, read_addr, read_en, output_en):
+    """A ROM of `words` as DP16KDs side by side (each holds a slice of the word's bits in the
+    narrowest mode deep enough), read through their output registers; the timing is that of
+    :func:`dp16kd_read_registered`: the word at ``read_addr`` (with ``read_en``) arrives two
+    cycles later, the second cycle with ``output_en``."""
+    words = [int(w) for w in words]
+    layout = dp16kd_rom_columns(width, max(1, len(words)))
+    if layout is None:
+        raise ValueError(f"a DP16KD ROM holds at most 16384 words, not {len(words)}")
+    mode, columns = layout
+    # Source ids beyond the table never arrive; the pins take the mode's address bits.
+    read_addr = read_addr[:(dict(DP16KD_MODES)[mode] - 1).bit_length()]
+    slices = []
+    for column in range(columns):
+        low = column * mode
+        bits = min(mode, width - low)
+        slices.append(dp16kd_read_registered(
+            m, f"{name}_column{column}", mode, bits,
+            [(w >> low) & ((1 << bits) - 1) for w in words],
+            read_addr=read_addr, read_en=read_en, output_en=output_en))
+    return Cat(*slices)
+
+
 class BankedTable(wiring.Component):
     """`depth` words of `width` bits in banks of `bank_depth` words, read at one word per cycle.
 
@@ -107,7 +140,9 @@ class BankedTable(wiring.Component):
     is registered first (it fans out to every bank, far from the logic that computes it), then
     the bank's read, its output register and the multiplexer levels. A write is registered the
     same way, so reads and writes keep their order.
-    **Throughput**: one read per cycle, and one write per cycle to the bank its address selects.
+    **Throughput**: one read per cycle, and one write per cycle to the bank its address selects;
+    a read of the bank being written in the same cycle is dropped (the bank keeps its output),
+    as a single-port RAM such as the iCE40 SPRAM requires.
 
     Parameters
     ----------
@@ -228,8 +263,12 @@ class BankedTable(wiring.Component):
             if self.writable:
                 write = bank.write_port()
                 selected = 1 if self.banks == 1 else write_addr[low:] == b
+                bank_write = Signal(name=f"bank{b}_write")
                 m.d.comb += [write.addr.eq(write_addr[:low]), write.data.eq(write_data),
-                             write.en.eq(write_en & selected)]
+                             bank_write.eq(write_en & selected), write.en.eq(bank_write),
+                             # yosys maps a bank to a single-port iCE40 SPRAM only when it can
+                             # see that the bank never reads and writes in one cycle.
+                             read.en.eq(read_en & ~bank_write)]
             outputs.append(read.data)
         if self.banks == 1:
             m.d.comb += self.read_data.eq(outputs[0])

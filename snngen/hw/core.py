@@ -111,12 +111,13 @@ class SNNCore(wiring.Component):
     step_count : Out(32)
         Steps completed since reset.
     read_request, read_response
-        Read any neuron's membrane value while idle (2 cycles per read); 0 for ids ≥ N. With a
-        synaptic current (semantics v2) the response carries the neuron's current too.
+        Read any neuron's membrane value while idle (answered 9 cycles after the request); 0
+        for ids ≥ N. With a synaptic current (semantics v2) the response carries the neuron's
+        current too.
     write_request
         Overwrite a neuron's membrane value while idle (e.g. to load a new initial state).
     synapse_load : In(stream.Signature(synapse_load_layout)), with ``plan.runtime_weights`` only
-        Write one synapse-table entry (:meth:`~snngen.hw.plan.HardwarePlan.synapse_load_words`):
+        Write one synapse-table word (:meth:`~snngen.hw.plan.HardwarePlan.synapse_load_words`):
         one per cycle while idle, once the background accumulation has drained. While ``valid``
         is high the core takes no input events, so a load never races a synapse fetch. Load
         every entry before the first step; reloading between steps changes the weights.
@@ -361,11 +362,21 @@ class SNNCore(wiring.Component):
         m.d.comb += load.ready.eq(idle & loading_before & ~accumulating_q)
         width = plan.synapse_address_width
         group_index = load.payload.address[width:]
+        # The groups take the word a cycle after it is accepted: the acceptance depends on the
+        # core's state, and that path into every group's table address (the shared read and
+        # write address of a single-port RAM) had set the clock at G = 32. A word written a
+        # cycle later still meets no fetch: none can begin until an input event accepted after
+        # the load has crossed the input queue, the router and the pointer pipeline.
+        load_addr = Signal(width)
+        load_data = Signal.like(load.payload.data)
+        m.d.sync += [load_addr.eq(load.payload.address[:width]), load_data.eq(load.payload.data)]
         for g, group in enumerate(self.groups):
+            load_selected = Signal(name=f"load_selected{g}")
+            m.d.sync += load_selected.eq(load.valid & load.ready & (group_index == g))
             m.d.comb += [
-                group.load_addr.eq(load.payload.address[:width]),
-                group.load_data.eq(load.payload.data),
-                group.load_en.eq(load.valid & load.ready & (group_index == g)),
+                group.load_addr.eq(load_addr),
+                group.load_data.eq(load_data),
+                group.load_en.eq(load_selected),
             ]
 
     def _elaborate_host_ports(self, m: Module, idle: Signal) -> None:
@@ -433,6 +444,7 @@ class SNNCore(wiring.Component):
 
         # The group's port is used in a cycle when the core is idle, as before.
         request, response = self.read_request, self.read_response
+        issued = Signal()
         waiting = Signal()
         answered = Signal()
         waiting_group = Signal(range(groups))
@@ -441,17 +453,23 @@ class SNNCore(wiring.Component):
         held, ripe = hold(request, issue, "read")
         held_neuron = held.neuron
         slot, group_index = split(held_neuron, "read")
-        m.d.comb += issue.eq(ripe & idle & ~waiting & ~answered
+        m.d.comb += issue.eq(ripe & idle & ~issued & ~waiting & ~answered
                              & (~response.valid | response.ready))
         with m.If(issue):
             m.d.sync += [waiting_group.eq(group_index), waiting_in_range.eq(held_neuron < n)]
+        # The groups' ports take registered requests, one cycle after the core decides them:
+        # the decision depends on the core's state, and that path, crossing the chip to every
+        # group's state memory, had set the clock. Reads and writes are delayed alike, so
+        # their order is kept.
+        read_slot = Signal(plan.slot_width)
+        m.d.sync += read_slot.eq(slot)
         for g, group in enumerate(self.groups):
-            m.d.comb += [
-                group.read_addr.eq(slot),
-                group.read_en.eq(issue & (group_index == g)),
-            ]
-        # The group's state port answers two cycles later (its output registered in the group).
-        m.d.sync += [waiting.eq(issue), answered.eq(waiting)]
+            read_selected = Signal(name=f"read_selected{g}")
+            m.d.sync += read_selected.eq(issue & (group_index == g))
+            m.d.comb += [group.read_addr.eq(read_slot), group.read_en.eq(read_selected)]
+        # The group's state port answers two cycles after its request (its output is
+        # registered in the group), three after the issue.
+        m.d.sync += [issued.eq(issue), waiting.eq(issued), answered.eq(waiting)]
         with m.If(response.ready):
             m.d.sync += response.valid.eq(0)
         with m.If(answered):
@@ -471,9 +489,14 @@ class SNNCore(wiring.Component):
         write_neuron, write_value = write_held.neuron, write_held.value
         write_slot, write_group = split(write_neuron, "write")
         m.d.comb += commit.eq(write_ripe & idle)
+        committed_slot = Signal.like(write_slot)
+        committed_value = Signal.like(write_value)
+        m.d.sync += [committed_slot.eq(write_slot), committed_value.eq(write_value)]
         for g, group in enumerate(self.groups):
+            write_selected = Signal(name=f"write_selected{g}")
+            m.d.sync += write_selected.eq(commit & (write_group == g) & (write_neuron < n))
             m.d.comb += [
-                group.write_addr.eq(write_slot),
-                group.write_data.eq(write_value),
-                group.write_en.eq(commit & (write_group == g) & (write_neuron < n)),
+                group.write_addr.eq(committed_slot),
+                group.write_data.eq(committed_value),
+                group.write_en.eq(write_selected),
             ]

@@ -226,11 +226,11 @@ only). A Verilog simulator needs a model of the primitive: snngen's is `sim/ecp5
 
 def generate(network: Network, groups: int = 1, name: str = "design", *,
              runtime_weights: bool = False, bank_depth: int = 0,
-             block_ram: str = "inferred") -> Design:
-    """Generate a design in memory (`runtime_weights`, `bank_depth`, `block_ram`: see
-    :func:`~snngen.hw.plan.plan_hardware`)."""
+             block_ram: str = "inferred", pack_bits: int = 0) -> Design:
+    """Generate a design in memory (`runtime_weights`, `bank_depth`, `block_ram`, `pack_bits`:
+    see :func:`~snngen.hw.plan.plan_hardware`)."""
     plan = plan_hardware(network, groups, runtime_weights=runtime_weights,
-                         bank_depth=bank_depth, block_ram=block_ram)
+                         bank_depth=bank_depth, block_ram=block_ram, pack_bits=pack_bits)
     top = top_name(name)
     core = SNNCore(plan)
     text = to_verilog(core, top, uninitialised=uninitialised_memories(plan))

@@ -13,9 +13,9 @@ from ..model.network import (
     Reset,
     StateFormat,
 )
-from .banked import BankedTable
+from .banked import BankedTable, dp16kd_rom_columns, dp16kd_rom_registered
 from .plan import HardwarePlan
-from .queue import EventQueue
+from .queue import SMALL_QUEUE_DEPTH, EventQueue
 from .update import v2_datapath
 
 __all__ = ["EVENT_FIFO_DEPTH", "NeuronGroup", "any_of", "append_saturating_add", "current_shape",
@@ -89,7 +89,7 @@ class NeuronGroup(wiring.Component):
     slot, so back-to-back updates of one slot need no stall. There
     are two accumulator buffers (``accumulate_buffer`` selects the one written): while a sweep
     reads this step's sums from one, the next step's synapses already go into the other.
-    Latency from an accepted event to its last accumulator write: count + 6 cycles.
+    Latency from an accepted event to its last accumulator write: count + 7 cycles.
 
     **Sweep pipeline** (one neuron per cycle): reads state, accumulator and bias of slot l (clearing
     the accumulator), then ``u + bias``, ``+ I``, overflow and threshold, and reset with the state
@@ -210,13 +210,19 @@ class NeuronGroup(wiring.Component):
         if plan.refractory_width:
             self.refractory_memory = memory.Memory(
                 shape=unsigned(plan.refractory_width), depth=plan.slots, init=[])
-        self.pointer_memory = memory.Memory(
-            shape=unsigned(plan.synapse_address_width + plan.count_width), depth=plan.sources,
-            init=[_pack(int(s), plan.synapse_address_width, int(c), plan.count_width)
-                  for s, c in group.pointers])
+        self._pointer_words = [_pack(int(s), plan.synapse_address_width, int(c), plan.count_width)
+                               for s, c in group.pointers]
+        # On an ECP5 a pointer table deeper than a few LUT RAMs is a DP16KD ROM read through its
+        # output register, which takes the place of the fabric pointer register: the block RAM's
+        # clock-to-output into that register had become the critical path (7.5 ns at G = 8).
+        self.pointer_dp16kd = (plan.block_ram == "dp16kd" and plan.sources > SMALL_QUEUE_DEPTH
+                               and dp16kd_rom_columns(plan.pointer_width, plan.sources)
+                               is not None)
+        self.pointer_memory = None if self.pointer_dp16kd else memory.Memory(
+            shape=unsigned(plan.pointer_width), depth=plan.sources, init=self._pointer_words)
         # Runtime weights: no initial contents (SPRAM has none); the host loads the table.
         self.synapse_table = BankedTable(
-            plan.group_entry_width(index), max(1, group.synapse_count),
+            plan.group_word_width(index), plan.synapse_table_words(index),
             plan.synapse_bank_depth(index),
             init=None if plan.runtime_weights else plan.synapse_words(index),
             writable=plan.runtime_weights, name="synapse_memory", block_ram=plan.block_ram)
@@ -228,15 +234,20 @@ class NeuronGroup(wiring.Component):
         m.submodules.accumulator_memory0 = self.accumulator_memories[0]
         m.submodules.accumulator_memory1 = self.accumulator_memories[1]
         m.submodules.constants_memory = self.constants_memory
-        m.submodules.pointer_memory = self.pointer_memory
+        if self.pointer_memory is not None:
+            m.submodules.pointer_memory = self.pointer_memory
         m.submodules.synapse_table = synapse_table = self.synapse_table
 
         state_write = self.state_memory.write_port()
         state_read = self.state_memory.read_port()
         acc_writes = [mem.write_port() for mem in self.accumulator_memories]
-        acc_reads = [mem.read_port() for mem in self.accumulator_memories]
+        acc_sweep_reads = [mem.read_port() for mem in self.accumulator_memories]
+        # In LUT RAM a second read port costs a copy of the RAM but takes the multiplexer
+        # between the sweep's and the synapses' addresses off the read-modify-write's path
+        # (the default network's critical path on an ECP5). In block RAM the port is shared.
+        acc_synapse_reads = ([mem.read_port() for mem in self.accumulator_memories]
+                             if plan.lut_ram_state else acc_sweep_reads)
         constants_read = self.constants_memory.read_port()
-        pointer_read = self.pointer_memory.read_port()
 
         # ---- accumulate pipeline -------------------------------------------------------------
         count_width = plan.spike_count_width
@@ -252,42 +263,59 @@ class NeuronGroup(wiring.Component):
             else event_queue.r.payload
 
         address_width = plan.synapse_address_width
-        # Two pointer stages: the block RAM's output (`fetched_valid`), then a register
-        # (`pointer_valid`, `pointer_start`, `pointer_count`) that the address generator reads.
-        # The register keeps the RAM's slow clock-to-output (5.6 ns on ECP5) off the generator's
-        # logic; the RAM stage prefetches the next event's pointer, so the generator still moves
-        # from one event's last synapse to the next event's first without a bubble.
+        # Three pointer stages, one stallable pipeline: the block RAM's read (`fetched_valid`),
+        # its output register (`held_valid`: on an ECP5 the DP16KD's own, REGMODE OUTREG), then
+        # a register beside the address generator (`pointer_valid`, `pointer_start`,
+        # `pointer_count`). The block RAM may sit far across the chip: its output register ends
+        # the slow clock-to-output, the last register ends the long route before the
+        # generator's adders. The stages prefetch the next events' pointers, so the generator
+        # still moves from one event's last synapse to the next event's first without a bubble.
         fetched_valid = Signal()
+        held_valid = Signal()
         pointer_valid = Signal()
         pointer_start = Signal(address_width)
         pointer_count = Signal(plan.count_width)
         consume_pointer = Signal()
         advance_pointer = Signal()
+        advance_held = Signal()
         take_event = Signal()
         m.d.comb += [
-            advance_pointer.eq(fetched_valid & (~pointer_valid | consume_pointer)),
-            take_event.eq(event_queue.r.valid & (~fetched_valid | advance_pointer)),
+            advance_pointer.eq(held_valid & (~pointer_valid | consume_pointer)),
+            advance_held.eq(fetched_valid & (~held_valid | advance_pointer)),
+            take_event.eq(event_queue.r.valid & (~fetched_valid | advance_held)),
             event_queue.r.ready.eq(take_event),
-            pointer_read.addr.eq(event_source),
-            pointer_read.en.eq(take_event),
         ]
         m.d.sync += [
-            fetched_valid.eq(take_event | (fetched_valid & ~advance_pointer)),
+            fetched_valid.eq(take_event | (fetched_valid & ~advance_held)),
+            held_valid.eq(advance_held | (held_valid & ~advance_pointer)),
             pointer_valid.eq(advance_pointer | (pointer_valid & ~consume_pointer)),
         ]
+        if self.pointer_dp16kd:
+            held_pointer = dp16kd_rom_registered(
+                m, "pointer_memory", plan.pointer_width, self._pointer_words,
+                read_addr=event_source, read_en=take_event, output_en=advance_held)
+        else:
+            pointer_read = self.pointer_memory.read_port()
+            m.d.comb += [pointer_read.addr.eq(event_source), pointer_read.en.eq(take_event)]
+            held_pointer = Signal(plan.pointer_width, reset_less=True)
+            with m.If(advance_held):
+                m.d.sync += held_pointer.eq(pointer_read.data)
         with m.If(advance_pointer):
-            m.d.sync += [pointer_start.eq(pointer_read.data[:address_width]),
-                         pointer_count.eq(pointer_read.data[address_width:])]
+            m.d.sync += [pointer_start.eq(held_pointer[:address_width]),
+                         pointer_count.eq(held_pointer[address_width:])]
         if count_width:
             # A multi-spike event's count travels with its synapses: each adds count × weight.
             fetched_multiplicity = Signal(count_width)
+            held_multiplicity = Signal(count_width)
             pointer_multiplicity = Signal(count_width)
             walk_multiplicity = Signal(count_width)
             issue_multiplicity = Signal(count_width)
             with m.If(take_event):
                 m.d.sync += fetched_multiplicity.eq(event_queue.r.payload[plan.source_width:])
+            with m.If(advance_held):
+                m.d.sync += held_multiplicity.eq(fetched_multiplicity)
             with m.If(advance_pointer):
-                m.d.sync += pointer_multiplicity.eq(fetched_multiplicity)
+                m.d.sync += pointer_multiplicity.eq(held_multiplicity)
             with m.If(consume_pointer):
                 m.d.sync += walk_multiplicity.eq(pointer_multiplicity)
 
@@ -331,22 +359,25 @@ class NeuronGroup(wiring.Component):
                 next_target.eq(1),
             ]
 
+        # Packed entries: the word holding the entry, and the entry's lane in it.
+        lane_bits = (plan.group_pack(self._index) - 1).bit_length()
+        issue_word = issue_address[lane_bits:]
         if plan.runtime_weights:
             # One address for the read and the write port: a single-port RAM (SPRAM) for yosys.
-            shared_address = Signal(address_width)
+            shared_address = Signal(len(synapse_table.read_addr))
             m.d.comb += [
-                shared_address.eq(Mux(self.load_en, self.load_addr, issue_address)),
+                shared_address.eq(Mux(self.load_en, self.load_addr, issue_word)),
                 synapse_table.read_addr.eq(shared_address),
                 synapse_table.write_addr.eq(shared_address),
-                # This group's entries are the low bits of the load word.
+                # This group's words are the low bits of the load word.
                 synapse_table.write_data.eq(
-                    self.load_data[:plan.group_entry_width(self._index)]),
+                    self.load_data[:plan.group_word_width(self._index)]),
                 synapse_table.write_en.eq(self.load_en),
                 # No read during a write: SPRAM has no defined read-during-write behaviour.
                 synapse_table.read_en.eq(~self.load_en),
             ]
         else:
-            m.d.comb += [synapse_table.read_addr.eq(issue_address), synapse_table.read_en.eq(1)]
+            m.d.comb += [synapse_table.read_addr.eq(issue_word), synapse_table.read_en.eq(1)]
         # What travels beside a synapse-table read, delayed by the table's read latency (a
         # banked table's output registers and multiplexer levels).
         read_latency = synapse_table.latency
@@ -367,6 +398,8 @@ class NeuronGroup(wiring.Component):
         # Beside each synapse on its way: its event's count, and with ordered events whether it
         # is an input's (the table holds the neurons' synapses first, then the inputs').
         carried = {}
+        if lane_bits:
+            carried["lane"] = issue_address[:lane_bits]
         if dense:
             carried["target"] = issue_target
         if count_width:
@@ -378,8 +411,10 @@ class NeuronGroup(wiring.Component):
         synapse_side = {name: beside_read(value, name) for name, value in carried.items()}
         # The synapse is registered before it addresses the accumulator: block-RAM output
         # straight into the accumulator's address and bypass compare was the slowest path.
-        stored_weight = synapse_table.read_data if dense \
-            else synapse_table.read_data[plan.slot_width:]
+        entry = synapse_table.read_data
+        if lane_bits:
+            entry = entry.word_select(synapse_side["lane"], plan.group_entry_width(self._index))
+        stored_weight = entry if dense else entry[plan.slot_width:]
         fetch_valid = Signal()
         fetch_buffer = Signal()
         target = Signal(plan.slot_width)
@@ -389,8 +424,7 @@ class NeuronGroup(wiring.Component):
         m.d.sync += [
             fetch_valid.eq(synapse_valid),
             fetch_buffer.eq(synapse_buffer),
-            target.eq(synapse_side["target"] if dense
-                      else synapse_table.read_data[:plan.slot_width]),
+            target.eq(synapse_side["target"] if dense else entry[:plan.slot_width]),
             weight.eq(stored_weight.as_signed() << shift if shift else stored_weight.as_signed()),
         ]
         fetch_side = {name: Signal.like(value, name=f"fetch_{name}")
@@ -464,7 +498,7 @@ class NeuronGroup(wiring.Component):
         write_slot = Signal(plan.slot_width)
         write_weight = Signal(signed(weight_width))
         m.d.sync += [
-            loaded.eq(Mux(add_buffer, acc_reads[1].data, acc_reads[0].data)),
+            loaded.eq(Mux(add_buffer, acc_synapse_reads[1].data, acc_synapse_reads[0].data)),
             write_valid.eq(add_valid),
             write_buffer.eq(add_buffer),
             write_slot.eq(add_slot),
@@ -500,21 +534,36 @@ class NeuronGroup(wiring.Component):
             m.d.comb += new_sum.eq(
                 Mux(forward_newer, last_sum, Mux(forward_older, older_sum, loaded))
                 + write_weight)
-        for b, (acc_read, acc_write) in enumerate(zip(acc_reads, acc_writes, strict=True)):
-            with m.If(sweep_uses & (self.sweep_buffer == b)):
-                m.d.comb += [acc_read.addr.eq(sweep_slot), acc_read.en.eq(1)]
-            with m.Else():
-                m.d.comb += [acc_read.addr.eq(target), acc_read.en.eq(1)]
-            with m.If(stage1_valid & ((self.sweep_buffer == b) | stage1_init)):
+        for b, acc_write in enumerate(acc_writes):
+            sweep_read, synapse_read = acc_sweep_reads[b], acc_synapse_reads[b]
+            if plan.lut_ram_state:
+                m.d.comb += [sweep_read.addr.eq(sweep_slot), sweep_read.en.eq(1),
+                             synapse_read.addr.eq(target), synapse_read.en.eq(1)]
+            else:
+                with m.If(sweep_uses & (self.sweep_buffer == b)):
+                    m.d.comb += [sweep_read.addr.eq(sweep_slot), sweep_read.en.eq(1)]
+                with m.Else():
+                    m.d.comb += [sweep_read.addr.eq(target), sweep_read.en.eq(1)]
+            # Which write each buffer takes, decided a cycle ahead so that only the write
+            # enable's address decode lies between a register and the RAM (the buffer compare
+            # there had set the default network's clock on an ECP5). The sweep buffer holds
+            # still from the sweep's first slot until its pipeline drains.
+            clear_buffer, synapse_write = Signal(name=f"clear_buffer{b}"), \
+                Signal(name=f"synapse_write{b}")
+            m.d.sync += [
+                clear_buffer.eq(sweep_active & ((self.sweep_buffer == b) | sweep_init)),
+                synapse_write.eq(add_valid & (add_buffer == b)),
+            ]
+            with m.If(clear_buffer):
                 m.d.comb += [acc_write.addr.eq(stage1_slot), acc_write.data.eq(0),
                              acc_write.en.eq(1)]
             with m.Else():
                 m.d.comb += [
                     acc_write.addr.eq(write_slot),
                     acc_write.data.eq(new_sum),
-                    acc_write.en.eq(write_valid & (write_buffer == b)),
+                    acc_write.en.eq(synapse_write),
                 ]
-        swept_sum = Mux(self.sweep_buffer, acc_reads[1].data, acc_reads[0].data)
+        swept_sum = Mux(self.sweep_buffer, acc_sweep_reads[1].data, acc_sweep_reads[0].data)
         m.d.comb += [constants_read.addr.eq(sweep_slot), constants_read.en.eq(1)]
 
         stage1 = (stage1_valid, stage1_init, stage1_slot, stage1_id)
@@ -587,8 +636,9 @@ class NeuronGroup(wiring.Component):
         for stage_valid in update_stages:
             sweep_busy = sweep_busy | stage_valid
         m.d.comb += [
-            self.accumulating.eq(event_queue.busy | fetched_valid | pointer_valid | walking
-                                 | any_of(in_flight) | fetch_valid | add_valid | write_valid),
+            self.accumulating.eq(event_queue.busy | fetched_valid | held_valid | pointer_valid
+                                 | walking | any_of(in_flight) | fetch_valid | add_valid
+                                 | write_valid),
             self.sweeping.eq(sweep_busy | spike_queue.busy),
         ]
         return m

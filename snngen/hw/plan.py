@@ -34,6 +34,10 @@ __all__ = ["GroupPlan", "HardwarePlan", "bits_for_range", "block_ram_for", "chec
 
 MAX_GROUPS = 1024
 
+#: On an ECP5, groups of at most this many slots keep their accumulators and membrane states in
+#: LUT RAM (:attr:`HardwarePlan.lut_ram_state`): a read multiplexer of 8 LUT RAMs deep.
+LUT_RAM_SLOTS = 128
+
 
 def bits_for_range(lo: int, hi: int) -> tuple[int, bool]:
     """(width, signed) of the smallest shape holding every integer in lo..hi."""
@@ -161,6 +165,12 @@ class HardwarePlan:
         ``inferred`` Amaranth memories (any simulator, any device), or ``dp16kd`` ECP5 block
         RAM instances with their output register on (what synthesis for an ECP5 uses;
         simulated in Verilog with ``sim/ecp5_dp16kd.v``). The cycles are the same.
+    pack_bits : int
+        The width of a synapse-table word when entries are packed several to a word (0: one
+        entry per word). A table's word then holds :meth:`group_pack` entries, the most (a
+        power of two) that fit; an iCE40 SPRAM, 16 bits wide, holds four 4-bit weights per
+        word instead of one. The walker reads the word of each entry and selects the entry's
+        lane; the cycles are the same.
     """
 
     network: Network
@@ -184,10 +194,11 @@ class HardwarePlan:
     per_slot_thresholds: bool = False
     bank_depth: int = 0
     block_ram: str = "inferred"
+    pack_bits: int = 0
 
     # Pipeline constants of the cycle model (checked against simulation in the tests), for a
     # synapse table of one bank; a banked table adds its extra read cycles.
-    ACCUMULATE_LATENCY = 10
+    ACCUMULATE_LATENCY = 11
     SWEEP_LATENCY = 7
     STEP_OVERHEAD = 8
 
@@ -286,14 +297,29 @@ class HardwarePlan:
             return self.group_weight_width(group)
         return self.slot_width + self.group_weight_width(group)
 
+    def group_pack(self, group: int) -> int:
+        """Entries per word of group `group`'s synapse table (:attr:`pack_bits`): a power of
+        two, 1 without packing."""
+        pack = 1
+        while self.pack_bits and 2 * pack * self.group_entry_width(group) <= self.pack_bits:
+            pack *= 2
+        return pack
+
+    def group_word_width(self, group: int) -> int:
+        """Bits of a word of group `group`'s synapse table: its packed entries."""
+        return self.group_pack(group) * self.group_entry_width(group)
+
+    def synapse_table_words(self, group: int) -> int:
+        """Words of group `group`'s synapse table (≥ 1)."""
+        return max(1, -(-self.group_plans[group].synapse_count // self.group_pack(group)))
+
     def synapse_bank_depth(self, group: int) -> int:
-        """Entries per bank of group `group`'s synapse table (:attr:`bank_depth`)."""
-        return self.bank_depth or natural_bank_depth(self.group_entry_width(group))
+        """Words per bank of group `group`'s synapse table (:attr:`bank_depth`)."""
+        return self.bank_depth or natural_bank_depth(self.group_word_width(group))
 
     def synapse_banks(self, group: int) -> int:
         """Banks of group `group`'s synapse table."""
-        entries = max(1, self.group_plans[group].synapse_count)
-        return -(-entries // self.synapse_bank_depth(group))
+        return -(-self.synapse_table_words(group) // self.synapse_bank_depth(group))
 
     def synapse_read_latency(self, group: int) -> int:
         """Cycles from a synapse-table address to its entry: 1 for one bank; for B banks, the
@@ -309,10 +335,22 @@ class HardwarePlan:
                                                  for g in range(self.groups))
 
     @property
+    def lut_ram_state(self) -> bool:
+        """Whether the accumulators and the membrane memory go to LUT RAM: on an ECP5
+        (``block_ram`` ``dp16kd``) while a group holds at most :data:`LUT_RAM_SLOTS` slots.
+        Block RAM's 5.6 ns clock-to-output is slower than a shallow LUT RAM read there."""
+        return self.block_ram == "dp16kd" and self.slots <= LUT_RAM_SLOTS
+
+    @property
+    def pointer_width(self) -> int:
+        """Bits of a pointer-table word: the start address below the synapse count."""
+        return self.synapse_address_width + self.count_width
+
+    @property
     def synapse_entry_width(self) -> int:
-        """The widest group's entry: the width of ``synapse_load``'s data (a group takes the low
-        bits it needs)."""
-        return max(self.group_entry_width(g) for g in range(self.groups))
+        """The widest group's table word (its entry, or its packed entries): the width of
+        ``synapse_load``'s data (a group takes the low bits it needs)."""
+        return max(self.group_word_width(g) for g in range(self.groups))
 
     @property
     def load_address_width(self) -> int:
@@ -320,19 +358,26 @@ class HardwarePlan:
         return self.group_index_width + self.synapse_address_width
 
     def synapse_words(self, group: int) -> list[int]:
-        """Group `group`'s synapse table as packed entries (the ROM contents, or what to load)."""
+        """Group `group`'s synapse table words (the ROM contents, or what to load): each entry
+        is its target slot below its weight (the weight alone in a dense group), and a word
+        holds :meth:`group_pack` entries, the first in the low bits."""
         weight_mask = (1 << self.group_weight_width(group)) - 1
         if self.group_plans[group].dense:
-            return [int(w) & weight_mask for _, w in self.group_plans[group].synapses]
-        slot_mask = (1 << self.slot_width) - 1
-        return [(int(t) & slot_mask) | ((int(w) & weight_mask) << self.slot_width)
-                for t, w in self.group_plans[group].synapses]
+            entries = [int(w) & weight_mask for _, w in self.group_plans[group].synapses]
+        else:
+            slot_mask = (1 << self.slot_width) - 1
+            entries = [(int(t) & slot_mask) | ((int(w) & weight_mask) << self.slot_width)
+                       for t, w in self.group_plans[group].synapses]
+        pack, width = self.group_pack(group), self.group_entry_width(group)
+        return [sum(entry << (lane * width)
+                    for lane, entry in enumerate(entries[first:first + pack]))
+                for first in range(0, len(entries), pack)]
 
     def synapse_load_words(self) -> np.ndarray:
         """Every ``(address, data)`` to write through ``synapse_load``, shape (S, 2).
 
-        The address is ``group << synapse_address_width | entry``; the data is the packed entry
-        of :meth:`synapse_words`. Only needed with :attr:`runtime_weights`.
+        The address is ``group << synapse_address_width | word``; the data is the word of
+        :meth:`synapse_words`. Only needed with :attr:`runtime_weights`.
         """
         rows = [(g << self.synapse_address_width | a, word)
                 for g in range(self.groups) for a, word in enumerate(self.synapse_words(g))]
@@ -341,7 +386,7 @@ class HardwarePlan:
     def memory_bits(self) -> dict[str, int]:
         """Bits of every memory kind, summed over the groups (what block RAM must hold)."""
         net = self.network
-        ptr_entry = self.synapse_address_width + self.count_width
+        ptr_entry = self.pointer_width
         extra = {}
         if net.dynamics is not None:
             if net.dynamics.current is not None:
@@ -349,7 +394,7 @@ class HardwarePlan:
             if self.refractory_width:
                 extra["refractory"] = self.groups * self.slots * self.refractory_width
         return {**extra,
-            "synapses": sum(g.synapse_count * self.group_entry_width(g.index)
+            "synapses": sum(len(self.synapse_words(g.index)) * self.group_word_width(g.index)
                             for g in self.group_plans),
             "pointers": self.groups * self.sources * ptr_entry,
             "state": self.groups * self.slots * self.state_width,
@@ -483,6 +528,8 @@ class HardwarePlan:
             "memory_bits": self.memory_bits(),
             "dense_groups": [g.index for g in self.group_plans if g.dense],
             "bank_depth": self.bank_depth,
+            "pack_bits": self.pack_bits,
+            "synapse_entries_per_word": [self.group_pack(g) for g in range(self.groups)],
             "block_ram": self.block_ram,
             "synapse_banks_per_group": [self.synapse_banks(g) for g in range(self.groups)],
             "synapse_read_latency_per_group": [self.synapse_read_latency(g)
@@ -497,8 +544,7 @@ class HardwarePlan:
         for (layer, first, end), (_, _, first_group, count) in zip(
                 self.network.layer_spans, self.segments, strict=True):
             groups = range(first_group, first_group + count)
-            bits = sum(self.group_plans[g].synapse_count * self.group_entry_width(g)
-                       for g in groups)
+            bits = sum(len(self.synapse_words(g)) * self.group_word_width(g) for g in groups)
             synapses = int(np.count_nonzero(self.network.weights[first:end])
                            + np.count_nonzero(self.network.input_weights[first:end]))
             layouts = {"dense" if self.group_plans[g].dense else "sparse" for g in groups}
@@ -549,7 +595,7 @@ def block_ram_for(family: str) -> str:
 
 def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: bool = False,
                   bank_depth: int = 0, storage: str = "auto",
-                  block_ram: str = "inferred") -> HardwarePlan:
+                  block_ram: str = "inferred", pack_bits: int = 0) -> HardwarePlan:
     """Partition `network` over `groups` neuron groups and size every memory and datapath.
 
     `groups` None means one per layer (1 without layers); a layered network needs at least one
@@ -559,7 +605,8 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
     `storage` chooses each group's table layout: ``auto`` dense where the fill reaches
     :data:`DENSE_FILL` and that saves memory, ``sparse`` or ``dense`` for every group.
     `block_ram` builds banked tables from inferred memories or ECP5 ``DP16KD`` instances
-    (:attr:`HardwarePlan.block_ram`).
+    (:attr:`HardwarePlan.block_ram`). `pack_bits` packs table entries into words of that width
+    (:attr:`HardwarePlan.pack_bits`; 0: one entry per word).
     """
     if not isinstance(runtime_weights, bool):
         raise TypeError(f"runtime_weights must be a bool, not {runtime_weights!r}")
@@ -569,6 +616,8 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
     if isinstance(bank_depth, bool) or not isinstance(bank_depth, int) or bank_depth < 0 \
             or bank_depth & (bank_depth - 1):
         raise ValueError(f"bank_depth must be 0 (natural) or a power of two, not {bank_depth!r}")
+    if isinstance(pack_bits, bool) or not isinstance(pack_bits, int) or not 0 <= pack_bits <= 64:
+        raise ValueError(f"pack_bits must be an integer in 0..64, not {pack_bits!r}")
     n, k = network.neurons, network.inputs
     spans = network.layer_spans
     if groups is None:
@@ -623,7 +672,8 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         reaches = block.any(axis=0)
         dense = storage == "dense" or (storage == "auto" and _fills(block, reaches, len(members),
                                                                    _width(slots),
-                                                                   _weight_limit(network)))
+                                                                   _weight_limit(network),
+                                                                   pack_bits))
         pointers = np.zeros((sources, 2), dtype=np.int64)
         entries = []
         for source in range(sources):
@@ -686,6 +736,7 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         per_slot_thresholds=per_slot,
         bank_depth=bank_depth,
         block_ram=block_ram,
+        pack_bits=pack_bits,
     )
 
 
@@ -712,17 +763,33 @@ def mux_levels(inputs: int) -> int:
 
 
 def _fills(block: np.ndarray, reaches: np.ndarray, members: int, slot_width: int,
-           weight_limit: int) -> bool:
+           weight_limit: int, pack_bits: int = 0) -> bool:
     """Whether a group's incoming synapses (`block`: members × sources) are dense enough for
-    position-addressed storage: they fill :data:`DENSE_FILL` of the reaching sources' slots, and
-    the dense table (weights only, zeros included) is smaller than the sparse one."""
+    position-addressed storage: the dense table (weights only, zeros included) is smaller than
+    the sparse one, and either the synapses fill :data:`DENSE_FILL` of the reaching sources'
+    slots or the dense table takes at most half the memory (then the walk over the absent
+    synapses' zero weights is worth the memory). Memory counts whole words of `pack_bits`
+    when entries are packed."""
     synapses = int(np.count_nonzero(block))
     positions = int(reaches.sum()) * members
-    if positions == 0 or synapses < DENSE_FILL * positions:
+    if positions == 0:
         return False
     weights = block[block != 0]
     weight_width = _weight_width(np.column_stack([np.zeros_like(weights), weights]), weight_limit)
-    return positions * weight_width < synapses * (slot_width + weight_width)
+
+    def bits(entries: int, width: int) -> int:
+        if not pack_bits:
+            return entries * width
+        pack = 1
+        while 2 * pack * width <= pack_bits:
+            pack *= 2
+        return -(-entries // pack) * max(pack_bits, width)
+
+    dense_bits = bits(positions, weight_width)
+    sparse_bits = bits(synapses, slot_width + weight_width)
+    if synapses >= DENSE_FILL * positions:
+        return dense_bits < sparse_bits
+    return 2 * dense_bits <= sparse_bits
 
 
 def _weight_width(synapses: np.ndarray, limit: int) -> int:

@@ -75,6 +75,9 @@ TARGETS = {
 # Entries of one iCE40 UltraPlus SPRAM (16 k × 16): the bank of a runtime-loaded synapse table
 # there, so that each bank is whole SPRAMs (a block-RAM-sized bank would take a whole SPRAM).
 SPRAM_BANK_DEPTH = 16384
+# Bits of an SPRAM word: tables there pack their entries to this width (four 4-bit weights a
+# word), since an SPRAM has no narrower, deeper mode.
+SPRAM_WORD_BITS = 16
 
 
 def tables_in_spram(target: str, runtime_weights: bool) -> bool:
@@ -87,11 +90,18 @@ def bank_depth_for(target: str, runtime_weights: bool) -> int:
     return SPRAM_BANK_DEPTH if tables_in_spram(target, runtime_weights) else 0
 
 
+def pack_bits_for(target: str, runtime_weights: bool) -> int:
+    """The synapse-table word width synthesis packs entries to on `target` (0: no packing)."""
+    return SPRAM_WORD_BITS if tables_in_spram(target, runtime_weights) else 0
+
+
 def target_plan(network: Network, target: str, groups: int | None, runtime_weights: bool):
-    """The hardware plan synthesis builds for `target`: its bank depth and block RAM cells."""
+    """The hardware plan synthesis builds for `target`: its bank depth, packing and block RAM
+    cells."""
     return plan_hardware(network, groups, runtime_weights=runtime_weights,
                          bank_depth=bank_depth_for(target, runtime_weights),
-                         block_ram=block_ram_for(TARGETS[target].family))
+                         block_ram=block_ram_for(TARGETS[target].family),
+                         pack_bits=pack_bits_for(target, runtime_weights))
 
 
 # The (depth, width) configurations of an iCE40 block RAM (SB_RAM40_4K, 4 kbit).
@@ -283,7 +293,7 @@ def synthesize(network: Network, target: str, *, groups: int = 1, pnr: bool = Tr
             # for the tables this option exists for, so ask for SPRAM ("huge") explicitly.
             synth += " -spram"
             steps = 'setattr -set ram_style "huge" m:synapse_memory*; '
-        if spec.family == "ecp5" and plan.slots <= 128:
+        if plan.lut_ram_state:
             # ECP5 block RAM has a 5.6 ns clock-to-output (yosys never enables its output
             # register); the accumulators' read-modify-write and the membrane read that feeds
             # the update are faster in LUT RAM while a group is small enough for a shallow read

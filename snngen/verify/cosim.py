@@ -122,6 +122,7 @@ def run_cocotb(
     runtime_weights: bool = False,
     bank_depth: int = 0,
     block_ram: str = "inferred",
+    pack_bits: int = 0,
     mode: str = "harness",
     waves: bool = False,
     stall_seed: int | None = None,
@@ -143,6 +144,9 @@ def run_cocotb(
     block_ram : {"inferred", "dp16kd"}
         Banked tables from inferred memories, or ECP5 DP16KD instances, simulated with the
         model :func:`dp16kd_model` (added to the sources).
+    pack_bits : int
+        Synapse-table words of this width holding several entries (0: one entry per word),
+        as synthesis for iCE40 SPRAM packs them.
     mode : {"harness", "python"}
     waves : bool
         Dump a waveform (Icarus: FST, Verilator: FST) into the build folder.
@@ -172,7 +176,7 @@ def run_cocotb(
     build = Path(build_dir).resolve()
     build.mkdir(parents=True, exist_ok=True)
     design = generate(network, groups, "dut", runtime_weights=runtime_weights,
-                      bank_depth=bank_depth, block_ram=block_ram)
+                      bank_depth=bank_depth, block_ram=block_ram, pack_bits=pack_bits)
     for name, content in design.files.items():
         _write_if_changed(build / name, content)
     manifest = json.loads(design.manifest_json)

@@ -8,8 +8,8 @@ seed 1, ECP5 speed grade 6); cycles per step are measured in Amaranth's simulato
 design (the same cycles as the DP16KD build synthesis uses; bit-exact against the golden model,
 or the benchmark stops), and the latency of a 25-step MNIST-size image is cycles × the achieved
 clock. Synthesis runs two at a time; a configuration that does not fit is a row saying what ran
-out. `--no-pnr` stops after yosys (resources and cycles, no Fmax): what the G = 48 row, whose
-place and route takes hours, is measured with.
+out. `--no-pnr` stops after yosys (resources and cycles, no Fmax), for configurations as large
+as G = 48 whose place and route would take hours.
 """
 
 from __future__ import annotations

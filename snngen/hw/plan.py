@@ -300,10 +300,12 @@ class HardwarePlan:
     def group_pack(self, group: int) -> int:
         """Entries per word of group `group`'s synapse table (:attr:`pack_bits`): a power of
         two, 1 without packing."""
-        pack = 1
-        while self.pack_bits and 2 * pack * self.group_entry_width(group) <= self.pack_bits:
-            pack *= 2
-        return pack
+        return entries_per_word(self.group_entry_width(group), self.pack_bits)
+
+    def synapse_table_bits(self, group: int) -> int:
+        """Bits of group `group`'s synapse table: its whole words (0 without synapses)."""
+        return (-(-self.group_plans[group].synapse_count // self.group_pack(group))
+                * self.group_word_width(group))
 
     def group_word_width(self, group: int) -> int:
         """Bits of a word of group `group`'s synapse table: its packed entries."""
@@ -394,8 +396,7 @@ class HardwarePlan:
             if self.refractory_width:
                 extra["refractory"] = self.groups * self.slots * self.refractory_width
         return {**extra,
-            "synapses": sum(len(self.synapse_words(g.index)) * self.group_word_width(g.index)
-                            for g in self.group_plans),
+            "synapses": sum(self.synapse_table_bits(g) for g in range(self.groups)),
             "pointers": self.groups * self.sources * ptr_entry,
             "state": self.groups * self.slots * self.state_width,
             "accumulators": 2 * self.groups * self.slots * self.accumulator_word_width,
@@ -544,7 +545,7 @@ class HardwarePlan:
         for (layer, first, end), (_, _, first_group, count) in zip(
                 self.network.layer_spans, self.segments, strict=True):
             groups = range(first_group, first_group + count)
-            bits = sum(len(self.synapse_words(g)) * self.group_word_width(g) for g in groups)
+            bits = sum(self.synapse_table_bits(g) for g in groups)
             synapses = int(np.count_nonzero(self.network.weights[first:end])
                            + np.count_nonzero(self.network.input_weights[first:end]))
             layouts = {"dense" if self.group_plans[g].dense else "sparse" for g in groups}
@@ -762,6 +763,15 @@ def mux_levels(inputs: int) -> int:
     return levels
 
 
+def entries_per_word(width: int, pack_bits: int) -> int:
+    """Entries of `width` bits a table word of `pack_bits` holds: the most, a power of two, that
+    fit (1 without packing, or when one entry is wider)."""
+    pack = 1
+    while pack_bits and 2 * pack * width <= pack_bits:
+        pack *= 2
+    return pack
+
+
 def _fills(block: np.ndarray, reaches: np.ndarray, members: int, slot_width: int,
            weight_limit: int, pack_bits: int = 0) -> bool:
     """Whether a group's incoming synapses (`block`: members × sources) are dense enough for
@@ -780,10 +790,7 @@ def _fills(block: np.ndarray, reaches: np.ndarray, members: int, slot_width: int
     def bits(entries: int, width: int) -> int:
         if not pack_bits:
             return entries * width
-        pack = 1
-        while 2 * pack * width <= pack_bits:
-            pack *= 2
-        return -(-entries // pack) * max(pack_bits, width)
+        return -(-entries // entries_per_word(width, pack_bits)) * max(pack_bits, width)
 
     dense_bits = bits(positions, weight_width)
     sparse_bits = bits(synapses, slot_width + weight_width)

@@ -119,11 +119,16 @@ def test_router_delivers_each_event_to_exactly_its_groups():
         assert received[g] == expected
 
 
-def test_merger_emits_every_spike_once():
-    network = random_network(neurons=9, seed=1)
-    plan = plan_hardware(network, 3)
+@pytest.mark.parametrize("groups", [3, 20])
+def test_merger_emits_every_spike_once(groups):
+    """One merger, and (20 groups) a first level of three mergers into a second."""
+    network = random_network(neurons=40, seed=1)
+    plan = plan_hardware(network, groups)
+    assert len(plan.merge_clusters) == (0 if groups == 3 else 3)
     merger = SpikeMerger(plan)
-    queued = {0: [0, 3, 6], 1: [4], 2: [2, 8]}
+    rng = np.random.default_rng(groups)
+    queued = {g: [int(n) for n in plan.group_plans[g].members
+                  if rng.random() < 0.7] for g in range(groups)}
     out = []
 
     async def feed(ctx, g):
@@ -142,11 +147,12 @@ def test_merger_emits_every_spike_once():
             ctx.set(merger.merged.ready, int(rng.random() < 0.5))
 
     async def main(ctx):
-        await ctx.tick().repeat(60)
+        await ctx.tick().repeat(200)
+        assert not ctx.get(merger.busy)
 
     simulator = Simulator(merger)
     simulator.add_clock(1e-8)
-    for g in range(3):
+    for g in range(groups):
         async def feeder(ctx, g=g):
             await feed(ctx, g)
         simulator.add_testbench(feeder, background=True)
@@ -154,6 +160,7 @@ def test_merger_emits_every_spike_once():
     simulator.add_testbench(main)
     simulator.run()
     assert sorted(out) == sorted(n for ids in queued.values() for n in ids)
+    assert len(out) > groups
 
 
 def test_group_accumulates_and_sweeps():

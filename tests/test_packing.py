@@ -116,3 +116,31 @@ def test_random_networks_packed(doc, groups, steps, pack_bits, storage, bank_dep
                        steps, inputs)
     assert_array_equal(got.spikes, expected.spikes)
     assert_array_equal(got.state, expected.state)
+
+
+def test_build_and_verify_take_pack_bits(tmp_path, capsys):
+    """`snngen build --pack-bits 16` writes the packed words and says so in the manifest;
+    `snngen verify --pack-bits 16` checks that design bit-exact; a width out of range is one
+    line naming the flag."""
+    import json
+
+    from snngen.cli import main
+    from snngen.model.network import save_network
+
+    network = random_case(9, 8, "signed", "saturate", "subtract", neurons=12, inputs=6,
+                          density=0.9, weight_bits=4)
+    path = tmp_path / "net.json"
+    save_network(network, path)
+    out = tmp_path / "design"
+    assert main(["build", str(path), "--runtime-weights", "--pack-bits", "16",
+                 "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parameters"]["pack_bits"] == 16
+    assert min(manifest["parameters"]["synapse_entries_per_word"]) >= 2
+    assert main(["verify", str(path), "--steps", "6", "--runtime-weights", "--pack-bits", "16",
+                 "--groups", "2"]) == 0
+    capsys.readouterr()
+    assert main(["build", str(path), "--pack-bits", "65", "--out", str(tmp_path / "bad")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--pack-bits" in error and "0..64" in error and "65" in error
+    assert not (tmp_path / "bad").exists()

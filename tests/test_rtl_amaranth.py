@@ -176,7 +176,7 @@ def test_banked_tables_under_full_load_and_stalls(bank_depth):
     assert expected.spikes.all()
 
 
-@pytest.mark.parametrize(("groups", "bank_depth"), [(1, 0), (2, 0), (4, 0), (2, 2)])
+@pytest.mark.parametrize(("groups", "bank_depth"), [(1, 0), (2, 0), (4, 0), (2, 2), (12, 0)])
 def test_cycles_lie_between_the_bounds(groups, bank_depth):
     """Measured cycles per step ≥ max(N/G, synaptic events/G) and ≤ the serial schedule (whose
     accumulate latency counts a banked table's extra read cycles)."""

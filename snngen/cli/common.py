@@ -546,6 +546,22 @@ def add_block_ram_flag(parser: argparse.ArgumentParser, extra: str = "") -> None
                              f"sim/ecp5_dp16kd.v){extra} (default: %(default)s)")
 
 
+def pack_bits_value(text: str) -> int:
+    """An argparse type: a synapse-table word width in 0..64 (0: one entry per word)."""
+    value = integer(text)
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be in 0..64 bits, not {value}")
+    return value
+
+
+def add_pack_bits_flag(parser: argparse.ArgumentParser, extra: str = "") -> None:
+    parser.add_argument("--pack-bits", type=pack_bits_value, default=0, metavar="BITS",
+                        help="pack synapse-table entries into words of BITS bits, as many as "
+                             "fit (a power of two), as `snngen synth` does for runtime weights "
+                             "in an iCE40 UP5K's 16-bit SPRAM; 0 stores one entry per word"
+                             f"{extra} (default: %(default)s)")
+
+
 def add_dt_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dt", type=number, default=1e-4, metavar="SECONDS",
                         help="time step the graph's tau refer to (default: 1e-4, snnTorch's)")

@@ -21,6 +21,7 @@ from .common import (
     add_block_ram_flag,
     add_groups_flag,
     add_network_flags,
+    add_pack_bits_flag,
     add_runtime_weights_flag,
     check_output,
     check_steps,
@@ -49,7 +50,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     name = args.name or name
     out = args.out or os.path.join("rtl_out", name)
     design = build_design(network, out, groups=args.groups, name=name,
-                          runtime_weights=args.runtime_weights, block_ram=args.block_ram)
+                          runtime_weights=args.runtime_weights, block_ram=args.block_ram,
+                          pack_bits=args.pack_bits)
     manifest = json.loads(design.manifest_json)
     if args.json:
         print(json.dumps({"out": out, "top": design.top, "files": sorted(design.files),
@@ -86,7 +88,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     check_trace_memory(args.steps, network, copies=2)
     inputs = (load_stimulus(args.input, network.inputs, args.steps) if args.input is not None
               else check_inputs(network, args.steps, None))
-    plan = plan_hardware(network, args.groups, runtime_weights=args.runtime_weights)
+    plan = plan_hardware(network, args.groups, runtime_weights=args.runtime_weights,
+                         pack_bits=args.pack_bits)
     expected = simulate(network, args.steps, inputs)
     waves_path = None
     if args.sim == "amaranth":
@@ -101,7 +104,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             result = run_cocotb(network, args.steps, inputs, simulator=args.sim,
                                 build_dir=build_dir, groups=plan.groups, waves=args.waves,
                                 runtime_weights=args.runtime_weights,
-                                block_ram=args.block_ram, stall_seed=args.stall_seed)
+                                block_ram=args.block_ram, pack_bits=args.pack_bits,
+                                stall_seed=args.stall_seed)
         except CosimError as error:
             print(f"snngen verify: error: {error}", file=sys.stderr)
             return EXIT_TOOL
@@ -228,6 +232,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_groups_flag(build)
     add_runtime_weights_flag(build)
     add_block_ram_flag(build)
+    add_pack_bits_flag(build)
     build.add_argument("--out", metavar="DIR",
                        help="output folder (default: rtl_out/NAME/)")
     build.add_argument("--name", help="design name; the top module is snn_NAME "
@@ -255,6 +260,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_groups_flag(verify)
     add_runtime_weights_flag(verify)
     add_block_ram_flag(verify, "; with --sim icarus|verilator")
+    add_pack_bits_flag(verify)
     verify.add_argument("--out", metavar="TRACE.npz",
                         help="write the RTL's own trace (same format as `snngen sim`) "
                              "(default: not written)")

@@ -164,12 +164,15 @@ class SNNCore(wiring.Component):
         # across the chip, and was the slowest path once the synapse tables were banked.
         m.submodules.input_queue = input_queue = EventQueue(
             plan.input_id_width, max(2, k), registered_output=True, block_ram=plan.block_ram)
-        # N + 1 in memory plus the output register: room for every spike of a step (the merger
-        # also waits on its ready, so this is for throughput, not correctness).
+        # N in memory plus the read stage and the output register: room for every spike of a
+        # step (the merger also waits on its ready, and the router drains the queue during the
+        # sweep, so this is for throughput, not correctness). N, not more: 1,024 ids of up to
+        # 18 bits are one DP16KD with its output register, and 1,025 were an inferred block
+        # RAM without it, the slowest path of a 1,024-neuron core.
         # With multi-spike neurons an entry is (neuron, count): one per neuron still.
         spike_width = spike_layout(plan).size
         m.submodules.spike_queue = spike_queue = EventQueue(
-            spike_width, n + 1, registered_output=True, block_ram=plan.block_ram)
+            spike_width, max(2, n), registered_output=True, block_ram=plan.block_ram)
 
         for g, group in enumerate(self.groups):
             wiring.connect(m, router.groups[g], group.events)

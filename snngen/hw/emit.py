@@ -176,7 +176,7 @@ def manifest_ports(core: SNNCore) -> list[dict]:
 
 def _cycle_model(plan: HardwarePlan) -> dict:
     return {
-        "upper_bound": "max(E, max_g S_g) + A + max(Ng, spikes) + W + C",
+        "upper_bound": "max(E, max_g S_g) + A + max(Ng, spikes) + W + T + C",
         "note": "the upper bound is the serial schedule; the core accumulates step t+1's spike "
                 "events during step t's sweep, so a step usually takes less",
         "terms": {
@@ -186,6 +186,7 @@ def _cycle_model(plan: HardwarePlan) -> dict:
             "spikes": "spikes of this step (the merger emits one per cycle)",
             "A": plan.accumulate_latency,
             "W": plan.sweep_latency,
+            "T": plan.merge_stages,
             "C": HardwarePlan.STEP_OVERHEAD,
         },
         "lower_bound": "max(N/G, synaptic events/G)",
@@ -268,14 +269,15 @@ def generate(network: Network, groups: int = 1, name: str = "design", *,
 
 
 def build_design(network: Network, out_dir: str, groups: int = 1, name: str = "design", *,
-                 runtime_weights: bool = False, block_ram: str = "inferred") -> Design:
+                 runtime_weights: bool = False, block_ram: str = "inferred",
+                 pack_bits: int = 0) -> Design:
     """Generate a design and write its files into `out_dir` (created if needed).
 
     With `runtime_weights` it also writes ``synapses.hex``: the words to load through the
     ``synapse_load`` port after reset (``{data, address}`` per line, address in the low bits).
     """
     design = generate(network, groups, name, runtime_weights=runtime_weights,
-                      block_ram=block_ram)
+                      block_ram=block_ram, pack_bits=pack_bits)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise InputError(f"--out must be a directory, not the file {out_dir!r}")
     os.makedirs(out_dir, exist_ok=True)

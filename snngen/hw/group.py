@@ -84,12 +84,13 @@ class NeuronGroup(wiring.Component):
     **Accumulate pipeline** (one synapse per cycle once filled): an event's source id is looked up
     in the pointer table (start, count); an address generator walks the ``count`` synapses of that
     source in this group and moves to the next event without a bubble; each synapse
-    ``(slot, weight)`` is added to ``accumulator[slot]`` by a read-modify-write over two cycles
-    after the read, forwarding the sums of the two synapses before it when they went to the same
-    slot, so back-to-back updates of one slot need no stall. There
+    ``(slot, weight)`` is added to ``accumulator[slot]`` by a read-modify-write over three cycles
+    after the read (the sum is registered before it is written back), forwarding the sums of the
+    three synapses before it when they went to the same slot, so back-to-back updates of one slot
+    need no stall. There
     are two accumulator buffers (``accumulate_buffer`` selects the one written): while a sweep
     reads this step's sums from one, the next step's synapses already go into the other.
-    Latency from an accepted event to its last accumulator write: count + 7 cycles.
+    Latency from an accepted event to its last accumulator write: count + 8 cycles.
 
     **Sweep pipeline** (one neuron per cycle): reads state, accumulator and bias of slot l (clearing
     the accumulator), then ``u + bias``, ``+ I``, overflow and threshold, and reset with the state
@@ -240,6 +241,10 @@ class NeuronGroup(wiring.Component):
 
         state_write = self.state_memory.write_port()
         state_read = self.state_memory.read_port()
+        # In LUT RAM the host reads through a port of its own, for the same reason as the
+        # accumulators' second port below: the sweep's read address then needs no multiplexer
+        # (it had become the default network's critical path on an ECP5).
+        host_read = self.state_memory.read_port() if plan.lut_ram_state else state_read
         acc_writes = [mem.write_port() for mem in self.accumulator_memories]
         acc_sweep_reads = [mem.read_port() for mem in self.accumulator_memories]
         # In LUT RAM a second read port costs a copy of the RAM but takes the multiplexer
@@ -485,12 +490,15 @@ class NeuronGroup(wiring.Component):
         # the other buffer takes the synapses' read-modify-writes. The core never lets the two
         # use the same buffer at once.
         sweep_uses = sweep_active | stage1_valid
-        # The read-modify-write takes two cycles after the read: the block RAM's output is
-        # registered first (`loaded`), then added and written back. A read does not see the
-        # writes of the two synapses just before it (one is being written in the cycle of the
-        # read, the next one later), so the adder takes their sums instead when they went to the
-        # same slot: the newer one first. With that forwarding the read ports need no
-        # transparency, whose bypass comparator sat on the slowest path.
+        # The read-modify-write takes three cycles after the read: the block RAM's output is
+        # registered first (`loaded`), then added into a register (`last_sum`), then written
+        # back. The write-back register keeps the adder's carry chain away from the RAM's
+        # write data: adder, clear multiplexer and LUT RAM write in one cycle had set the
+        # default network's clock on an ECP5. A read does not see the writes of the three
+        # synapses just before it (one is written in the cycle of the read, two later), so the
+        # adder takes their sums instead when they went to the same slot: the newest one first.
+        # With that forwarding the read ports need no transparency, whose bypass comparator
+        # sat on the slowest path.
         word_shape = unsigned(plan.accumulator_word_width) if plan.ordered_events \
             else signed(plan.accumulator_width)
         loaded = Signal(word_shape)
@@ -504,36 +512,44 @@ class NeuronGroup(wiring.Component):
             write_slot.eq(add_slot),
             write_weight.eq(add_weight),
         ]
-        last_valid, last_buffer = Signal(), Signal()
-        last_slot = Signal(plan.slot_width)
-        last_sum = Signal(word_shape)
-        older_sum = Signal(word_shape)
+        # The entries one, two and three cycles ahead of the sum stage: `last` is being written
+        # to the RAM, `older` and `oldest` were written in the two cycles before.
+        last_valid, last_buffer, older_valid, older_buffer = Signal(), Signal(), Signal(), Signal()
+        last_slot, older_slot = Signal(plan.slot_width), Signal(plan.slot_width)
+        last_sum, older_sum, oldest_sum = (Signal(word_shape), Signal(word_shape),
+                                           Signal(word_shape))
         new_sum = Signal(word_shape)
-        # Decided a cycle early, from the entries then in the write stage and just written, so
-        # the comparisons are off the adder's path.
-        forward_newer = Signal()
-        forward_older = Signal()
+        # Which sum the adder takes (0 the RAM's, 1 the oldest, 2 the older, 3 the last),
+        # decided a cycle early from the entries then in the pipeline, so the comparisons are
+        # off the adder's path and it sees one 4-to-1 multiplexer.
+        forward = Signal(2)
+
+        def same_target(valid, buffer, slot):
+            return valid & (slot == add_slot) & (buffer == add_buffer)
+
         m.d.sync += [
-            forward_newer.eq(write_valid & (write_slot == add_slot)
-                             & (write_buffer == add_buffer)),
-            forward_older.eq(last_valid & (last_slot == add_slot)
-                             & (last_buffer == add_buffer)),
+            forward.eq(Mux(same_target(write_valid, write_buffer, write_slot), 3,
+                           Mux(same_target(last_valid, last_buffer, last_slot), 2,
+                               Mux(same_target(older_valid, older_buffer, older_slot), 1, 0)))),
             last_valid.eq(write_valid),
             last_buffer.eq(write_buffer),
             last_slot.eq(write_slot),
             last_sum.eq(new_sum),
+            older_valid.eq(last_valid),
+            older_buffer.eq(last_buffer),
+            older_slot.eq(last_slot),
             older_sum.eq(last_sum),
+            oldest_sum.eq(older_sum),
         ]
+        operand = Mux(forward[1], Mux(forward[0], last_sum, older_sum),
+                      Mux(forward[0], oldest_sum, loaded))
         if plan.ordered_events:
             write_from_input = Signal()
             m.d.sync += write_from_input.eq(add_from_input)
-            m.d.comb += new_sum.eq(append_saturating_add(
-                plan, Mux(forward_newer, last_sum, Mux(forward_older, older_sum, loaded)),
-                write_weight, write_from_input))
+            m.d.comb += new_sum.eq(append_saturating_add(plan, operand, write_weight,
+                                                         write_from_input))
         else:
-            m.d.comb += new_sum.eq(
-                Mux(forward_newer, last_sum, Mux(forward_older, older_sum, loaded))
-                + write_weight)
+            m.d.comb += new_sum.eq(operand + write_weight)
         for b, acc_write in enumerate(acc_writes):
             sweep_read, synapse_read = acc_sweep_reads[b], acc_synapse_reads[b]
             if plan.lut_ram_state:
@@ -552,15 +568,15 @@ class NeuronGroup(wiring.Component):
                 Signal(name=f"synapse_write{b}")
             m.d.sync += [
                 clear_buffer.eq(sweep_active & ((self.sweep_buffer == b) | sweep_init)),
-                synapse_write.eq(add_valid & (add_buffer == b)),
+                synapse_write.eq(write_valid & (write_buffer == b)),
             ]
             with m.If(clear_buffer):
                 m.d.comb += [acc_write.addr.eq(stage1_slot), acc_write.data.eq(0),
                              acc_write.en.eq(1)]
             with m.Else():
                 m.d.comb += [
-                    acc_write.addr.eq(write_slot),
-                    acc_write.data.eq(new_sum),
+                    acc_write.addr.eq(last_slot),
+                    acc_write.data.eq(last_sum),
                     acc_write.en.eq(synapse_write),
                 ]
         swept_sum = Mux(self.sweep_buffer, acc_sweep_reads[1].data, acc_sweep_reads[0].data)
@@ -575,11 +591,15 @@ class NeuronGroup(wiring.Component):
         (out_valid, out_init, out_slot, out_id, after_reset, fired, spike_count,
          update_stages) = update
         # State port: the sweep owns it while active; the host reads and writes it while idle.
-        with m.If(sweep_active):
-            m.d.comb += [state_read.addr.eq(sweep_slot), state_read.en.eq(1)]
-        with m.Else():
-            m.d.comb += [state_read.addr.eq(self.read_addr), state_read.en.eq(self.read_en)]
-        m.d.sync += self.read_data.eq(state_read.data)
+        if host_read is not state_read:
+            m.d.comb += [state_read.addr.eq(sweep_slot), state_read.en.eq(1),
+                         host_read.addr.eq(self.read_addr), host_read.en.eq(self.read_en)]
+        else:
+            with m.If(sweep_active):
+                m.d.comb += [state_read.addr.eq(sweep_slot), state_read.en.eq(1)]
+            with m.Else():
+                m.d.comb += [state_read.addr.eq(self.read_addr), state_read.en.eq(self.read_en)]
+        m.d.sync += self.read_data.eq(host_read.data)
         with m.If(out_valid):
             m.d.comb += [
                 state_write.addr.eq(out_slot),
@@ -638,7 +658,7 @@ class NeuronGroup(wiring.Component):
         m.d.comb += [
             self.accumulating.eq(event_queue.busy | fetched_valid | held_valid | pointer_valid
                                  | walking | any_of(in_flight) | fetch_valid | add_valid
-                                 | write_valid),
+                                 | write_valid | last_valid),
             self.sweeping.eq(sweep_busy | spike_queue.busy),
         ]
         return m

@@ -38,6 +38,11 @@ MAX_GROUPS = 1024
 #: LUT RAM (:attr:`HardwarePlan.lut_ram_state`): a read multiplexer of 8 LUT RAMs deep.
 LUT_RAM_SLOTS = 128
 
+#: The most group spike queues one merger picks among in a cycle. More groups are merged in two
+#: levels (:attr:`HardwarePlan.merge_clusters`): a priority pick across 32 queues, whose ready
+#: fanned back into every queue's flags, was the slowest path of a 32-group core.
+MERGE_FANIN = 8
+
 
 def bits_for_range(lo: int, hi: int) -> tuple[int, bool]:
     """(width, signed) of the smallest shape holding every integer in lo..hi."""
@@ -198,7 +203,7 @@ class HardwarePlan:
 
     # Pipeline constants of the cycle model (checked against simulation in the tests), for a
     # synapse table of one bank; a banked table adds its extra read cycles.
-    ACCUMULATE_LATENCY = 11
+    ACCUMULATE_LATENCY = 12
     SWEEP_LATENCY = 7
     STEP_OVERHEAD = 8
 
@@ -337,6 +342,23 @@ class HardwarePlan:
                                                  for g in range(self.groups))
 
     @property
+    def merge_clusters(self) -> tuple[tuple[int, ...], ...]:
+        """The groups each first-level merger takes, in order, when there are more than
+        :data:`MERGE_FANIN` groups (contiguous runs of at most that many, as even as possible);
+        empty when one merger takes them all. Ordered events keep one sorted merger."""
+        if self.groups <= MERGE_FANIN or self.ordered_events:
+            return ()
+        count = -(-self.groups // MERGE_FANIN)
+        bounds = [self.groups * c // count for c in range(count + 1)]
+        return tuple(tuple(range(bounds[c], bounds[c + 1])) for c in range(count))
+
+    @property
+    def merge_stages(self) -> int:
+        """Cycles the merge tree adds to a spike's way out: 1 with first-level mergers, else 0
+        (T of the cycle model)."""
+        return 1 if self.merge_clusters else 0
+
+    @property
     def lut_ram_state(self) -> bool:
         """Whether the accumulators and the membrane memory go to LUT RAM: on an ECP5
         (``block_ram`` ``dp16kd``) while a group holds at most :data:`LUT_RAM_SLOTS` slots.
@@ -451,7 +473,7 @@ class HardwarePlan:
         """
         events, per_group = self.step_events(previous_spikes, inputs)
         accumulate = max([events, *per_group]) + self.accumulate_latency
-        sweep = max(self.slots, self.merge_cycles(spikes)) + self.sweep_latency
+        sweep = max(self.slots, self.merge_cycles(spikes)) + self.sweep_latency + self.merge_stages
         return accumulate + sweep + self.STEP_OVERHEAD
 
     def worst_step_cycles(self) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amaranth import Cat, Module, Mux, Signal, unsigned
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .group import event_layout, group_spike_layout, spike_layout
@@ -150,8 +150,14 @@ class SpikeMerger(wiring.Component):
     merger emits the smallest id among the queue heads once every queue has a head, and drops
     the ``last`` entries together when only they are left.
 
+    With more than :data:`~snngen.hw.plan.MERGE_FANIN` groups (and no ordered events) it merges
+    in two levels (:attr:`HardwarePlan.merge_clusters`): each run of at most that many groups
+    feeds a first-level pick into a two-entry register FIFO, and the output picks among the
+    FIFOs, so no pick spans more than a cluster and no group queue's ready depends on the
+    output's handshake.
+
     Throughput: one spike per cycle (sorted: one per cycle once every group has a head).
-    Latency: 1 cycle.
+    Latency: 1 cycle; 2 with first-level mergers.
 
     Parameters
     ----------
@@ -162,7 +168,7 @@ class SpikeMerger(wiring.Component):
     groups : In(stream.Signature(spike_layout)).array(G)
     merged : Out(stream.Signature(spike_layout))
     busy : Out(1)
-        A spike is waiting in the output register.
+        A spike is waiting in the output register or a first-level FIFO.
     """
 
     def __init__(self, plan: HardwarePlan):
@@ -185,20 +191,44 @@ class SpikeMerger(wiring.Component):
             self._elaborate_sorted(m, can_load)
             m.d.comb += self.busy.eq(self.merged.valid)
             return m
-        for index, port in enumerate(self.groups):
-            condition = port.valid
-            branch = m.If(condition) if index == 0 else m.Elif(condition)
-            with branch:
-                m.d.comb += port.ready.eq(can_load)
-                with m.If(can_load):
-                    m.d.sync += [
-                        self.merged.valid.eq(1),
-                        self.merged.payload.eq(port.payload)
-                        if self._plan.spike_count_width
-                        else self.merged.payload.neuron.eq(port.payload.neuron),
-                    ]
-        m.d.comb += self.busy.eq(self.merged.valid)
+        width = spike_layout(self._plan).size
+        # Each source: (valid, payload as bits, its ready to drive).
+        sources = [(port.valid, port.payload.as_value()[:width], port.ready)
+                   for port in self.groups]
+        held = []
+        for index, members in enumerate(self._plan.merge_clusters):
+            # A first-level merger writes into a two-entry register FIFO whose ready is a
+            # register: the pick among its groups no longer waits on the output's handshake,
+            # and the top pick sees one FIFO per cluster instead of every group.
+            cluster = fifo.SyncFIFO(width=width, depth=2)
+            m.submodules[f"cluster{index}"] = cluster
+            self._pick(m, [sources[g] for g in members], cluster.w_rdy,
+                       lambda payload, cluster=cluster: [cluster.w_en.eq(1),
+                                                         cluster.w_data.eq(payload)],
+                       sync=False)
+            held.append(cluster.level != 0)
+        if self._plan.merge_clusters:
+            sources = [(m.submodules[f"cluster{index}"].r_rdy,
+                        m.submodules[f"cluster{index}"].r_data,
+                        m.submodules[f"cluster{index}"].r_en)
+                       for index in range(len(self._plan.merge_clusters))]
+        self._pick(m, sources, can_load,
+                   lambda payload: [self.merged.valid.eq(1), self.merged.payload.eq(payload)],
+                   sync=True)
+        m.d.comb += self.busy.eq(_any([self.merged.valid, *held]))
         return m
+
+    @staticmethod
+    def _pick(m: Module, sources, can_load, load, *, sync: bool) -> None:
+        """Take the lowest-numbered valid source when `can_load`: its ready, and `load(payload)`
+        in the sync (registered output) or comb (FIFO write) domain."""
+        domain = m.d.sync if sync else m.d.comb
+        for index, (valid, payload, ready) in enumerate(sources):
+            branch = m.If(valid) if index == 0 else m.Elif(valid)
+            with branch:
+                m.d.comb += ready.eq(can_load)
+                with m.If(can_load):
+                    domain += load(payload)
 
     def _elaborate_sorted(self, m: Module, can_load: Signal) -> None:
         plan = self._plan
@@ -227,6 +257,13 @@ class SpikeMerger(wiring.Component):
                                          self.merged.payload.neuron.eq(port.payload.neuron)]
                             if plan.spike_count_width:
                                 m.d.sync += self.merged.payload.count.eq(port.payload.count)
+
+
+def _any(signals):
+    result = 0
+    for signal in signals:
+        result = signal | result
+    return result
 
 
 def _all(signals):

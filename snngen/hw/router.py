@@ -6,7 +6,7 @@ from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .group import event_layout, group_spike_layout, spike_layout
+from .group import any_of, event_layout, group_spike_layout, spike_layout
 from .plan import HardwarePlan
 
 __all__ = ["SpikeMerger", "SpikeRouter", "input_layout"]
@@ -195,7 +195,7 @@ class SpikeMerger(wiring.Component):
         # Each source: (valid, payload as bits, its ready to drive).
         sources = [(port.valid, port.payload.as_value()[:width], port.ready)
                    for port in self.groups]
-        held = []
+        clusters = []
         for index, members in enumerate(self._plan.merge_clusters):
             # A first-level merger writes into a two-entry register FIFO whose ready is a
             # register: the pick among its groups no longer waits on the output's handshake,
@@ -206,16 +206,14 @@ class SpikeMerger(wiring.Component):
                        lambda payload, cluster=cluster: [cluster.w_en.eq(1),
                                                          cluster.w_data.eq(payload)],
                        sync=False)
-            held.append(cluster.level != 0)
-        if self._plan.merge_clusters:
-            sources = [(m.submodules[f"cluster{index}"].r_rdy,
-                        m.submodules[f"cluster{index}"].r_data,
-                        m.submodules[f"cluster{index}"].r_en)
-                       for index in range(len(self._plan.merge_clusters))]
+            clusters.append(cluster)
+        if clusters:
+            sources = [(cluster.r_rdy, cluster.r_data, cluster.r_en) for cluster in clusters]
         self._pick(m, sources, can_load,
                    lambda payload: [self.merged.valid.eq(1), self.merged.payload.eq(payload)],
                    sync=True)
-        m.d.comb += self.busy.eq(_any([self.merged.valid, *held]))
+        m.d.comb += self.busy.eq(any_of([self.merged.valid,
+                                         *(cluster.level != 0 for cluster in clusters)]))
         return m
 
     @staticmethod
@@ -257,13 +255,6 @@ class SpikeMerger(wiring.Component):
                                          self.merged.payload.neuron.eq(port.payload.neuron)]
                             if plan.spike_count_width:
                                 m.d.sync += self.merged.payload.count.eq(port.payload.count)
-
-
-def _any(signals):
-    result = 0
-    for signal in signals:
-        result = signal | result
-    return result
 
 
 def _all(signals):

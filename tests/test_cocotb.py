@@ -307,16 +307,17 @@ def test_dp16kd_banked_tables(tmp_path, simulator, runtime_weights):
     loaded through the write port; with stalls."""
     require(simulator)
     from snngen.hw.plan import plan_hardware
+    from snngen.hw.queue import SMALL_QUEUE_DEPTH
 
     # More than SMALL_QUEUE_DEPTH inputs: the input queue is a DP16KD too.
-    network = random_case(47, 8, "signed", "saturate", "subtract", neurons=16, inputs=70,
-                          density=0.9)
-    plan = plan_hardware(network, 2, bank_depth=32, block_ram="dp16kd",
+    network = random_case(47, 8, "signed", "saturate", "subtract", neurons=16,
+                          inputs=SMALL_QUEUE_DEPTH + 4, density=0.9)
+    plan = plan_hardware(network, 2, bank_depth=256, block_ram="dp16kd",
                          runtime_weights=runtime_weights)
     assert min(plan.synapse_banks(g) for g in range(2)) >= 2
     inputs = stimulus(47, 10, network.inputs, rate=0.5)
     expected, _ = assert_bit_exact(network, 10, inputs, simulator, tmp_path, groups=2,
-                                   bank_depth=32, block_ram="dp16kd",
+                                   bank_depth=256, block_ram="dp16kd",
                                    runtime_weights=runtime_weights, stall_seed=3)
     assert expected.spikes.any()
     verilog = (tmp_path / "snn_dut.v").read_text()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from amaranth import Assert, Cat, Module, Mux, Shape, Signal, signed, unsigned
-from amaranth.lib import data, memory, stream, wiring
+from amaranth import Assert, C, Cat, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..model.network import (
@@ -15,7 +15,7 @@ from ..model.network import (
 )
 from .banked import BankedTable, dp16kd_rom_columns, dp16kd_rom_registered
 from .plan import HardwarePlan
-from .queue import SMALL_QUEUE_DEPTH, EventQueue
+from .queue import EventQueue
 from .update import v2_datapath
 
 __all__ = ["EVENT_FIFO_DEPTH", "NeuronGroup", "any_of", "append_saturating_add", "current_shape",
@@ -24,6 +24,11 @@ __all__ = ["EVENT_FIFO_DEPTH", "NeuronGroup", "any_of", "append_saturating_add",
 
 # Deep enough that the router rarely waits on one group while another drains a long fan-out list.
 EVENT_FIFO_DEPTH = 8
+# A pointer table this shallow stays in LUT RAM on an ECP5 (a DP16KD ROM beyond it).
+POINTER_LUT_RAM_DEPTH = 64
+# Pointers fetched ahead of the address generator's register: with the two fetch stages in flight
+# the fetch still streams one event per cycle while the generator takes one.
+POINTER_FIFO_DEPTH = 4
 
 
 def state_shape(plan: HardwarePlan) -> Shape:
@@ -90,7 +95,7 @@ class NeuronGroup(wiring.Component):
     need no stall. There
     are two accumulator buffers (``accumulate_buffer`` selects the one written): while a sweep
     reads this step's sums from one, the next step's synapses already go into the other.
-    Latency from an accepted event to its last accumulator write: count + 8 cycles.
+    Latency from an accepted event to its last accumulator write: count + 9 cycles.
 
     **Sweep pipeline** (one neuron per cycle): reads state, accumulator and bias of slot l (clearing
     the accumulator), then ``u + bias``, ``+ I``, overflow and threshold, and reset with the state
@@ -216,7 +221,7 @@ class NeuronGroup(wiring.Component):
         # On an ECP5 a pointer table deeper than a few LUT RAMs is a DP16KD ROM read through its
         # output register, which takes the place of the fabric pointer register: the block RAM's
         # clock-to-output into that register had become the critical path (7.5 ns at G = 8).
-        self.pointer_dp16kd = (plan.block_ram == "dp16kd" and plan.sources > SMALL_QUEUE_DEPTH
+        self.pointer_dp16kd = (plan.block_ram == "dp16kd" and plan.sources > POINTER_LUT_RAM_DEPTH
                                and dp16kd_rom_columns(plan.pointer_width, plan.sources)
                                is not None)
         self.pointer_memory = None if self.pointer_dp16kd else memory.Memory(
@@ -268,13 +273,17 @@ class NeuronGroup(wiring.Component):
             else event_queue.r.payload
 
         address_width = plan.synapse_address_width
-        # Three pointer stages, one stallable pipeline: the block RAM's read (`fetched_valid`),
-        # its output register (`held_valid`: on an ECP5 the DP16KD's own, REGMODE OUTREG), then
-        # a register beside the address generator (`pointer_valid`, `pointer_start`,
-        # `pointer_count`). The block RAM may sit far across the chip: its output register ends
-        # the slow clock-to-output, the last register ends the long route before the
-        # generator's adders. The stages prefetch the next events' pointers, so the generator
-        # still moves from one event's last synapse to the next event's first without a bubble.
+        # The pointer fetch never stalls. The pointer ROM is read every cycle at the event
+        # queue's head (`fetched_valid` marks a read of a taken event) and its output register
+        # always loads (`held_valid`; on an ECP5 the DP16KD's own, REGMODE OUTREG), so no stall
+        # signal has to reach the block RAM's clock enables, which may sit far across the chip
+        # (that route was the 1,024-neuron network's critical path). Every fetched pointer goes
+        # into a small FIFO beside the address generator; an event is taken only while the FIFO
+        # has room for every fetch in flight (credits), so nothing is dropped. The FIFO's head
+        # moves into a register (`pointer_valid`, `pointer_start`, `pointer_count`) so that the
+        # generator's adders start at a flip-flop, not at the FIFO's LUT RAM read. The stages
+        # prefetch: the generator moves from one event's last synapse to the next event's first
+        # without a bubble.
         fetched_valid = Signal()
         held_valid = Signal()
         pointer_valid = Signal()
@@ -282,32 +291,18 @@ class NeuronGroup(wiring.Component):
         pointer_count = Signal(plan.count_width)
         consume_pointer = Signal()
         advance_pointer = Signal()
-        advance_held = Signal()
         take_event = Signal()
-        m.d.comb += [
-            advance_pointer.eq(held_valid & (~pointer_valid | consume_pointer)),
-            advance_held.eq(fetched_valid & (~held_valid | advance_pointer)),
-            take_event.eq(event_queue.r.valid & (~fetched_valid | advance_held)),
-            event_queue.r.ready.eq(take_event),
-        ]
-        m.d.sync += [
-            fetched_valid.eq(take_event | (fetched_valid & ~advance_held)),
-            held_valid.eq(advance_held | (held_valid & ~advance_pointer)),
-            pointer_valid.eq(advance_pointer | (pointer_valid & ~consume_pointer)),
-        ]
+        m.d.sync += [fetched_valid.eq(take_event), held_valid.eq(fetched_valid)]
         if self.pointer_dp16kd:
             held_pointer = dp16kd_rom_registered(
                 m, "pointer_memory", plan.pointer_width, self._pointer_words,
-                read_addr=event_source, read_en=take_event, output_en=advance_held)
+                read_addr=event_source, read_en=C(1), output_en=C(1))
         else:
             pointer_read = self.pointer_memory.read_port()
-            m.d.comb += [pointer_read.addr.eq(event_source), pointer_read.en.eq(take_event)]
+            m.d.comb += pointer_read.addr.eq(event_source)
             held_pointer = Signal(plan.pointer_width, reset_less=True)
-            with m.If(advance_held):
-                m.d.sync += held_pointer.eq(pointer_read.data)
-        with m.If(advance_pointer):
-            m.d.sync += [pointer_start.eq(held_pointer[:address_width]),
-                         pointer_count.eq(held_pointer[address_width:])]
+            m.d.sync += held_pointer.eq(pointer_read.data)
+        held_word = held_pointer
         if count_width:
             # A multi-spike event's count travels with its synapses: each adds count × weight.
             fetched_multiplicity = Signal(count_width)
@@ -315,12 +310,28 @@ class NeuronGroup(wiring.Component):
             pointer_multiplicity = Signal(count_width)
             walk_multiplicity = Signal(count_width)
             issue_multiplicity = Signal(count_width)
-            with m.If(take_event):
-                m.d.sync += fetched_multiplicity.eq(event_queue.r.payload[plan.source_width:])
-            with m.If(advance_held):
-                m.d.sync += held_multiplicity.eq(fetched_multiplicity)
-            with m.If(advance_pointer):
-                m.d.sync += pointer_multiplicity.eq(held_multiplicity)
+            m.d.sync += [fetched_multiplicity.eq(event_queue.r.payload[plan.source_width:]),
+                         held_multiplicity.eq(fetched_multiplicity)]
+            held_word = Cat(held_pointer, held_multiplicity)
+        m.submodules.pointer_fifo = pointer_fifo = fifo.SyncFIFO(
+            width=len(held_word), depth=POINTER_FIFO_DEPTH)
+        in_flight_fetches = pointer_fifo.level + fetched_valid + held_valid
+        m.d.comb += [
+            take_event.eq(event_queue.r.valid & (in_flight_fetches < POINTER_FIFO_DEPTH)),
+            event_queue.r.ready.eq(take_event),
+            pointer_fifo.w_data.eq(held_word),
+            pointer_fifo.w_en.eq(held_valid),
+            advance_pointer.eq(pointer_fifo.r_rdy & (~pointer_valid | consume_pointer)),
+            pointer_fifo.r_en.eq(advance_pointer),
+        ]
+        m.d.sync += pointer_valid.eq(advance_pointer | (pointer_valid & ~consume_pointer))
+        head = pointer_fifo.r_data
+        with m.If(advance_pointer):
+            m.d.sync += [pointer_start.eq(head[:address_width]),
+                         pointer_count.eq(head[address_width:plan.pointer_width])]
+            if count_width:
+                m.d.sync += pointer_multiplicity.eq(head[plan.pointer_width:])
+        if count_width:
             with m.If(consume_pointer):
                 m.d.sync += walk_multiplicity.eq(pointer_multiplicity)
 
@@ -645,8 +656,10 @@ class NeuronGroup(wiring.Component):
                 self.spikes.payload.eq(spike_queue.r.payload),
             ]
         if self._checks:
-            m.d.comb += Assert(~(spike_queue.w.valid & ~spike_queue.w.ready),
-                               "spike queue overflow")
+            m.d.comb += [
+                Assert(~(spike_queue.w.valid & ~spike_queue.w.ready), "spike queue overflow"),
+                Assert(~(pointer_fifo.w_en & ~pointer_fifo.w_rdy), "pointer FIFO overflow"),
+            ]
         m.d.comb += [
             self.spikes.valid.eq(spike_queue.r.valid),
             spike_queue.r.ready.eq(self.spikes.ready),
@@ -656,7 +669,8 @@ class NeuronGroup(wiring.Component):
         for stage_valid in update_stages:
             sweep_busy = sweep_busy | stage_valid
         m.d.comb += [
-            self.accumulating.eq(event_queue.busy | fetched_valid | held_valid | pointer_valid
+            self.accumulating.eq(event_queue.busy | fetched_valid | held_valid | pointer_fifo.r_rdy
+                                 | pointer_valid
                                  | walking | any_of(in_flight) | fetch_valid | add_valid
                                  | write_valid | last_valid),
             self.sweeping.eq(sweep_busy | spike_queue.busy),

@@ -9,9 +9,9 @@ from .plan import check_block_ram
 
 __all__ = ["SMALL_QUEUE_DEPTH", "EventQueue"]
 
-#: A queue this shallow stays an inferred memory even with ``block_ram="dp16kd"``: yosys puts it
-#: in LUT RAM, whose output is fast, instead of spending a DP16KD on it.
-SMALL_QUEUE_DEPTH = 64
+#: A queue this shallow stays an inferred memory even with ``block_ram="dp16kd"``, marked for
+#: LUT RAM: a few dozen LUTs instead of a whole DP16KD (18 kbit) for a few hundred ids.
+SMALL_QUEUE_DEPTH = 256
 
 
 class EventQueue(wiring.Component):
@@ -71,7 +71,9 @@ class EventQueue(wiring.Component):
             "r": Out(stream.Signature(unsigned(width))),
             "busy": Out(1),
         })
-        self.storage = (memory.Memory(shape=unsigned(width), depth=depth, init=[])
+        # On an ECP5 yosys would spend a DP16KD on a queue of a hundred-odd entries.
+        lut_ram = {"ram_style": "distributed"} if block_ram == "dp16kd" else None
+        self.storage = (memory.Memory(shape=unsigned(width), depth=depth, init=[], attrs=lut_ram)
                         if self.dp16kd_mode is None else None)
 
     def elaborate(self, platform):

@@ -670,9 +670,8 @@ class NeuronGroup(wiring.Component):
             sweep_busy = sweep_busy | stage_valid
         m.d.comb += [
             self.accumulating.eq(event_queue.busy | fetched_valid | held_valid | pointer_fifo.r_rdy
-                                 | pointer_valid
-                                 | walking | any_of(in_flight) | fetch_valid | add_valid
-                                 | write_valid | last_valid),
+                                 | pointer_valid | walking | any_of(in_flight) | fetch_valid
+                                 | add_valid | write_valid | last_valid),
             self.sweeping.eq(sweep_busy | spike_queue.busy),
         ]
         return m

@@ -43,7 +43,7 @@ class EventQueue(wiring.Component):
     block_ram : {"inferred", "dp16kd"}
         With `registered_output`: an Amaranth memory and a fabric register, or an ECP5 DP16KD
         with its output register (when the queue is deeper than :data:`SMALL_QUEUE_DEPTH` and
-        fits one DP16KD).
+        fits one DP16KD). With ``dp16kd`` an inferred memory is marked for LUT RAM.
 
     Members
     -------

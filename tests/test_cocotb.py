@@ -308,25 +308,31 @@ def test_dp16kd_banked_tables(tmp_path, simulator, runtime_weights):
     require(simulator)
     from snngen.hw.plan import plan_hardware
     from snngen.hw.queue import SMALL_QUEUE_DEPTH
+    from snngen.hw.router import MASK_LOGIC_BITS
 
-    # More than SMALL_QUEUE_DEPTH inputs: the input queue is a DP16KD too.
+    # More than SMALL_QUEUE_DEPTH inputs: the input queue is a DP16KD too; with 8 groups the
+    # router's mask table (sources × groups bits) is one.
     network = random_case(47, 8, "signed", "saturate", "subtract", neurons=16,
                           inputs=SMALL_QUEUE_DEPTH + 4, density=0.9)
-    plan = plan_hardware(network, 2, bank_depth=256, block_ram="dp16kd",
+    groups = 8
+    plan = plan_hardware(network, groups, bank_depth=256, block_ram="dp16kd",
                          runtime_weights=runtime_weights)
-    assert min(plan.synapse_banks(g) for g in range(2)) >= 2
+    assert min(plan.synapse_banks(g) for g in range(groups)) >= 2
+    assert plan.sources * groups > MASK_LOGIC_BITS
     inputs = stimulus(47, 10, network.inputs, rate=0.5)
-    expected, _ = assert_bit_exact(network, 10, inputs, simulator, tmp_path, groups=2,
+    expected, _ = assert_bit_exact(network, 10, inputs, simulator, tmp_path, groups=groups,
                                    bank_depth=256, block_ram="dp16kd",
                                    runtime_weights=runtime_weights, stall_seed=3)
     assert expected.spikes.any()
     verilog = (tmp_path / "snn_dut.v").read_text()
-    # The banks, the input queue, and each group's pointer table (more than 64 sources).
+    # The banks, the input queue, each group's pointer table (more than 64 sources) and the
+    # router's mask table.
     from snngen.hw.banked import dp16kd_rom_columns
 
     pointer_columns = dp16kd_rom_columns(plan.pointer_width, plan.sources)[1]
-    assert verilog.count("DP16KD") == (plan.synapse_banks(0) + plan.synapse_banks(1) + 1
-                                       + 2 * pointer_columns)
+    mask_columns = dp16kd_rom_columns(groups, plan.sources)[1]
+    assert verilog.count("DP16KD") == (sum(plan.synapse_banks(g) for g in range(groups)) + 1
+                                       + groups * pointer_columns + mask_columns)
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)

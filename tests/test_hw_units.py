@@ -78,7 +78,7 @@ def test_reciprocal_division_is_exact(divisor):
 def test_router_delivers_each_event_to_exactly_its_groups():
     network = random_network(neurons=10, inputs=3, density=0.25, seed=3)
     plan = plan_hardware(network, 4)
-    router = SpikeRouter(plan)
+    router = SpikeRouter(plan, checks=True)
     spikes_sent = [0, 3, 7, 9, 4]
     inputs_sent = [0, 2, 3, 1]  # channel 3 ≥ K: ignored (the id field is 2 bits wide)
     received = {g: [] for g in range(4)}

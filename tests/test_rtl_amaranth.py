@@ -25,9 +25,9 @@ def ref_run(network, steps, inputs):
 
 
 def rtl_run(network, groups, steps, inputs, *, bank_depth=0, runtime_weights=False,
-            storage="auto", **options):
+            storage="auto", block_ram="inferred", **options):
     plan = plan_hardware(network, groups, bank_depth=bank_depth, runtime_weights=runtime_weights,
-                         storage=storage)
+                         storage=storage, block_ram=block_ram)
     return run_amaranth(plan, steps, inputs, **options)
 
 
@@ -149,6 +149,30 @@ def test_synapse_table_layouts(doc, groups, bank_depth, runtime_weights, storage
     groups = min(groups, network.neurons)
     assert_bit_exact(network, groups, 6, stimulus(seed, 6, network.inputs),
                      bank_depth=bank_depth, runtime_weights=runtime_weights, storage=storage)
+
+
+@pytest.mark.parametrize(
+    ("index", "bits", "representation", "overflow", "reset", "groups", "with_inputs"),
+    semantics_matrix()[::2], ids=str)
+def test_ecp5_build_logic(index, bits, representation, overflow, reset, groups, with_inputs):
+    """The ECP5 build's own logic in Amaranth's simulator: membrane states and accumulators in
+    LUT RAM with a read port per reader, the constants read a stage later. A network of at most
+    64 sources with one-bank tables has no vendor primitive in it."""
+    network = random_case(index, bits, representation, overflow, reset)
+    g = network.neurons if groups == "N" else groups
+    plan = plan_hardware(network, g, block_ram="dp16kd")
+    assert plan.lut_ram_state
+    inputs = stimulus(index, STEPS, network.inputs, rate=0.4 if with_inputs else 0.0)
+    assert_bit_exact(network, g, STEPS, inputs, block_ram="dp16kd", stall_seed=index)
+
+
+def test_ecp5_build_logic_with_per_neuron_thresholds():
+    network = random_case(5, 8, "signed", "saturate", "subtract", neurons=11, inputs=4)
+    network = network.replace(neuron_thresholds=np.arange(1, network.neurons + 1) * 5)
+    assert plan_hardware(network, 2, block_ram="dp16kd").per_slot_thresholds
+    inputs = stimulus(5, STEPS, network.inputs, rate=0.5)
+    expected, _ = assert_bit_exact(network, 2, STEPS, inputs, block_ram="dp16kd", stall_seed=5)
+    assert expected.spikes.any()
 
 
 @pytest.mark.parametrize("groups", [1, 3])

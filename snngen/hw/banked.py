@@ -139,7 +139,8 @@ class BankedTable(wiring.Component):
     one bank (a plain memory, no extra register); ``3 + ⌈log4 banks⌉`` otherwise: the address
     is registered first (it fans out to every bank, far from the logic that computes it), then
     the bank's read, its output register and the multiplexer levels. A write is registered the
-    same way, so reads and writes keep their order.
+    same way, so reads and writes keep their order; its bank is decoded before the register, so
+    each bank has a registered write enable of its own.
     **Throughput**: one read per cycle, and one write per cycle to the bank its address selects;
     a read of the bank being written in the same cycle is dropped (the bank keeps its output),
     as a single-port RAM such as the iCE40 SPRAM requires.
@@ -227,9 +228,7 @@ class BankedTable(wiring.Component):
         low = (self.bank_depth - 1).bit_length()
         write_addr = write_data = write_enable = None
         if write is not None:
-            write_addr, write_data, write_en = write
-            write_enable = Signal(name=f"bank{b}_write")
-            m.d.comb += write_enable.eq(write_en & (write_addr[low:] == b))
+            write_addr, write_data, write_enable = write
         return dp16kd_read_registered(
             m, self.memory_names[b], self.dp16kd_mode, self.width, self._bank_words[b],
             read_addr=read_addr[:low], read_en=read_en, output_en=C(1),
@@ -241,18 +240,24 @@ class BankedTable(wiring.Component):
         low = (self.bank_depth - 1).bit_length() if self.banks > 1 else len(self.read_addr)
         read_addr, read_en = self.read_addr, self.read_en
         if self.writable:
-            write_addr, write_data, write_en = self.write_addr, self.write_data, self.write_en
+            write_addr, write_data = self.write_addr, self.write_data
+            bank_writes = [self.write_en]
         if self.banks > 1:
             read_addr, read_en = Signal.like(self.read_addr), Signal()
             m.d.sync += [read_addr.eq(self.read_addr), read_en.eq(self.read_en)]
             if self.writable:
                 write_addr, write_data = Signal.like(self.write_addr), Signal.like(self.write_data)
-                write_en = Signal()
-                m.d.sync += [write_addr.eq(self.write_addr), write_data.eq(self.write_data),
-                             write_en.eq(self.write_en)]
+                m.d.sync += [write_addr.eq(self.write_addr), write_data.eq(self.write_data)]
+                # The bank is decoded before the register, and each bank has its own: the
+                # placer can put it beside its block RAM, where a shared enable and a decoding
+                # LUT after it crossed the chip (the 1,024-neuron network's critical path).
+                bank_writes = [Signal(name=f"bank{b}_write") for b in range(self.banks)]
+                m.d.sync += [bank_write.eq(self.write_en & (self.write_addr[low:] == b))
+                             for b, bank_write in enumerate(bank_writes)]
         if self.dp16kd_mode is not None:
-            write = (write_addr, write_data, write_en) if self.writable else None
-            outputs = [self._dp16kd_bank(m, b, read_addr, read_en, write)
+            outputs = [self._dp16kd_bank(m, b, read_addr, read_en,
+                                         (write_addr, write_data, bank_writes[b])
+                                         if self.writable else None)
                        for b in range(self.banks)]
             return self._join(m, read_addr, outputs, registered_outputs=True)
         outputs = []
@@ -262,10 +267,9 @@ class BankedTable(wiring.Component):
             m.d.comb += [read.addr.eq(read_addr[:low]), read.en.eq(read_en)]
             if self.writable:
                 write = bank.write_port()
-                selected = 1 if self.banks == 1 else write_addr[low:] == b
-                bank_write = Signal(name=f"bank{b}_write")
+                bank_write = bank_writes[b]
                 m.d.comb += [write.addr.eq(write_addr[:low]), write.data.eq(write_data),
-                             bank_write.eq(write_en & selected), write.en.eq(bank_write),
+                             write.en.eq(bank_write),
                              # yosys maps a bank to a single-port iCE40 SPRAM only when it can
                              # see that the bank never reads and writes in one cycle.
                              read.en.eq(read_en & ~bank_write)]

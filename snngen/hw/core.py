@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .group import NeuronGroup, any_of, current_shape, spike_layout, state_shape
 from .plan import HardwarePlan
-from .queue import EventQueue
+from .queue import SMALL_QUEUE_DEPTH, EventQueue
 from .router import SpikeMerger, SpikeRouter, input_layout
 
 __all__ = [
@@ -143,8 +143,19 @@ class SNNCore(wiring.Component):
             "write_request": In(stream.Signature(write_request_layout(plan))),
         })
         self.groups = [NeuronGroup(plan, g, checks=checks) for g in range(plan.groups)]
-        self.router = SpikeRouter(plan)
+        self.router = SpikeRouter(plan, checks=checks)
         self.merger = SpikeMerger(plan)
+
+    @property
+    def simulable(self) -> bool:
+        """Whether Amaranth's simulator can run the core: no vendor block RAM instance in it
+        (an ECP5 build of a small network, with one-bank tables, at most 64 sources and short
+        core queues, has none)."""
+        plan = self._plan
+        queue_depths = (max(2, plan.network.inputs), max(2, plan.network.neurons))
+        return (not self.router.mask_dp16kd
+                and all(g.synapse_table.simulable and not g.pointer_dp16kd for g in self.groups)
+                and (plan.block_ram != "dp16kd" or max(queue_depths) <= SMALL_QUEUE_DEPTH))
 
     @property
     def plan(self) -> HardwarePlan:

@@ -591,11 +591,19 @@ class NeuronGroup(wiring.Component):
                     acc_write.en.eq(synapse_write),
                 ]
         swept_sum = Mux(self.sweep_buffer, acc_sweep_reads[1].data, acc_sweep_reads[0].data)
-        m.d.comb += [constants_read.addr.eq(sweep_slot), constants_read.en.eq(1)]
+        # On an ECP5 with small groups the constants are a ROM in logic (LUTs and multiplexers,
+        # four levels for 128 slots). Read a cycle later, from the stage-1 copy of the slot, its
+        # registered output takes the place of the stage-1b registers: the ROM's logic then
+        # starts at a plain register, not behind the sweep counter's adder (with the ROM placed
+        # far from the counter that was the 1,024-neuron network's critical path, 9.1 ns).
+        late_constants = net.dynamics is None and plan.lut_ram_state
+        m.d.comb += [constants_read.addr.eq(stage1_slot if late_constants else sweep_slot),
+                     constants_read.en.eq(1)]
 
         stage1 = (stage1_valid, stage1_init, stage1_slot, stage1_id)
         if net.dynamics is None:
-            update = self._update_v1(m, stage1, id_width, state_read, constants_read, swept_sum)
+            update = self._update_v1(m, stage1, id_width, state_read, constants_read, swept_sum,
+                                     late_constants=late_constants)
         else:
             update = self._update_v2(m, stage1, state_read, constants_read, swept_sum,
                                      sweep_active, sweep_slot)
@@ -676,9 +684,12 @@ class NeuronGroup(wiring.Component):
         ]
         return m
 
-    def _update_v1(self, m, stage1, id_width, state_read, constants_read, swept_sum):
+    def _update_v1(self, m, stage1, id_width, state_read, constants_read, swept_sum, *,
+                   late_constants: bool):
         """The semantics-v1 update after the reads: returns the write-back stage's (valid, slot,
-        neuron id), the new state, the spike, and the stages' valid flags."""
+        neuron id), the new state, the spike, and the stages' valid flags. With
+        `late_constants` the constants were read a cycle after the others, so their read port's
+        output is already the stage-1b value."""
         plan, net = self._plan, self._plan.network
         stage1_valid, stage1_init, stage1_slot, stage1_id = stage1
         bits = plan.state_width
@@ -703,8 +714,9 @@ class NeuronGroup(wiring.Component):
         raw_initial = Signal.like(initial_value)
         raw_bias = Signal.like(bias)
         raw_sum = Signal(signed(plan.accumulator_width))
-        m.d.sync += [raw_previous.eq(previous), raw_initial.eq(initial_value),
-                     raw_bias.eq(bias), raw_sum.eq(swept_sum)]
+        m.d.sync += [raw_previous.eq(previous), raw_sum.eq(swept_sum)]
+        constants_domain = m.d.comb if late_constants else m.d.sync
+        constants_domain += [raw_initial.eq(initial_value), raw_bias.eq(bias)]
         leaked = raw_previous if leak is None else raw_previous - (raw_previous >> leak)
         stages = [(stage1_valid, stage1_init, stage1_slot, stage1_id)]
         for _ in range(4):
@@ -730,8 +742,8 @@ class NeuronGroup(wiring.Component):
             raw_threshold = Signal(shape)
             threshold_stage2, threshold_total, threshold_bounded = (
                 Signal(shape), Signal(shape), Signal(shape))
-            m.d.sync += [raw_threshold.eq(constants_read.data[2 * bits:]),
-                         threshold_stage2.eq(raw_threshold),
+            constants_domain += raw_threshold.eq(constants_read.data[2 * bits:])
+            m.d.sync += [threshold_stage2.eq(raw_threshold),
                          threshold_total.eq(threshold_stage2),
                          threshold_bounded.eq(threshold_total)]
             threshold, reset_threshold = threshold_total, threshold_bounded

@@ -203,7 +203,7 @@ class HardwarePlan:
 
     # Pipeline constants of the cycle model (checked against simulation in the tests), for a
     # synapse table of one bank; a banked table adds its extra read cycles.
-    ACCUMULATE_LATENCY = 13
+    ACCUMULATE_LATENCY = 15
     SWEEP_LATENCY = 7
     STEP_OVERHEAD = 8
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth import Assert, C, Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .group import any_of, event_layout, group_spike_layout, spike_layout
+from .banked import dp16kd_rom_columns, dp16kd_rom_registered
+from .group import POINTER_LUT_RAM_DEPTH, any_of, event_layout, group_spike_layout, spike_layout
 from .plan import HardwarePlan
 
-__all__ = ["SpikeMerger", "SpikeRouter", "input_layout"]
+__all__ = ["MASK_FIFO_DEPTH", "MASK_LOGIC_BITS", "SpikeMerger", "SpikeRouter", "input_layout"]
+
+#: Entries of the router's mask FIFO: one more than the fetches in flight (the read and the
+#: output register) keeps one event entering per cycle.
+MASK_FIFO_DEPTH = 4
+
+#: Bits of a router mask table (sources × groups) up to which an ECP5 build keeps it in logic.
+MASK_LOGIC_BITS = 2048
 
 
 def input_layout(plan: HardwarePlan) -> data.StructLayout:
@@ -22,16 +30,20 @@ class SpikeRouter(wiring.Component):
     Events are the previous step's spikes (neuron ids) and this step's input spikes (channel ids,
     which become source ``N + channel``). A table in block RAM holds one bit per group for every
     source; an event is offered to exactly the groups whose bit is set, each group taking it when
-    its queue has room, and the next event is looked up while the current one is still being
+    its queue has room, and the next events are looked up while the current one is still being
     delivered. An event with no targets (or an input channel id ≥ K) costs one cycle and reaches no
     group.
 
-    Throughput: one event per cycle when no targeted group queue is full. Latency: 3 cycles from an
-    accepted event to the targeted group queues (the mask's read, its register, the queue).
+    Throughput: one event per cycle when no targeted group queue is full. Latency: 5 cycles from an
+    accepted event to the targeted group queues (the mask's read, its output register, the mask
+    FIFO, the delivery register, the queue).
 
     Parameters
     ----------
     plan : HardwarePlan
+    checks : bool
+        Add simulation assertions for invariants the design relies on (the mask FIFO is never
+        written while full, and `claimed` counts its entries and the fetches in flight).
 
     Members
     -------
@@ -47,10 +59,11 @@ class SpikeRouter(wiring.Component):
         One event stream per neuron group.
     """
 
-    def __init__(self, plan: HardwarePlan):
+    def __init__(self, plan: HardwarePlan, *, checks: bool = False):
         if not isinstance(plan, HardwarePlan):
             raise TypeError(f"plan must be a HardwarePlan, not {plan!r}")
         self._plan = plan
+        self._checks = bool(checks)
         super().__init__({
             "spikes": In(stream.Signature(spike_layout(plan))),
             "inputs": In(stream.Signature(input_layout(plan))),
@@ -58,28 +71,82 @@ class SpikeRouter(wiring.Component):
             "busy": Out(1),
             "groups": Out(stream.Signature(event_layout(plan))).array(plan.groups),
         })
-        self.mask_memory = memory.Memory(
-            shape=unsigned(plan.groups), depth=plan.sources, init=[int(x) for x in plan.masks])
+        # On an ECP5 a mask table of more than MASK_LOGIC_BITS is a DP16KD ROM read through its
+        # output register (yosys maps it to a DP16KD without one, 5.6 ns clock-to-output); a
+        # smaller one stays an inferred ROM, which yosys builds from LUTs, and is not worth a
+        # whole DP16KD (784-128-10 at G = 2 fits 55 DP16KD that way).
+        self.mask_dp16kd = (plan.block_ram == "dp16kd" and plan.sources > POINTER_LUT_RAM_DEPTH
+                            and plan.sources * plan.groups > MASK_LOGIC_BITS
+                            and dp16kd_rom_columns(plan.groups, plan.sources) is not None)
+        self._mask_words = [int(x) for x in plan.masks]
+        self.mask_memory = None if self.mask_dp16kd else memory.Memory(
+            shape=unsigned(plan.groups), depth=plan.sources, init=self._mask_words)
 
     def elaborate(self, platform):
         plan = self._plan
         n, k, groups = plan.network.neurons, plan.network.inputs, plan.groups
+        count_width = plan.spike_count_width
         m = Module()
-        m.submodules.mask_memory = self.mask_memory
-        mask_read = self.mask_memory.read_port()
 
-        # Two stages. *Lookup* holds a taken event while its mask is read; *delivery* offers the
-        # event to the groups its registered mask names. The mask's block RAM output only goes
-        # into a register: reading it straight into the groups' handshakes, whose queue-full
-        # flags decided the next read address, made a loop through every group that set the
-        # clock from G = 9 on (17 ns on an ECP5).
-        looking = Signal()         # lookup stage: an event whose mask is being read
-        looked_source = Signal(plan.source_width)
-        looked_valid_source = Signal()
+        # The mask fetch never stalls, like a group's pointer fetch. The mask table is read every
+        # cycle at the head event and its output register always loads; a taken event's mask
+        # goes into a small FIFO (with the event's source and count), and an event is taken
+        # only while the FIFO has room for every fetch in flight (`claimed`). Taking an event
+        # therefore depends on registers only. The delivery stage pops the FIFO's head into
+        # `pending`, the groups still to serve; its "every group served" decision, which
+        # gathers every group's queue-full flag from across the chip, ends in the router's
+        # registers instead of in the mask block RAM's read address (the path that set the
+        # clock at G = 32).
+        take = Signal()
+        take_spike = Signal()
+        take_input = Signal()
+        source = Signal(plan.source_width)
+        m.d.comb += [
+            source.eq(Mux(self.spikes.valid, self.spikes.payload.neuron,
+                          n + self.inputs.payload.channel)),
+            take_spike.eq(take & self.spikes.valid),
+            take_input.eq(take & ~self.spikes.valid),
+            self.spikes.ready.eq(take_spike),
+            self.inputs.ready.eq(take_input),
+        ]
+        if self.mask_dp16kd:
+            held_mask = dp16kd_rom_registered(m, "mask_memory", groups, self._mask_words,
+                                              read_addr=source, read_en=C(1), output_en=C(1))
+        else:
+            m.submodules.mask_memory = self.mask_memory
+            mask_read = self.mask_memory.read_port()
+            m.d.comb += mask_read.addr.eq(source)
+            held_mask = Signal(groups, reset_less=True)
+            m.d.sync += held_mask.eq(mask_read.data)
+
+        # What travels beside the mask read: whether a taken event is in the stage, its source,
+        # whether that source exists (an input channel id ≥ K reaches no group) and its count.
+        taken_event = Cat(source, take_spike | (self.inputs.payload.channel < k))
+        if count_width:
+            # An input event is one event; a spike carries its neuron's count.
+            taken_event = Cat(taken_event, Mux(take_spike, self.spikes.payload.count, 1))
+        fetched_valid, held_valid = Signal(), Signal()
+        fetched_event = Signal(len(taken_event))
+        held_event = Signal(len(taken_event))
+        m.d.sync += [fetched_valid.eq(take), held_valid.eq(fetched_valid),
+                     fetched_event.eq(taken_event), held_event.eq(fetched_event)]
+
+        m.submodules.mask_fifo = mask_fifo = fifo.SyncFIFO(
+            width=groups + len(held_event), depth=MASK_FIFO_DEPTH)
+        # The FIFO's entries plus the fetches in flight, counted in a register of its own: the
+        # sum of the FIFO's level and the two stages' flags, an adder in front of the skid
+        # buffers' read enables, had set the UP5K's clock.
+        claimed = Signal(range(MASK_FIFO_DEPTH + 1))
+        m.d.comb += [
+            take.eq(self.enable & (self.spikes.valid | self.inputs.valid)
+                    & (claimed < MASK_FIFO_DEPTH)),
+            mask_fifo.w_data.eq(Cat(held_mask, held_event)),
+            mask_fifo.w_en.eq(held_valid),
+        ]
+
         holding = Signal()         # delivery stage: an event not yet delivered everywhere
         held_source = Signal(plan.source_width)
         pending = Signal(groups)   # the groups still to serve
-
         served = Signal(groups)
         for g in range(groups):
             port = self.groups[g]
@@ -89,52 +156,35 @@ class SpikeRouter(wiring.Component):
                 served[g].eq(port.valid & port.ready),
             ]
         finished = Signal()
-        transfer = Signal()
+        advance = Signal()
+        head = mask_fifo.r_data
+        head_mask = head[:groups]
+        head_source = head[groups:groups + plan.source_width]
+        head_exists = head[groups + plan.source_width]
         m.d.comb += [
             finished.eq(holding & ((pending & ~served) == 0)),
-            transfer.eq(looking & (~holding | finished)),
+            advance.eq(mask_fifo.r_rdy & (~holding | finished)),
+            mask_fifo.r_en.eq(advance),
         ]
-
-        can_take = Signal()
-        take_spike = Signal()
-        take_input = Signal()
-        source = Signal(plan.source_width)
-        m.d.comb += [
-            can_take.eq(self.enable & (~looking | transfer)),
-            take_spike.eq(can_take & self.spikes.valid),
-            take_input.eq(can_take & ~self.spikes.valid & self.inputs.valid),
-            self.spikes.ready.eq(take_spike),
-            self.inputs.ready.eq(take_input),
-            source.eq(Mux(take_spike, self.spikes.payload.neuron,
-                          n + self.inputs.payload.channel)),
-            mask_read.addr.eq(source),
-            # Read only when an event is taken: the output holds while the event waits.
-            mask_read.en.eq(take_spike | take_input),
-        ]
-        taken = take_spike | take_input
         m.d.sync += [
-            looking.eq(taken | (looking & ~transfer)),
-            holding.eq(transfer | (holding & ~finished)),
-            pending.eq(Mux(transfer, Mux(looked_valid_source, mask_read.data, 0),
-                           pending & ~served)),
+            claimed.eq(claimed + take - advance),
+            holding.eq(advance | (holding & ~finished)),
+            pending.eq(Mux(advance, Mux(head_exists, head_mask, 0), pending & ~served)),
         ]
-        with m.If(taken):
-            m.d.sync += [
-                looked_source.eq(source),
-                looked_valid_source.eq(take_spike | (self.inputs.payload.channel < k)),
-            ]
-        with m.If(transfer):
-            m.d.sync += held_source.eq(looked_source)
-        if plan.spike_count_width:
-            looked_count = Signal(plan.spike_count_width)
-            held_count = Signal(plan.spike_count_width)
+        with m.If(advance):
+            m.d.sync += held_source.eq(head_source)
+        if count_width:
+            held_count = Signal(count_width)
             m.d.comb += [self.groups[g].payload.count.eq(held_count) for g in range(groups)]
-            with m.If(taken):
-                # An input event is one event; a spike carries its neuron's count.
-                m.d.sync += looked_count.eq(Mux(take_spike, self.spikes.payload.count, 1))
-            with m.If(transfer):
-                m.d.sync += held_count.eq(looked_count)
-        m.d.comb += self.busy.eq(holding | looking
+            with m.If(advance):
+                m.d.sync += held_count.eq(head[groups + plan.source_width + 1:])
+        if self._checks:
+            m.d.comb += [
+                Assert(~(mask_fifo.w_en & ~mask_fifo.w_rdy), "mask FIFO overflow"),
+                Assert(claimed == mask_fifo.level + fetched_valid + held_valid,
+                       "claimed mask FIFO entries miscounted"),
+            ]
+        m.d.comb += self.busy.eq(holding | fetched_valid | held_valid | mask_fifo.r_rdy
                                  | (self.enable & (self.spikes.valid | self.inputs.valid)))
         return m
 

@@ -6,7 +6,7 @@ import dataclasses
 import random
 
 import numpy as np
-from amaranth import ClockDomain, Module
+from amaranth import ClockDomain, Fragment, Module
 from amaranth.sim import Simulator
 
 from ..hw.core import SNNCore
@@ -79,12 +79,16 @@ def run_amaranth(
         With runtime weights: load the synapse tables after reset (off only to show that the
         tables start empty).
     """
-    if plan.block_ram != "inferred":
-        raise ValueError(f"block_ram must be 'inferred' for Amaranth's simulator (vendor block "
-                         f"RAM instances simulate in Icarus or Verilator), not {plan.block_ram!r}")
     network = plan.network
     n = network.neurons
     core = SNNCore(plan, checks=True)
+    if not core.simulable:
+        # Elaborated, so that Amaranth does not warn (an error under PYTHONWARNINGS=error, at
+        # whatever later moment the garbage collector takes it) that the core went unused.
+        Fragment.get(core, None)
+        raise ValueError(f"block_ram must be 'inferred' for Amaranth's simulator when the core "
+                         f"has vendor block RAM instances (they simulate in Icarus or "
+                         f"Verilator), not {plan.block_ram!r}")
     rng = random.Random(stall_seed)
     stalling = stall_seed is not None
     has_current = network.dynamics is not None and network.dynamics.current is not None

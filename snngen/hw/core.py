@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .group import NeuronGroup, any_of, current_shape, spike_layout, state_shape
 from .plan import HardwarePlan
-from .queue import SMALL_QUEUE_DEPTH, EventQueue
+from .queue import EventQueue, queue_dp16kd_mode
 from .router import SpikeMerger, SpikeRouter, input_layout
 
 __all__ = [
@@ -151,11 +151,17 @@ class SNNCore(wiring.Component):
         """Whether Amaranth's simulator can run the core: no vendor block RAM instance in it
         (an ECP5 build of a small network, with one-bank tables, at most 64 sources and short
         core queues, has none)."""
-        plan = self._plan
-        queue_depths = (max(2, plan.network.inputs), max(2, plan.network.neurons))
         return (not self.router.mask_dp16kd
                 and all(g.synapse_table.simulable and not g.pointer_dp16kd for g in self.groups)
-                and (plan.block_ram != "dp16kd" or max(queue_depths) <= SMALL_QUEUE_DEPTH))
+                and all(queue_dp16kd_mode(width, depth, registered_output=True,
+                                          block_ram=self._plan.block_ram) is None
+                        for width, depth in self._core_queue_shapes()))
+
+    def _core_queue_shapes(self) -> tuple[tuple[int, int], ...]:
+        """(width, depth) of the input queue and of the spike queue."""
+        plan = self._plan
+        return ((plan.input_id_width, max(2, plan.network.inputs)),
+                (spike_layout(plan).size, max(2, plan.network.neurons)))
 
     @property
     def plan(self) -> HardwarePlan:
@@ -163,7 +169,6 @@ class SNNCore(wiring.Component):
 
     def elaborate(self, platform):
         plan = self._plan
-        n, k = plan.network.neurons, plan.network.inputs
         m = Module()
         for g, group in enumerate(self.groups):
             m.submodules[f"group{g}"] = group
@@ -173,17 +178,17 @@ class SNNCore(wiring.Component):
         # Queues: input events wait here until the step starts; spikes wait for the next step.
         # Both core queues register their block RAM's output: it feeds the skids below, far
         # across the chip, and was the slowest path once the synapse tables were banked.
+        (input_width, input_depth), (spike_width, spike_depth) = self._core_queue_shapes()
         m.submodules.input_queue = input_queue = EventQueue(
-            plan.input_id_width, max(2, k), registered_output=True, block_ram=plan.block_ram)
+            input_width, input_depth, registered_output=True, block_ram=plan.block_ram)
         # N in memory plus the read stage and the output register: room for every spike of a
         # step (the merger also waits on its ready, and the router drains the queue during the
         # sweep, so this is for throughput, not correctness). N, not more: 1,024 ids of up to
         # 18 bits are one DP16KD with its output register, and 1,025 were an inferred block
         # RAM without it, the slowest path of a 1,024-neuron core.
         # With multi-spike neurons an entry is (neuron, count): one per neuron still.
-        spike_width = spike_layout(plan).size
         m.submodules.spike_queue = spike_queue = EventQueue(
-            spike_width, max(2, n), registered_output=True, block_ram=plan.block_ram)
+            spike_width, spike_depth, registered_output=True, block_ram=plan.block_ram)
 
         for g, group in enumerate(self.groups):
             wiring.connect(m, router.groups[g], group.events)

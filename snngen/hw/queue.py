@@ -7,11 +7,20 @@ from amaranth.lib.wiring import In, Out
 from .banked import dp16kd_mode, dp16kd_read_registered
 from .plan import check_block_ram
 
-__all__ = ["SMALL_QUEUE_DEPTH", "EventQueue"]
+__all__ = ["SMALL_QUEUE_DEPTH", "EventQueue", "queue_dp16kd_mode"]
 
 #: A queue this shallow stays an inferred memory even with ``block_ram="dp16kd"``, marked for
 #: LUT RAM: a few dozen LUTs instead of a whole DP16KD (18 kbit) for a few hundred ids.
 SMALL_QUEUE_DEPTH = 256
+
+
+def queue_dp16kd_mode(width: int, depth: int, *, registered_output: bool,
+                      block_ram: str) -> int | None:
+    """The DP16KD data width of an :class:`EventQueue` built as a hand-instantiated DP16KD, or
+    None when its storage is an inferred memory."""
+    if registered_output and block_ram == "dp16kd" and depth > SMALL_QUEUE_DEPTH:
+        return dp16kd_mode(width, depth)
+    return None
 
 
 class EventQueue(wiring.Component):
@@ -63,9 +72,8 @@ class EventQueue(wiring.Component):
         self._width = width
         self._depth = depth
         self._registered = bool(registered_output)
-        self.dp16kd_mode = (dp16kd_mode(width, depth)
-                            if registered_output and block_ram == "dp16kd"
-                            and depth > SMALL_QUEUE_DEPTH else None)
+        self.dp16kd_mode = queue_dp16kd_mode(width, depth, registered_output=registered_output,
+                                             block_ram=block_ram)
         super().__init__({
             "w": In(stream.Signature(unsigned(width))),
             "r": Out(stream.Signature(unsigned(width))),

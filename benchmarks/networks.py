@@ -2,6 +2,7 @@
 
     python benchmarks/networks.py mnist --out mnist.json     # 784-128-10, 8-bit weights
     python benchmarks/networks.py odin --out odin.json       # 256 neurons x 64 k synapses, 4-bit
+    python benchmarks/networks.py cnn --out cnn.json         # 1×16×16 → conv 8×3×3 → pool → 10
 
 ``mnist`` is a dense 784-128-10 feed-forward network of the size Spiker+ and Fan & Levy report
 for MNIST (trained weights are not needed for hardware figures: the synapse count, the fan-out
@@ -72,6 +73,26 @@ def sparse_network(neurons: int, seed: int = 0) -> Network:
     return random_network(neurons=neurons, density=0.1, seed=seed)
 
 
+def small_cnn_network(weight_bits: int = 8, seed: int = 0) -> Network:
+    """1×16×16 → conv 8×3×3 (padding 1) → IF 8×16×16 → sum pool 2 → flatten → dense 10 → IF:
+    the smallest convolutional network of the figures (format version 4)."""
+    from snngen.model.structure import Conv2d, Dense, Flatten, Projection, SumPool2d
+
+    rng = np.random.default_rng(seed)
+    conv = Conv2d(_weights(rng, (8, 1, 3, 3), weight_bits, 0.4), padding=1)
+    dense = Dense(_weights(rng, (10, 8 * 8 * 8), weight_bits, 0.2))
+    top = 2 ** (weight_bits - 1)
+    return Network(
+        state=StateFormat(weight_bits + 4, "signed", "saturate"),
+        neuron=NeuronModel(threshold=top, reset="subtract"), weight_bits=weight_bits,
+        weights=None, input_weights=None,
+        layers=(Layer("conv", 8 * 16 * 16, weight_bits, top, (8, 16, 16)),
+                Layer("dense", 10, weight_bits, 2 * top)),
+        projections=(Projection("input", "conv", (conv,)),
+                     Projection("conv", "dense", (SumPool2d(2), Flatten(), dense))),
+        input_shape=(1, 16, 16))
+
+
 def mnist_input(steps: int, rate: float = 100 / 784, seed: int = 0) -> np.ndarray:
     """Bernoulli input spikes, (steps, 784) uint8: about 100 of 784 channels per step."""
     rng = np.random.default_rng(seed + 1)
@@ -80,12 +101,13 @@ def mnist_input(steps: int, rate: float = 100 / 784, seed: int = 0) -> np.ndarra
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("network", choices=("mnist", "odin"))
+    parser.add_argument("network", choices=("mnist", "odin", "cnn"))
     parser.add_argument("--weight-bits", type=int, default=None, metavar="BITS",
-                        help="weight width (default: 8 for mnist, 4 for odin)")
+                        help="weight width (default: 8 for mnist and cnn, 4 for odin)")
     parser.add_argument("--out", required=True, metavar="FILE.json")
     args = parser.parse_args(argv)
-    factory = mnist_network if args.network == "mnist" else odin_network
+    factory = {"mnist": mnist_network, "odin": odin_network,
+               "cnn": small_cnn_network}[args.network]
     network = factory() if args.weight_bits is None else factory(args.weight_bits)
     save_network(network, args.out)
     return 0

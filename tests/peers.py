@@ -127,3 +127,30 @@ def run_lava(python: str, network, inputs: np.ndarray, workdir: Path) -> dict:
         raise RuntimeError(f"lava run failed: {result.stderr[-2000:]}")
     data = json.loads((workdir / "lava_request.json.out").read_text())
     return {key: np.asarray(value, dtype=np.int64) for key, value in data.items()}
+
+
+SINABS_SCRIPT = Path(__file__).with_name("sinabs_run.py")
+
+
+def sinabs_python() -> str | None:
+    """The Python of the Sinabs environment (``SNNGEN_SINABS_PYTHON``, or
+    ``~/.cache/snngen/sinabs-venv``, which .ci/run creates), or None."""
+    candidate = os.environ.get("SNNGEN_SINABS_PYTHON") or str(
+        Path.home() / ".cache" / "snngen" / "sinabs-venv" / "bin" / "python")
+    return candidate if Path(candidate).is_file() else None
+
+
+def run_sinabs(graph, streams: np.ndarray, shape, *, single: bool, floor: bool, reset: str,
+               work: Path) -> np.ndarray:
+    """Sinabs' simulation (sinabs.from_nir) of the NIR file `graph`: output spikes, shape
+    (samples, T, outputs)."""
+    python = sinabs_python()
+    if python is None:
+        raise RuntimeError("no Sinabs environment (.ci/run creates ~/.cache/snngen/sinabs-venv)")
+    request, answer = work / "sinabs_in.npz", work / "sinabs_out.npz"
+    np.savez(request, streams=streams, shape=np.asarray(shape), single=single, floor=floor,
+             reset=reset)
+    subprocess.run([python, str(SINABS_SCRIPT), str(graph), str(request), str(answer)],
+                   check=True, capture_output=True, text=True, env={
+                       **os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"})
+    return np.load(answer)["spikes"]

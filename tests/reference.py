@@ -194,3 +194,135 @@ def run_v2(doc, steps, inputs=None):
         out_v.append(v)
         out_i.append(new_i)
     return out_s, out_v, out_i
+
+
+# ---------------------------------------------------------------------------------------------
+# Structured layers (format version 4): written from docs/semantics.md's "Structured layers"
+# section alone, by gathering each output's window (the golden model scatters each event).
+
+
+def _as_pair(value):
+    return (value, value) if isinstance(value, int) else (value[0], value[-1])
+
+
+def _pool_gather(values, shape, op):
+    """values: dict (c, y, x) → count; a sum over each window, padding counts as zero."""
+    c_count, height, width = shape
+    (kh, kw), (sh, sw), (ph, pw) = (_as_pair(op["kernel"]), _as_pair(op.get("stride", op["kernel"])),
+                                    _as_pair(op.get("padding", 0)))
+    out_h, out_w = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
+    out = {}
+    for c in range(c_count):
+        for oy in range(out_h):
+            for ox in range(out_w):
+                total = 0
+                for ky in range(kh):
+                    for kx in range(kw):
+                        y, x = oy * sh - ph + ky, ox * sw - pw + kx
+                        if 0 <= y < height and 0 <= x < width:
+                            total += values[(c, y, x)]
+                out[(c, oy, ox)] = total
+    return out, (c_count, out_h, out_w)
+
+
+def _conv_gather(values, shape, op):
+    _, height, width = shape
+    weight = op["weight"]
+    c_out, per_group, kh, kw = len(weight), len(weight[0]), len(weight[0][0]), len(weight[0][0][0])
+    (sh, sw), (ph, pw), (dh, dw) = (_as_pair(op.get("stride", 1)), _as_pair(op.get("padding", 0)),
+                                    _as_pair(op.get("dilation", 1)))
+    groups = op.get("groups", 1)
+    out_h = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    out_w = (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    bias = op.get("bias") or [0] * c_out
+    out = {}
+    for o in range(c_out):
+        group = o // (c_out // groups)
+        for oy in range(out_h):
+            for ox in range(out_w):
+                total = 0
+                for i in range(per_group):
+                    channel = group * per_group + i
+                    for ky in range(kh):
+                        for kx in range(kw):
+                            y, x = oy * sh - ph + ky * dh, ox * sw - pw + kx * dw
+                            if 0 <= y < height and 0 <= x < width:
+                                total += weight[o][i][ky][kx] * values[(channel, y, x)]
+                out[(o, oy, ox)] = total
+    return out, (c_out, out_h, out_w), [bias[o] for o in range(c_out) for _ in range(out_h * out_w)]
+
+
+def projection_current(values, shape, ops):
+    """The current a projection sends to its target's neurons (a list, in neuron order) from
+    the source's spike counts `values` (a flat list in C-order of `shape`), and its bias."""
+    if len(shape) == 3:
+        c_count, height, width = shape
+        current = {(c, y, x): values[(c * height + y) * width + x]
+                   for c in range(c_count) for y in range(height) for x in range(width)}
+    else:
+        current = {(i,): values[i] for i in range(shape[0])}
+    bias = None
+    for op in ops:
+        kind = op["kind"]
+        if kind in ("sumpool2d", "avgpool2d"):
+            current, shape = _pool_gather(current, shape, op)
+        elif kind == "flatten":
+            flat = [current[key] for key in sorted(current)]
+            current, shape = {(i,): v for i, v in enumerate(flat)}, (len(flat),)
+        elif kind == "conv2d":
+            current, shape, bias = _conv_gather(current, shape, op)
+        else:
+            flat = [current[(i,)] for i in range(shape[0])]
+            current = {(o,): sum(w * v for w, v in zip(row, flat, strict=True))
+                       for o, row in enumerate(op["weight"])}
+            shape = (len(op["weight"]),)
+            bias = op.get("bias") or [0] * shape[0]
+    return [current[key] for key in sorted(current)], bias
+
+
+def run_structured(doc, steps, inputs=None):
+    """Run a version-4 document (projections, semantics v1). Returns (spikes, states)."""
+    layers = doc["layers"]
+    first, spans = 0, {}
+    for layer in layers:
+        spans[layer["name"]] = (first, layer["neurons"], tuple(layer.get("shape") or
+                                                               [layer["neurons"]]))
+        first += layer["neurons"]
+    n, k = doc["neurons"], doc["inputs"]
+    thresholds = []
+    for layer in layers:
+        own = layer.get("threshold")
+        thresholds += [doc["threshold"] if own is None else own] * layer["neurons"]
+    if doc.get("neuron_thresholds") is not None:
+        thresholds = list(doc["neuron_thresholds"])
+    v = list(doc.get("initial_state") or [0] * n)
+    s = [0] * n
+    bias = [0] * n
+    spikes_out, states_out = [], []
+    for t in range(steps):
+        x = list(inputs[t]) if inputs is not None else [0] * k
+        current = [0] * n
+        for projection in doc["projections"]:
+            if projection["source"] == "input":
+                values, shape = x, tuple(doc["input_shape"])
+            else:
+                start, size, shape = spans[projection["source"]]
+                values = s[start:start + size]
+            into, own_bias = projection_current(values, shape, projection["ops"])
+            start, size, _ = spans[projection["target"]]
+            for i in range(size):
+                current[start + i] += into[i]
+                if t == 0 and own_bias is not None:
+                    bias[start + i] += own_bias[i]
+        new_v, new_s = [], []
+        for i in range(n):
+            vi, si = update_neuron(
+                v[i], current[i] + bias[i], doc["state_bits"], doc["representation"],
+                doc["overflow"], doc["leak_shift"], thresholds[i], doc["reset"],
+                doc.get("reset_value", 0))
+            new_v.append(vi)
+            new_s.append(1 if si else 0)
+        v, s = new_v, new_s
+        spikes_out.append(s)
+        states_out.append(v)
+    return spikes_out, states_out

@@ -174,3 +174,97 @@ def v3_documents(draw, max_neurons=8, max_inputs=3, bits=None):
             "bias": rng.integers(lo, hi + 1, size=n).tolist() if draw(st.booleans()) else [0] * n,
             "initial_state": rng.integers(lo, hi + 1, size=n).tolist(),
             "dynamics": dynamics}
+
+
+def _conv_out(size, kernel, stride, padding, dilation=1):
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+@st.composite
+def conv_ops(draw, shape, rng, weight_range, pool=True, max_channels=4, bias_low=-3):
+    """(ops, output shape): [a pool,] a conv2d, or [a pool,] flatten and dense, from `shape`."""
+    wlo, whi = weight_range
+    ops = []
+    c, h, w = shape
+    if pool and draw(st.booleans()):
+        kernel = draw(st.integers(1, min(3, h + 2, w + 2)))
+        padding = draw(st.integers(0, kernel // 2))
+        stride = draw(st.integers(1, 3))
+        oh, ow = _conv_out(h, kernel, stride, padding), _conv_out(w, kernel, stride, padding)
+        if oh >= 1 and ow >= 1:
+            ops.append({"kind": draw(st.sampled_from(("sumpool2d", "avgpool2d"))),
+                        "kernel": [kernel, kernel], "stride": [stride, stride],
+                        "padding": [padding, padding]})
+            h, w = oh, ow
+    if draw(st.booleans()):
+        outputs = draw(st.integers(1, 6))
+        ops.append({"kind": "flatten"})
+        weight = rng.integers(wlo, whi + 1, size=(outputs, c * h * w))
+        op = {"kind": "dense", "weight": weight.tolist()}
+        if draw(st.booleans()):
+            op["bias"] = rng.integers(bias_low, 4, size=outputs).tolist()
+        ops.append(op)
+        return ops, (outputs,)
+    groups = draw(st.sampled_from([g for g in (1, 2, 3) if c % g == 0]))
+    c_out = groups * draw(st.integers(1, max(1, max_channels // groups)))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride = [draw(st.integers(1, 2)), draw(st.integers(1, 2))]
+    padding = [draw(st.integers(0, 2)), draw(st.integers(0, 2))]
+    dilation = [draw(st.integers(1, 2)), draw(st.integers(1, 2))]
+    oh = _conv_out(h, kh, stride[0], padding[0], dilation[0])
+    ow = _conv_out(w, kw, stride[1], padding[1], dilation[1])
+    if oh < 1 or ow < 1:  # the kernel does not fit: a 1×1 one always does
+        kh = kw = 1
+        dilation = [1, 1]
+        oh, ow = _conv_out(h, 1, stride[0], padding[0]), _conv_out(w, 1, stride[1], padding[1])
+    weight = rng.integers(wlo, whi + 1, size=(c_out, c // groups, kh, kw))
+    weight = weight * (rng.random(weight.shape) < draw(st.sampled_from((0.5, 1.0))))
+    op = {"kind": "conv2d", "weight": weight.tolist(), "stride": stride, "padding": padding,
+          "dilation": dilation, "groups": groups}
+    if draw(st.booleans()):
+        op["bias"] = rng.integers(bias_low, 4, size=c_out).tolist()
+    ops.append(op)
+    return ops, (c_out, oh, ow)
+
+
+@st.composite
+def structured_documents(draw, max_side=6):
+    """A version-4 document: input → conv → layer A [→ pool/flatten/dense or conv → layer B],
+    sometimes a recurrent dense projection, over every semantics-v1 option."""
+    b = draw(st.integers(4, 12))
+    representation = draw(st.sampled_from(REPRESENTATIONS))
+    lo, hi = lattice(b, representation)
+    bw = draw(st.integers(2, 6))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    weight_range = (-(1 << (bw - 1)), (1 << (bw - 1)) - 1)
+    input_shape = (draw(st.integers(1, 3)), draw(st.integers(2, max_side)),
+                   draw(st.integers(2, max_side)))
+    bias_low = max(lo, -3)
+    first_ops, shape_a = draw(conv_ops(input_shape, rng, weight_range, pool=draw(st.booleans()),
+                                       bias_low=bias_low))
+    layers = [{"name": "A", "neurons": int(np.prod(shape_a)), "weight_bits": bw,
+               "threshold": draw(st.integers(max(1, lo), hi)), "shape": list(shape_a)}]
+    projections = [{"source": "input", "target": "A", "ops": first_ops}]
+    if len(shape_a) == 3 and draw(st.booleans()):
+        ops, shape_b = draw(conv_ops(shape_a, rng, weight_range, bias_low=bias_low))
+        layers.append({"name": "B", "neurons": int(np.prod(shape_b)), "weight_bits": bw,
+                       "threshold": draw(st.integers(max(1, lo), hi)), "shape": list(shape_b)})
+        projections.append({"source": "A", "target": "B", "ops": ops})
+    if draw(st.booleans()):
+        last = layers[-1]
+        ops = ([{"kind": "flatten"}] if len(last["shape"]) == 3 else []) + [
+            {"kind": "dense", "weight": (rng.integers(*weight_range, endpoint=True,
+                                                      size=(last["neurons"], last["neurons"]))
+                                         * (rng.random((last["neurons"],) * 2) < 0.3)).tolist()}]
+        projections.append({"source": last["name"], "target": last["name"], "ops": ops})
+    n = sum(layer["neurons"] for layer in layers)
+    return {
+        "format": "snngen-network", "version": 4, "neurons": n,
+        "inputs": int(np.prod(input_shape)), "state_bits": b, "weight_bits": bw,
+        "representation": representation, "overflow": draw(st.sampled_from(OVERFLOWS)),
+        "leak_shift": draw(st.none() | st.integers(1, b - 1)),
+        "threshold": layers[0]["threshold"], "reset": draw(st.sampled_from(RESETS)),
+        "reset_value": draw(st.integers(lo, hi)),
+        "input_shape": list(input_shape), "projections": projections,
+        "initial_state": rng.integers(lo, hi + 1, size=n).tolist(), "layers": layers,
+    }

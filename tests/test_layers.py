@@ -92,7 +92,7 @@ def test_a_network_without_layers_is_still_version_1():
     (lambda d: d["layers"][1].update(name="L0"), "layer names must be unique"),
     (lambda d: d["layers"][0].update(colour="red"), "layers[0] has an unknown field 'colour'"),
     (lambda d: d["layers"][0].pop("weight_bits"), "layers[0] is missing 'weight_bits'"),
-    (lambda d: d.update(version=4), "version must be 1, 2 or 3, not 4"),
+    (lambda d: d.update(version=5), "version must be 1, 2, 3 or 4, not 5"),
 ])
 def test_bad_layers_name_the_field(change, message):
     document = json.loads(network_to_json(layered_network()))

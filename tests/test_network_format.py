@@ -77,7 +77,7 @@ def test_meta_and_provenance_are_kept(tmp_path):
     ({"bias": None}, "bias must be left out for its default, not null"),
     ({"initial_state": None}, "initial_state must be left out for its default, not null"),
     ({"reset_value": None}, "reset_value must be left out for its default, not null"),
-    ({"version": 1.0}, "version must be 1, 2 or 3, not 1.0"),
+    ({"version": 1.0}, "version must be 1, 2, 3 or 4, not 1.0"),
     ({"neurons": 5.0}, "neurons must be an integer, not 5.0"),
 ])
 def test_network_json_is_strict(tmp_path, change, message):

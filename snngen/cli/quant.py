@@ -73,6 +73,16 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     check_output(args.out)
     if not os.path.isfile(args.model):
         raise InputError(f"MODEL.nir must be an existing file, not {args.model!r}")
+    from ..quant.nir_conv import is_structured
+    from ..quant.nir_import import _read_graph
+
+    graph, _ = _read_graph(args.model)
+    if is_structured(graph):
+        return _quantize_structured(args, graph)
+    if args.spikes_per_step != 1:
+        raise InputError(f"--spikes-per-step is for graphs with convolution layers, not "
+                         f"{args.spikes_per_step} for this one")
+    args.granularity = args.granularity or "neuron"
     model = nir_to_float(args.model, dt=args.dt)
     readout = model.layer_rows(len(model.layers) - 1)
     classes = readout.stop - readout.start
@@ -136,6 +146,52 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quantize_structured(args: argparse.Namespace, graph) -> int:
+    """`snngen quantize` of a graph with convolution layers: a θ per layer (kernels are shared,
+    so a per-neuron scale cannot be), widths as given."""
+    from ..quant.nir_conv import quantize_structured, structured_from_nir
+    from ..quant.quantize import accuracy, load_dataset, parse_bits
+
+    for flag, given in (("--bits auto", args.bits.strip() == "auto"), ("--qat", args.qat),
+                        ("--granularity neuron", args.granularity == "neuron")):
+        if given:
+            raise InputError(f"{flag} is not available for a graph with convolution layers: "
+                             "give --bits as one width or one per layer")
+    model = structured_from_nir(graph, dt=args.dt)
+    bits = parse_bits(args.bits, len(model.layers))
+    network = quantize_structured(model, bits, state_bits=args.state_bits,
+                                  representation=args.representation, overflow=args.overflow,
+                                  reset=args.reset, spikes_per_step=args.spikes_per_step)
+    readout = model.readout()
+    evaluation = load_dataset(args.eval, model.inputs, readout.stop - readout.start) \
+        if args.eval else None
+    save_network(network, args.out)
+    measured = None if evaluation is None else accuracy(network, *evaluation, readout)
+    thresholds = network.extra["quantization"]["thresholds"]
+    memory = sum(int(p.weighted.weight.size) * layer.weight_bits
+                 for p in network.projections
+                 for layer in network.layers if layer.name == p.target)
+    if args.json:
+        print(json.dumps({"out": args.out, "bits": list(bits), "state_bits": network.state.bits,
+                          "granularity": "layer", "thresholds": thresholds, "method": "ptq",
+                          "weight_memory_bits": memory, "accuracy": measured,
+                          "clipped": network.extra["quantization"]["clipped"]},
+                         sort_keys=True))
+        return 0
+    print(f"wrote {args.out}: {network.describe()}")
+    print(f"  {'layer':<12} {'shape':>10} {'weights':>8} {'bits':>4} {'threshold':>9}")
+    for layer, theta in zip(network.layers, thresholds, strict=True):
+        count = sum(int(p.weighted.weight.size) for p in network.projections
+                    if p.target == layer.name)
+        shape = "×".join(map(str, layer.shape or (layer.size,)))
+        print(f"  {layer.name:<12} {shape:>10} {count:>8} {layer.weight_bits:>4} {theta:>9}")
+    print(f"  weight memory {memory} bits (kernels and dense matrices); state "
+          f"{network.state.bits} bits; one threshold per layer")
+    if measured is not None:
+        print(f"  accuracy     {100 * measured:.2f}% on {args.eval} (integer golden model)")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ..quant.demo import DemoOptions, run_digits_demo
 
@@ -194,7 +250,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Map a NIR graph of Input, Flatten, Affine/Linear, LIF/IF and Output nodes "
                     "to the integer semantics: one neuron population, the shift leak from "
                     "tau/dt, thresholds normalized, weights quantized to the chosen widths "
-                    "(docs/nir.md). A node that cannot be mapped is named with the reason.")
+                    "(docs/nir.md). Conv2d, SumPool2d and AvgPool2d nodes become projections "
+                    "that keep the kernels (network format version 4). A node that cannot be "
+                    "mapped is named with the reason.")
     importer.add_argument("model", metavar="MODEL.nir", help="the NIR file (nir.write)")
     importer.add_argument("--out", required=True, metavar="NET.json", help="where to write it")
     importer.add_argument("--bits", type=integer, default=8, metavar="B",
@@ -217,7 +275,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     quantize = commands.add_parser(
         "quantize", help="quantize a NIR model per layer: 16|8|4 bits, per layer, or auto",
         description="Import a NIR graph (as `snngen import`) and quantize it per layer: each "
-                    "layer gets its own weight width and threshold (network format version 2). "
+                    "layer gets its own weight width and threshold (network format version 2; "
+                    "version 4 with convolution layers, whose kernels stay shared). "
                     "`--bits auto` picks the widths from Hutchinson estimates of each layer's "
                     "Hessian trace within a weight-memory budget (Lui & Neftci 2021); needs "
                     "PyTorch and --data. docs/quantization.md.")
@@ -240,9 +299,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     quantize.add_argument("--qat", action="store_true",
                           help="quantization-aware fine-tuning when rounding costs accuracy "
                                "(PyTorch; uses --data, 80/20 split for the choice)")
-    quantize.add_argument("--granularity", choices=["neuron", "layer"], default="neuron",
+    quantize.add_argument("--granularity", choices=["neuron", "layer"],
                           help="one threshold (scale) per neuron, stored beside its bias, or one "
-                               "per layer, a constant in its groups (default: %(default)s)")
+                               "per layer, a constant in its groups (default: neuron; layer for "
+                               "a graph with convolutions, whose kernels share one scale)")
     quantize.add_argument("--state-bits", type=integer, metavar="B",
                           help="membrane state width (default: the narrowest holding ±4× the "
                                "largest threshold)")
@@ -251,6 +311,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                           help="zero: reset to v_reset as NIR says (default, as for `import`); "
                                "subtract: snnTorch's default reset, which NIR cannot express")
     add_lattice_flags(quantize)
+    quantize.add_argument("--spikes-per-step", type=integer, default=1, metavar="M",
+                          help="a graph with convolutions: up to M spikes a step with "
+                               "--reset subtract, 1..255 (Sinabs' MultiSpike; semantics v2's "
+                               "max_spikes) (default: %(default)s)")
     quantize.add_argument("--probes", type=integer, default=32, metavar="M",
                           help="Hutchinson probes per trace (default: %(default)s)")
     quantize.add_argument("--seed", type=seed_value, default=0, metavar="S",

@@ -641,6 +641,9 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         raise ValueError(f"bank_depth must be 0 (natural) or a power of two, not {bank_depth!r}")
     if isinstance(pack_bits, bool) or not isinstance(pack_bits, int) or not 0 <= pack_bits <= 64:
         raise ValueError(f"pack_bits must be an integer in 0..64, not {pack_bits!r}")
+    # Convolution layers are built from their expanded synapse lists: the tables hold every
+    # synapse (bit-exact with the golden model, no kernel sharing in the hardware yet).
+    network = network.expanded()
     n, k = network.neurons, network.inputs
     spans = network.layer_spans
     if groups is None:

@@ -192,6 +192,7 @@ def check_compat(network: Network) -> None:
     if dynamics is None or dynamics.compat is None:
         return
     what = f"compat {dynamics.compat}"
+    network = network.expanded()  # the chips' checks read the synapse matrices
     _require(not dynamics.bias_delay.any(), f"{what} has no bias delay")
     _require(dynamics.current is None or not dynamics.current.bias.any(),
              f"{what} has no bias on the synaptic current (its bias is the membrane's)")

@@ -60,15 +60,31 @@ def decay(mode: Decay, values: np.ndarray, parameter: np.ndarray) -> np.ndarray:
     return x - step
 
 
-def _shifted(weights: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+def _shifted(weights, shifts: np.ndarray):
+    """Row i of `weights` shifted left by shifts[i]; a sparse matrix stays sparse (CSC)."""
+    if not isinstance(weights, np.ndarray):
+        from scipy import sparse
+
+        return (sparse.diags_array(np.left_shift(1, shifts).astype(np.int64), dtype=np.int64)
+                @ weights.astype(np.int64)).tocsc()
     return weights.astype(np.int64) << shifts[:, None]
 
 
-def _sum_bound(network: Network, w: np.ndarray, w_in: np.ndarray) -> int:
+def _sum_bound(network: Network, w, w_in) -> int:
     dynamics = network.dynamics
-    rows = (np.abs(w) * dynamics.max_spikes[None, :]).sum(axis=1) \
-        + np.abs(w_in).sum(axis=1) * dynamics.input_max_count
+    rows = np.asarray(abs(w) @ dynamics.max_spikes).ravel() \
+        + np.asarray(abs(w_in).sum(axis=1)).ravel() * dynamics.input_max_count
     return int(rows.max()) if rows.size else 0
+
+
+def _column(matrix, j: int) -> np.ndarray:
+    """Column j as a dense int64 vector (of a dense or a sparse CSC matrix)."""
+    if isinstance(matrix, np.ndarray):
+        return matrix[:, j]
+    column = np.zeros(matrix.shape[0], dtype=np.int64)
+    start, end = matrix.indptr[j], matrix.indptr[j + 1]
+    column[matrix.indices[start:end]] = matrix.data[start:end]
+    return column
 
 
 def simulate_dynamics(network: Network, steps: int, x_in: np.ndarray, method: str):
@@ -96,8 +112,9 @@ class DynamicsEngine:
     def __init__(self, network: Network, method: str):
         dyn = network.dynamics
         self.network, self.method = network, method
-        self.w = _shifted(network.weights, dyn.weight_shift)
-        self.w_in = _shifted(network.input_weights, dyn.input_weight_shift)
+        weights, input_weights = network.weight_matrices()
+        self.w = _shifted(weights, dyn.weight_shift)
+        self.w_in = _shifted(input_weights, dyn.input_weight_shift)
         if _sum_bound(network, self.w, self.w_in) + 4 * (1 << 33) >= _EXACT_LIMIT:
             raise InputError("the shifted weights' synaptic sums must stay below 2^62 to be "
                              "exact")
@@ -142,8 +159,8 @@ class DynamicsEngine:
             if method == "event":
                 fired = np.flatnonzero(counts)
                 driven = np.flatnonzero(x_t)
-                return w[:, fired] @ counts[fired] + w_in[:, driven] @ x_t[driven]
-            return w @ counts + w_in @ x_t
+                return np.asarray(w[:, fired] @ counts[fired] + w_in[:, driven] @ x_t[driven])
+            return np.asarray(w @ counts + w_in @ x_t)
 
         def accumulate(into: np.ndarray, x_t: np.ndarray, fmt: StateFormat, b_i) -> np.ndarray:
             if not per_event:
@@ -153,9 +170,9 @@ class DynamicsEngine:
             into = fmt.overflow_of(into + b_i)
             # `c` equal addends of one sign collapse exactly into one add of c times the weight.
             for c in np.flatnonzero(x_t):
-                into = fmt.overflow_of(into + x_t[c] * w_in[:, c])
+                into = fmt.overflow_of(into + x_t[c] * _column(w_in, c))
             for j in np.flatnonzero(counts):
-                into = fmt.overflow_of(into + counts[j] * w[:, j])
+                into = fmt.overflow_of(into + counts[j] * _column(w, j))
             return into
 
         for local in range(steps):

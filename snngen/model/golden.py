@@ -161,7 +161,8 @@ def check_input_array(k: int, steps: int, inputs: object | None, *,
 def _current_bound(network: Network) -> int:
     """The largest |partial sum| any synaptic sum of this network can reach, plus the state."""
     # int64 holds these sums: N, K ≤ 2**24 and |w| ≤ 2**31 (network.MAX_NEURONS).
-    rows = (np.abs(network.weights).sum(axis=1) + np.abs(network.input_weights).sum(axis=1)
+    w, w_in = network.weight_matrices()
+    rows = (np.asarray(abs(w).sum(axis=1)).ravel() + np.asarray(abs(w_in).sum(axis=1)).ravel()
             + np.abs(network.bias))
     return int(rows.max()) + (1 << network.state.bits)
 
@@ -208,7 +209,13 @@ def synaptic_current(network: Network, spikes: np.ndarray, inputs: np.ndarray) -
     """I for many steps at once: ``spikes`` (…, N) are s(t−1), ``inputs`` (…, K) are x(t)."""
     s = np.asarray(spikes, dtype=np.int64)
     x = np.asarray(inputs, dtype=np.int64)
-    return s @ network.weights.T + x @ network.input_weights.T + network.bias
+    w, w_in = network.weight_matrices()
+    # W · sᵀ (not s · Wᵀ) so that a sparse W (a network with projections) works the same.
+    # Explicit row counts: reshape(-1, 0) is ambiguous for a network without inputs.
+    rows = int(np.prod(s.shape[:-1]))
+    flat_s, flat_x = s.reshape(rows, s.shape[-1]), x.reshape(rows, x.shape[-1])
+    total = np.asarray(w @ flat_s.T).T + np.asarray(w_in @ flat_x.T).T + network.bias
+    return total.reshape(*s.shape[:-1], network.neurons)
 
 
 def overflow_events(network: Network, trace: Trace, inputs: np.ndarray | None = None) -> np.ndarray:
@@ -313,7 +320,9 @@ class Stepper:
     def __init__(self, network: Network, method: Literal["auto", "dense", "event"] = "auto"):
         if method not in ("auto", "dense", "event"):
             raise ValueError(f"method must be 'auto', 'dense' or 'event', not {method!r}")
-        if method == "auto":
+        if method == "auto" and network.structured:
+            method = "event"
+        elif method == "auto":
             sparse = np.count_nonzero(network.weights) <= 0.05 * network.weights.size
             method = "event" if sparse and network.neurons >= 256 else "dense"
         self.network = network
@@ -323,6 +332,9 @@ class Stepper:
             from .dynamics import DynamicsEngine
 
             self._engine = DynamicsEngine(network, method)
+        elif network.structured:
+            # Kernels are shared, so the fan-out lists are the projections' (built once).
+            self._engine = _EventEngine(network)
         elif method == "dense":
             self._engine = _DenseEngine(network)
         else:
@@ -393,11 +405,19 @@ class _EventEngine:
         self.network = network
         self.n = network.neurons
         # Fan-out lists (compressed sparse columns): column j holds neuron j's non-zero synapses.
-        columns = network.weights.T
-        self.counts = np.count_nonzero(columns, axis=1)
-        self.starts = np.concatenate([[0], np.cumsum(self.counts)])
-        self.targets = np.nonzero(columns)[1].astype(np.intp)
-        self.values = columns[columns != 0].astype(np.int64)
+        w, w_in = network.weight_matrices()
+        if network.structured:
+            self.counts = np.diff(w.indptr)
+            self.starts = w.indptr.astype(np.int64)
+            self.targets = w.indices.astype(np.intp)
+            self.values = w.data.astype(np.int64)
+        else:
+            columns = w.T
+            self.counts = np.count_nonzero(columns, axis=1)
+            self.starts = np.concatenate([[0], np.cumsum(self.counts)])
+            self.targets = np.nonzero(columns)[1].astype(np.intp)
+            self.values = columns[columns != 0].astype(np.int64)
+        self.w_in = w_in
         self.exact_in_float = _current_bound(network) < _FLOAT64_EXACT
         self.update = _Update(network)
         self.v = network.initial_state.astype(np.int64)
@@ -407,7 +427,7 @@ class _EventEngine:
         network, n = self.network, self.n
         counts, starts, targets, values = self.counts, self.starts, self.targets, self.values
         steps = len(x_in)
-        input_current = x_in.astype(np.int64) @ network.input_weights.T + network.bias
+        input_current = np.asarray(self.w_in @ x_in.astype(np.int64).T).T + network.bias
         state = np.empty((steps, n), dtype=np.int64)
         spikes = np.empty((steps, n), dtype=np.bool_)
         update = self.update
@@ -465,7 +485,7 @@ def simulate_batch(
     if len(inputs) != batch:
         raise InputError(f"inputs must hold one entry per network ({batch}), not {len(inputs)}")
     x_list = [check_inputs(net, steps, x) for net, x in zip(networks, inputs, strict=True)]
-    if any(net.dynamics is not None for net in networks):
+    if any(net.dynamics is not None or net.structured for net in networks):
         return _batch_one_by_one(networks, steps, x_list, record_state)
     stepper = BatchStepper(networks)
     n_max, k_max = stepper.n_max, stepper.k_max
@@ -490,7 +510,8 @@ def simulate_batch(
 
 def _batch_one_by_one(networks: Sequence[Network], steps: int, x_list: list[np.ndarray],
                       record_state: bool) -> BatchTrace:
-    """A batch holding semantics-v2 networks: each runs on its own, padded into one result."""
+    """A batch holding semantics-v2 networks or networks with projections: each runs on its
+    own, padded into one result."""
     n_max = max(net.neurons for net in networks)
     spikes = np.zeros((len(networks), steps, n_max), dtype=np.uint8)
     state = np.zeros((len(networks), steps, n_max), dtype=np.int64) if record_state else None
@@ -530,6 +551,7 @@ class BatchStepper:
     """
 
     def __init__(self, networks: Sequence[Network], *, count_overflow: bool = False):
+        networks = [net.expanded() for net in networks]
         batch = len(networks)
         self.n_max = n_max = max(net.neurons for net in networks)
         self.k_max = k_max = max(net.inputs for net in networks)

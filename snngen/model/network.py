@@ -66,11 +66,11 @@ __all__ = [
 ]
 
 FORMAT_NAME = "snngen-network"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # Older versions are still read, and a network is written with the oldest version that holds it
-# (1 without layers, 2 with layers or per-neuron thresholds, 3 with dynamics), so files made
-# before a feature existed keep their bytes.
-READ_VERSIONS = (1, 2, 3)
+# (1 without layers, 2 with layers or per-neuron thresholds, 3 with dynamics, 4 with
+# projections), so files made before a feature existed keep their bytes.
+READ_VERSIONS = (1, 2, 3, 4)
 
 MIN_STATE_BITS, MAX_STATE_BITS = 2, 32
 MIN_WEIGHT_BITS, MAX_WEIGHT_BITS = 1, 32
@@ -246,9 +246,28 @@ def _nested_rows(field: str, value: Any, shape: tuple[int, ...], dims: str, what
     return value
 
 
+def _same_array(a: Any, b: Any) -> bool:
+    return (a is None) == (b is None) and (a is None or np.array_equal(a, b))
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _shape(field: str, value: Any, size: int | None) -> tuple[int, ...]:
+    """A shape: 1 to 3 positive integers whose product is `size` (when given)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, list | tuple) or not 1 <= len(value) <= 3:
+        raise InputTypeError(f"{field} must be a list of 1 to 3 sizes (C, H, W), not "
+                             f"{_short(value)}")
+    shape = tuple(_integer(f"{field}[{i}]", v, 1, MAX_NEURONS) for i, v in enumerate(value))
+    total = int(np.prod(shape))
+    if size is not None and total != size:
+        raise InputError(f"{field} {'×'.join(map(str, shape))} holds {total} positions, not the "
+                         f"layer's {size} neurons")
+    return shape
 
 
 @dataclasses.dataclass(frozen=True)
@@ -379,12 +398,16 @@ class Layer:
     threshold : int or None
         The layer's θ (and the amount a subtractive reset removes); ``None`` takes the network's
         ``neuron.threshold``. Per-layer thresholds let each layer keep its own quantization scale.
+    shape : tuple of int, optional
+        C×H×W (or any shape) of the layer's neurons, channel-major: neuron ``first + c·H·W +
+        y·W + x`` is position (c, y, x). Format version 4; what a convolution's positions are.
     """
 
     name: str
     size: int
     weight_bits: int
     threshold: int | None = None
+    shape: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -397,6 +420,9 @@ class Layer:
         if self.threshold is not None:
             object.__setattr__(self, "threshold", _integer(
                 f"layer {self.name!r} threshold", self.threshold, -(1 << 64), None))
+        if self.shape is not None:
+            object.__setattr__(self, "shape", _shape(f"layer {self.name!r} shape", self.shape,
+                                                     self.size))
 
 
 MAX_SPIKES_PER_STEP = 255
@@ -614,6 +640,13 @@ class Network:
     dynamics : Dynamics, optional
         The neuron-model options of semantics v2 (format version 3): a synaptic current, decay
         modes, compare, multi-spike, refractory period, weight shifts. None: semantics v1.
+    projections : sequence of Projection, optional
+        Format version 4: the synapses as structured layers (:mod:`snngen.model.structure`:
+        conv2d, sumpool2d, avgpool2d, flatten, dense) between the input and named layers,
+        instead of `weights` and `input_weights` (give None for both). The biases are the
+        projections' (per channel or per output), so `bias` is None too.
+    input_shape : tuple of int, optional
+        With projections: the input's shape (C, H, W) or (K,); K is its product.
 
     Members
     -------
@@ -636,6 +669,8 @@ class Network:
     layers: tuple[Layer, ...] = ()
     neuron_thresholds: Any = None
     dynamics: Dynamics | None = None
+    projections: tuple = ()
+    input_shape: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.state, StateFormat):
@@ -654,6 +689,45 @@ class Network:
                      f"{state.bits}-bit state (or null/none for no leak)")
         _integer("reset_value", neuron.reset_value, state.min, state.max, lattice)
 
+        if self.projections:
+            self._check_structured()
+        else:
+            self._check_matrices()
+        if self.neuron_thresholds is not None:
+            if any(layer.threshold is not None for layer in self.layers):
+                raise InputError("give thresholds per layer or per neuron (neuron_thresholds), "
+                                 "not both")
+            set_(self, "neuron_thresholds", _integer_array(
+                "neuron_thresholds", self.neuron_thresholds, (self.neurons,), "one per neuron",
+                max(1, state.min), state.max, lattice))
+        n = self.neurons
+        for field in ("bias", "initial_state"):
+            value = getattr(self, field)
+            if value is None:
+                value = np.zeros(n, dtype=np.int64)
+            set_(self, field, _integer_array(
+                field, value, (n,), "one per neuron", state.min, state.max, lattice))
+        if self.dynamics is not None:
+            set_(self, "dynamics", self._check_dynamics(n))
+        elif state.rail is not Rail.FULL:
+            raise InputError("rail symmetric is a semantics v2 option: it needs dynamics")
+        if not isinstance(self.extra, Mapping):
+            raise InputTypeError(f"extra must be a mapping, not {self.extra!r}")
+        for key in self.extra:
+            if key not in EXTRA_FIELDS:
+                raise InputError(f"extra field {key!r} must be one of {', '.join(EXTRA_FIELDS)}; "
+                                 "free-form data belongs under 'meta'")
+        set_(self, "extra", MappingProxyType(dict(self.extra)))
+        if self.dynamics is not None and self.dynamics.compat is not None:
+            from .compat import check_compat  # the presets are built on this module
+
+            check_compat(self)
+
+    def _check_matrices(self) -> None:
+        set_ = object.__setattr__
+        if self.input_shape is not None:
+            raise InputError("input_shape belongs to a network with projections (format "
+                             "version 4), not one with weight matrices")
         weights = self.weights
         if isinstance(weights, np.ndarray) and weights.ndim == 2:
             n = weights.shape[0]
@@ -681,34 +755,163 @@ class Network:
         set_(self, "input_weights", _integer_array(
             "input_weights", inputs, (n, k), "neurons × inputs", wlo, whi, wcontext))
         set_(self, "layers", self._check_layers(n))
-        if self.neuron_thresholds is not None:
-            if any(layer.threshold is not None for layer in self.layers):
-                raise InputError("give thresholds per layer or per neuron (neuron_thresholds), "
-                                 "not both")
-            set_(self, "neuron_thresholds", _integer_array(
-                "neuron_thresholds", self.neuron_thresholds, (n,), "one per neuron",
-                max(1, state.min), state.max, lattice))
-        for field in ("bias", "initial_state"):
-            value = getattr(self, field)
-            if value is None:
-                value = np.zeros(n, dtype=np.int64)
-            set_(self, field, _integer_array(
-                field, value, (n,), "one per neuron", state.min, state.max, lattice))
-        if self.dynamics is not None:
-            set_(self, "dynamics", self._check_dynamics(n))
-        elif state.rail is not Rail.FULL:
-            raise InputError("rail symmetric is a semantics v2 option: it needs dynamics")
-        if not isinstance(self.extra, Mapping):
-            raise InputTypeError(f"extra must be a mapping, not {self.extra!r}")
-        for key in self.extra:
-            if key not in EXTRA_FIELDS:
-                raise InputError(f"extra field {key!r} must be one of {', '.join(EXTRA_FIELDS)}; "
-                                 "free-form data belongs under 'meta'")
-        set_(self, "extra", MappingProxyType(dict(self.extra)))
-        if self.dynamics is not None and self.dynamics.compat is not None:
-            from .compat import check_compat  # the presets are built on this module
 
-            check_compat(self)
+    def _check_structured(self) -> None:
+        """Projections instead of matrices: names, shapes, weight ranges, and the biases."""
+        from .structure import Conv2d, Projection
+
+        set_ = object.__setattr__
+        if self.weights is not None or self.input_weights is not None:
+            raise InputError("a network with projections gives no weights or input_weights "
+                             "matrices (both null): its synapses are the projections'")
+        projections = self.projections
+        if not isinstance(projections, list | tuple) or not all(
+                isinstance(p, Projection) for p in projections):
+            raise InputTypeError(f"projections must be a sequence of Projection, not "
+                                 f"{_short(projections)}")
+        set_(self, "projections", tuple(projections))
+        layers = self.layers
+        if not layers:
+            raise InputError("a network with projections needs layers: projections connect "
+                             "named layers")
+        if self.input_shape is None:
+            raise InputError("a network with projections needs input_shape (C, H, W or K)")
+        set_(self, "input_shape", _shape("input_shape", self.input_shape, None))
+        n = sum(layer.size for layer in layers) if all(
+            isinstance(x, Layer) for x in layers) else 0
+        set_(self, "layers", self._check_layers(n))
+        _integer("neurons", n, 1, MAX_NEURONS)
+        _integer("inputs", int(np.prod(self.input_shape)), 0, MAX_INPUTS)
+        spans = {layer.name: (layer, first) for layer, first, _ in self.layer_spans}
+        if "input" in spans:
+            raise InputError("no layer may be named 'input' in a network with projections: "
+                             "the name is the input's")
+        bias = np.zeros(n, dtype=np.int64)
+        for index, projection in enumerate(self.projections):
+            where = f"projections[{index}] ({projection.source} → {projection.target})"
+            if projection.source != "input" and projection.source not in spans:
+                raise InputError(f"{where}: source must be 'input' or a layer "
+                                 f"({', '.join(spans)}), not {projection.source!r}")
+            if projection.target not in spans:
+                raise InputError(f"{where}: target must be a layer ({', '.join(spans)}), not "
+                                 f"{projection.target!r}")
+            source_shape = self.input_shape if projection.source == "input" else (
+                spans[projection.source][0].shape or (spans[projection.source][0].size,))
+            target, first = spans[projection.target]
+            out = projection.shapes(source_shape)[-1]
+            wanted = target.shape or (target.size,)
+            # A flat output fills the target in channel-major order; a C×H×W one must be its
+            # shape (a flat target takes any shape of the right size).
+            fits = int(np.prod(out)) == target.size and (
+                len(out) == 1 or target.shape is None or out == target.shape)
+            if not fits:
+                raise InputError(f"{where}: its output is {'×'.join(map(str, out))}, the target "
+                                 f"layer holds {'×'.join(map(str, wanted))}")
+            op = projection.weighted
+            lo, hi = -(1 << (target.weight_bits - 1)), (1 << (target.weight_bits - 1)) - 1
+            outside = (op.weight < lo) | (op.weight > hi)
+            if outside.any():
+                bad = int(np.argmax(outside.reshape(-1)))
+                raise InputError(f"{where}: {_index(op.kind + ' weight', bad, op.weight.shape)} "
+                                 f"must be in {lo}..{hi} for the {target.weight_bits}-bit "
+                                 f"weights of layer {target.name!r}, not "
+                                 f"{op.weight.reshape(-1)[bad]}")
+            if op.bias is not None:
+                per_position = np.repeat(op.bias, target.size // op.bias.size) if isinstance(
+                    op, Conv2d) else op.bias
+                bias[first:first + target.size] += per_position
+        # A copy (Network.replace) passes the biases back: those agree with the projections'.
+        if self.bias is not None and not np.array_equal(np.asarray(self.bias), bias):
+            raise InputError("a network with projections takes its biases from them (conv2d "
+                             "and dense bias), not from a bias list")
+        set_(self, "bias", bias)
+
+    @property
+    def structured(self) -> bool:
+        """Whether the synapses are projections (format version 4) rather than matrices."""
+        return bool(self.projections)
+
+    def weight_matrices(self) -> tuple[Any, Any]:
+        """(W, W_in): the N×N and N×K synapse matrices, dense arrays for a network that lists
+        them, scipy sparse CSC arrays (int64, built once) for one with projections."""
+        if not self.projections:
+            return self.weights, self.input_weights
+        cached = self.__dict__.get("_matrices")
+        if cached is None:
+            cached = self._fanout_matrices()
+            object.__setattr__(self, "_matrices", cached)
+        return cached
+
+    def _fanout_matrices(self) -> tuple[Any, Any]:
+        from scipy import sparse
+
+        from .structure import projection_fanout
+
+        n, k = self.neurons, self.inputs
+        spans = {layer.name: (layer, first) for layer, first, _ in self.layer_spans}
+        parts = {True: ([], [], []), False: ([], [], [])}
+        for projection in self.projections:
+            from_input = projection.source == "input"
+            if from_input:
+                shape, offset = self.input_shape, 0
+            else:
+                layer, offset = spans[projection.source]
+                shape = layer.shape or (layer.size,)
+            sources, targets, values = projection_fanout(projection, shape)
+            rows, cols, data = parts[from_input]
+            rows.append(targets + spans[projection.target][1])
+            cols.append(sources + offset)
+            data.append(values)
+
+        def matrix(key: bool, columns: int):
+            rows, cols, data = parts[key]
+            if not rows:
+                return sparse.csc_array((n, columns), dtype=np.int64)
+            # Duplicate (row, column) pairs (two projections between the same layers) add up.
+            built = sparse.coo_array((np.concatenate(data), (np.concatenate(rows),
+                                                             np.concatenate(cols))),
+                                     shape=(n, columns)).tocsc()
+            built.sum_duplicates()
+            built.eliminate_zeros()
+            return built
+
+        return matrix(False, n), matrix(True, k)
+
+    #: The most entries (N · (N + K)) :meth:`expanded` writes out as dense matrices: 256 MiB.
+    MAX_EXPANDED_ENTRIES = 1 << 25
+
+    def expanded(self) -> Network:
+        """The same network with every synapse listed (dense matrices, no projections): what
+        parts that read matrices (the hardware generator, the chip presets) take.
+
+        Raises InputError when N·(N + K) exceeds :attr:`MAX_EXPANDED_ENTRIES`."""
+        if not self.projections:
+            return self
+        n, k = self.neurons, self.inputs
+        if n * (n + k) > self.MAX_EXPANDED_ENTRIES:
+            raise InputError(
+                f"this network's synapses as dense matrices would be {n:,} × {n + k:,} entries, "
+                f"more than the {self.MAX_EXPANDED_ENTRIES:,} snngen expands: convolution "
+                "layers run in the golden model; the hardware generator needs a smaller network")
+        w, w_in = self.weight_matrices()
+        weights, input_weights = w.toarray(), w_in.toarray()
+        # Paths that meet (an overlapping pool, two projections between the same layers) add
+        # their weights, so a listed synapse may need more bits than the kernels.
+        layers = []
+        for layer, first, end in self.layer_spans:
+            rows = np.concatenate([weights[first:end].ravel(), input_weights[first:end].ravel()])
+            low, high = (int(rows.min()), int(rows.max())) if rows.size else (0, 0)
+            # b bits hold −2^(b−1)..2^(b−1) − 1.
+            need = max(high.bit_length() + 1, (-low - 1).bit_length() + 1 if low < 0 else 1)
+            if need > MAX_WEIGHT_BITS:
+                raise InputError(f"layer {layer.name!r}: its summed synapses need {need}-bit "
+                                 f"weights, more than {MAX_WEIGHT_BITS}")
+            layers.append(dataclasses.replace(layer, shape=None,
+                                              weight_bits=max(layer.weight_bits, need)))
+        return dataclasses.replace(
+            self, weights=weights, input_weights=input_weights, bias=self.bias, projections=(),
+            input_shape=None, layers=tuple(layers),
+            weight_bits=max(self.weight_bits, *(layer.weight_bits for layer in layers)))
 
     def _check_layers(self, n: int) -> tuple[Layer, ...]:
         layers = self.layers
@@ -735,7 +938,7 @@ class Network:
                          lattice)
             lo, hi = -(1 << (layer.weight_bits - 1)), (1 << (layer.weight_bits - 1)) - 1
             rows = slice(first, first + layer.size)
-            for field in ("weights", "input_weights"):
+            for field in ("weights", "input_weights") if not self.projections else ():
                 block = getattr(self, field)[rows]
                 outside = (block < lo) | (block > hi)
                 if outside.any():
@@ -771,6 +974,8 @@ class Network:
 
     @property
     def neurons(self) -> int:
+        if self.weights is None:
+            return sum(layer.size for layer in self.layers)
         return self.weights.shape[0]
 
     @property
@@ -805,6 +1010,8 @@ class Network:
 
     @property
     def inputs(self) -> int:
+        if self.input_weights is None:
+            return int(np.prod(self.input_shape))
         return self.input_weights.shape[1]
 
     @property
@@ -817,7 +1024,10 @@ class Network:
 
     @property
     def synapses(self) -> int:
-        """Number of non-zero recurrent and input synapses."""
+        """Number of non-zero recurrent and input synapses (a projection's once expanded)."""
+        if self.projections:
+            w, w_in = self.weight_matrices()
+            return int(w.nnz + w_in.nnz)
         return int(np.count_nonzero(self.weights) + np.count_nonzero(self.input_weights))
 
     def scalar_fields(self) -> dict[str, Any]:
@@ -846,8 +1056,10 @@ class Network:
             self.state == other.state
             and self.neuron == other.neuron
             and self.weight_bits == other.weight_bits
-            and np.array_equal(self.weights, other.weights)
-            and np.array_equal(self.input_weights, other.input_weights)
+            and _same_array(self.weights, other.weights)
+            and _same_array(self.input_weights, other.input_weights)
+            and self.projections == other.projections
+            and self.input_shape == other.input_shape
             and np.array_equal(self.bias, other.bias)
             and np.array_equal(self.initial_state, other.initial_state)
             and dict(self.extra) == dict(other.extra)
@@ -859,6 +1071,13 @@ class Network:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+    def _structure_text(self) -> str:
+        if not self.projections:
+            return ""
+        return ", projections " + "; ".join(
+            f"{p.source} → {' → '.join(op.kind for op in p.ops)} → {p.target}"
+            for p in self.projections)
 
     def describe(self) -> str:
         leak = "no leak" if self.neuron.leak_shift is None else f"leak >>{self.neuron.leak_shift}"
@@ -884,7 +1103,7 @@ class Network:
             f"{self.neurons} neurons, {self.inputs} inputs, {self.state.describe()} "
             f"({self.state.overflow.value}), {self.weight_bits}-bit weights, {leak}, "
             f"threshold {self.neuron.threshold}, reset {self.neuron.reset.value}, "
-            f"{self.synapses} synapses{layers}"
+            f"{self.synapses} synapses{layers}{self._structure_text()}"
         )
 
 
@@ -894,22 +1113,31 @@ class Network:
 _FIELDS = (
     "format", "version", "neurons", "inputs", "state_bits", "weight_bits", "representation",
     "overflow", "leak_shift", "threshold", "reset", "reset_value", "weights", "input_weights",
-    "bias", "initial_state", "layers", "neuron_thresholds", "rail", "dynamics",
+    "bias", "initial_state", "layers", "neuron_thresholds", "rail", "dynamics", "input_shape",
+    "projections",
 )
 #: Top-level keys kept without interpretation: free-form `meta`, and snngen's provenance records.
 EXTRA_FIELDS = ("meta", "generator", "import", "quantization")
 #: Optional fields that may be left out but are never null (null is not a default).
 _NEVER_NULL = ("reset_value", "bias", "initial_state", "layers", "neuron_thresholds", "rail",
-               "dynamics")
-_REQUIRED = tuple(f for f in _FIELDS if f not in ("reset_value", "bias", "initial_state",
-                                                   "layers", "neuron_thresholds", "rail",
-                                                   "dynamics"))
+               "dynamics", "input_shape", "projections")
+_REQUIRED = tuple(f for f in _FIELDS if f not in _NEVER_NULL)
+#: A network with projections (version 4) lists no matrices: its synapses are the projections'.
+_MATRIX_FIELDS = ("weights", "input_weights", "bias")
 _DYNAMICS_FIELDS = ("current", "membrane_decay", "membrane_decay_parameter", "accumulate",
                     "membrane_sum", "compare", "max_spikes", "refractory", "weight_shift",
                     "input_weight_shift", "input_max_count", "compat", "bias_delay")
 _CURRENT_FIELDS = ("state_bits", "representation", "overflow", "rail", "decay",
                    "decay_parameter", "order", "initial", "bias")
-_LAYER_FIELDS = ("name", "neurons", "weight_bits", "threshold")
+_LAYER_FIELDS = ("name", "neurons", "weight_bits", "threshold", "shape")
+_PROJECTION_FIELDS = ("source", "target", "ops")
+_OP_FIELDS = {
+    "conv2d": ("kind", "weight", "stride", "padding", "dilation", "groups", "bias"),
+    "dense": ("kind", "weight", "bias"),
+    "sumpool2d": ("kind", "kernel", "stride", "padding"),
+    "avgpool2d": ("kind", "kernel", "stride", "padding"),
+    "flatten": ("kind",),
+}
 
 
 def network_from_json(document: Any) -> Network:
@@ -922,13 +1150,22 @@ def network_from_json(document: Any) -> Network:
         raise InputError(f"format must be {FORMAT_NAME!r}, not {document.get('format')!r}")
     version = document.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version not in READ_VERSIONS:
-        raise InputError(f"version must be 1, 2 or 3, not {version!r}")
+        raise InputError(f"version must be 1, 2, 3 or 4, not {version!r}")
     for key in ("layers", "neuron_thresholds"):
         if version == 1 and key in document:
             raise InputError(f"{key} need version 2, not version 1")
     for key in ("rail", "dynamics"):
         if version < 3 and key in document:
             raise InputError(f"{key} needs version 3, not version {version}")
+    for key in ("projections", "input_shape"):
+        if version < 4 and key in document:
+            raise InputError(f"{key} needs version 4, not version {version}")
+    structured = "projections" in document
+    if structured:
+        for key in _MATRIX_FIELDS:
+            if key in document:
+                raise InputError(f"{key} must be left out of a network with projections: its "
+                                 "synapses and biases are the projections'")
     for key in document:
         if key not in _FIELDS and key not in EXTRA_FIELDS:
             raise InputError(_unknown_field("", key, (*_FIELDS, *EXTRA_FIELDS))
@@ -936,7 +1173,8 @@ def network_from_json(document: Any) -> Network:
     for key in _NEVER_NULL:
         if key in document and document[key] is None:
             raise InputError(f"{key} must be left out for its default, not null")
-    missing = [f for f in _REQUIRED if f not in document]
+    missing = [f for f in _REQUIRED if f not in document
+               and not (structured and f in _MATRIX_FIELDS)]
     if missing:
         raise InputError(f"field {missing[0]!r} is missing (required: {', '.join(_REQUIRED[2:])})")
     neurons = _integer("neurons", document["neurons"], 1, MAX_NEURONS)
@@ -954,6 +1192,22 @@ def network_from_json(document: Any) -> Network:
         reset_value=document.get("reset_value", 0),
     )
     weight_bits = _integer("weight_bits", document["weight_bits"], MIN_WEIGHT_BITS, MAX_WEIGHT_BITS)
+    extra = {k: v for k, v in document.items() if k in EXTRA_FIELDS}
+    if structured:
+        network = Network(
+            layers=_layers_from_json(document.get("layers", [])),
+            neuron_thresholds=document.get("neuron_thresholds"),
+            state=state, neuron=neuron, weight_bits=weight_bits, weights=None,
+            input_weights=None, initial_state=document.get("initial_state"), extra=extra,
+            dynamics=_dynamics_from_json(document["dynamics"]) if "dynamics" in document
+            else None,
+            projections=_projections_from_json(document["projections"]),
+            input_shape=document.get("input_shape"))
+        for field, value in (("neurons", network.neurons), ("inputs", network.inputs)):
+            if document[field] != value:
+                raise InputError(f"{field} must be {value} (what the layers and input_shape "
+                                 f"hold), not {document[field]}")
+        return network
     wlo, whi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
     wcontext = f"{weight_bits}-bit weights"
     weights = _integer_array("weights", document["weights"], (neurons, neurons),
@@ -963,7 +1217,6 @@ def network_from_json(document: Any) -> Network:
         input_weights = np.zeros((neurons, 0), dtype=np.int64)
     input_weights = _integer_array("input_weights", input_weights, (neurons, inputs),
                                    "neurons × inputs", wlo, whi, wcontext)
-    extra = {k: v for k, v in document.items() if k in EXTRA_FIELDS}
     return Network(
         layers=_layers_from_json(document.get("layers", [])),
         neuron_thresholds=document.get("neuron_thresholds"),
@@ -1068,9 +1321,105 @@ def _layers_from_json(value: Any) -> tuple[Layer, ...]:
         missing = [key for key in _LAYER_FIELDS[:3] if key not in entry]
         if missing:
             raise InputError(f"layers[{i}] is missing {missing[0]!r}")
+        if "shape" in entry and entry["shape"] is None:
+            raise InputError(f"layers[{i}] shape must be left out for a flat layer, not null")
         layers.append(Layer(entry["name"], entry["neurons"], entry["weight_bits"],
-                            entry.get("threshold")))
+                            entry.get("threshold"), entry.get("shape")))
     return tuple(layers)
+
+
+def _tensor(field: str, value: Any, ndim: int, what: str) -> np.ndarray:
+    """Nested lists of integers, `ndim` deep and not ragged, as an int64 array."""
+    if not isinstance(value, list):
+        raise InputTypeError(f"{field} must be {what} (nested lists of integers), not "
+                             f"{_short(value)}")
+    try:
+        array = np.asarray(value)
+    except (ValueError, OverflowError):
+        raise InputError(f"{field} must be {what}: its rows differ in length or it holds "
+                         "integers beyond 64 bits") from None
+    if array.ndim != ndim or array.dtype.kind not in "iu":
+        kind = {"b": "true/false", "f": "non-integer numbers", "U": "strings",
+                "O": "mixed or huge values"}.get(array.dtype.kind, array.dtype.name)
+        raise InputError(f"{field} must be {what} of integers, not "
+                         + (f"{array.ndim}-deep lists" if array.ndim != ndim else kind))
+    return array.astype(np.int64)
+
+
+def _projections_from_json(value: Any) -> tuple:
+    from .structure import Conv2d, Dense, Flatten, Projection, SumPool2d
+
+    if not isinstance(value, list) or not value:
+        raise InputTypeError(f"projections must be a non-empty list of objects, not "
+                             f"{_short(value)}")
+    projections = []
+    for i, entry in enumerate(value):
+        where = f"projections[{i}]"
+        if not isinstance(entry, dict):
+            raise InputTypeError(f"{where} must be an object, not {_short(entry)}")
+        _check_keys(where, entry, _PROJECTION_FIELDS)
+        missing = [key for key in _PROJECTION_FIELDS if key not in entry]
+        if missing:
+            raise InputError(f"{where} is missing {missing[0]!r}")
+        if not isinstance(entry["ops"], list) or not entry["ops"]:
+            raise InputTypeError(f"{where} ops must be a non-empty list, not "
+                                 f"{_short(entry['ops'])}")
+        ops = []
+        for j, op in enumerate(entry["ops"]):
+            at = f"{where} ops[{j}]"
+            if not isinstance(op, dict):
+                raise InputTypeError(f"{at} must be an object, not {_short(op)}")
+            kind = op.get("kind")
+            if kind not in _OP_FIELDS:
+                raise InputError(f"{at} kind must be one of {', '.join(_OP_FIELDS)}, not "
+                                 f"{kind!r}")
+            _check_keys(f"{at} ({kind})", op, _OP_FIELDS[kind])
+            for key in op:
+                if op[key] is None:
+                    raise InputError(f"{at} {key} must be left out for its default, not null")
+            try:
+                if kind == "flatten":
+                    ops.append(Flatten())
+                elif kind in ("sumpool2d", "avgpool2d"):
+                    if "kernel" not in op:
+                        raise InputError("kernel is missing")
+                    ops.append(SumPool2d(op["kernel"], op.get("stride"), op.get("padding", 0),
+                                         average=kind == "avgpool2d"))
+                elif "weight" not in op:
+                    raise InputError("weight is missing")
+                elif kind == "conv2d":
+                    bias = op.get("bias")
+                    ops.append(Conv2d(
+                        _tensor("weight", op["weight"], 4, "a C_out×C_in×kh×kw array"),
+                        op.get("stride", 1), op.get("padding", 0), op.get("dilation", 1),
+                        op.get("groups", 1),
+                        None if bias is None else _tensor("bias", bias, 1, "a list")))
+                else:
+                    bias = op.get("bias")
+                    ops.append(Dense(_tensor("weight", op["weight"], 2, "an outputs×inputs "
+                                             "matrix"),
+                                     None if bias is None else _tensor("bias", bias, 1,
+                                                                       "a list")))
+            except InputError as error:
+                raise type(error)(f"{at} ({kind}): {error}") from None
+        projections.append(Projection(entry["source"], entry["target"], tuple(ops)))
+    return tuple(projections)
+
+
+def _op_to_json(op) -> str:
+    from .structure import Conv2d, Dense, SumPool2d
+
+    fields: dict[str, Any] = {"kind": op.kind}
+    if isinstance(op, SumPool2d):
+        fields.update(kernel=list(op.kernel), stride=list(op.stride), padding=list(op.padding))
+    elif isinstance(op, Conv2d):
+        fields.update(stride=list(op.stride), padding=list(op.padding),
+                      dilation=list(op.dilation), groups=op.groups)
+    if isinstance(op, Conv2d | Dense):
+        if op.bias is not None:
+            fields["bias"] = [int(b) for b in op.bias]
+        fields["weight"] = op.weight.tolist()
+    return json.dumps(fields, separators=(", ", ": "))
 
 
 def network_to_json(network: Network) -> str:
@@ -1084,21 +1433,32 @@ def network_to_json(network: Network) -> str:
             return "[]"
         return "[\n    " + ",\n    ".join(row(r) for r in values) + "\n  ]"
 
-    if network.dynamics is not None:
+    if network.structured or any(layer.shape is not None for layer in network.layers):
+        version = 4
+    elif network.dynamics is not None:
         version = 3
     else:
         version = 2 if network.layers or network.neuron_thresholds is not None else 1
     scalars = {"format": FORMAT_NAME, "version": version, **network.scalar_fields()}
-    if version == 3:
+    if version >= 3:
         scalars["rail"] = network.state.rail.value
     lines = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in scalars.items()]
-    lines.append(f'  "weights": {matrix(network.weights)}')
-    lines.append(f'  "input_weights": {matrix(network.input_weights)}')
-    lines.append(f'  "bias": {row(network.bias)}')
+    if network.structured:
+        lines.append(f'  "input_shape": {json.dumps(list(network.input_shape))}')
+        entries = [
+            f'{{"source": {json.dumps(p.source)}, "target": {json.dumps(p.target)}, "ops": [\n'
+            + ",\n".join("      " + _op_to_json(op) for op in p.ops) + "]}"
+            for p in network.projections]
+        lines.append('  "projections": [\n    ' + ",\n    ".join(entries) + "\n  ]")
+    else:
+        lines.append(f'  "weights": {matrix(network.weights)}')
+        lines.append(f'  "input_weights": {matrix(network.input_weights)}')
+        lines.append(f'  "bias": {row(network.bias)}')
     lines.append(f'  "initial_state": {row(network.initial_state)}')
     if network.layers:
         entries = [json.dumps({"name": layer.name, "neurons": layer.size,
-                               "weight_bits": layer.weight_bits, "threshold": layer.threshold})
+                               "weight_bits": layer.weight_bits, "threshold": layer.threshold}
+                              | ({"shape": list(layer.shape)} if layer.shape else {}))
                    for layer in network.layers]
         lines.append('  "layers": [\n    ' + ",\n    ".join(entries) + "\n  ]")
     if network.neuron_thresholds is not None:

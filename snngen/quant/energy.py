@@ -53,8 +53,9 @@ def inference_metrics(plan: HardwarePlan, inputs: np.ndarray, spikes: np.ndarray
     x = inputs.reshape(-1, network.inputs).astype(np.int64)
     per_layer_sops = []
     for _, first, end in spans:
-        fan_neurons = np.count_nonzero(network.weights[first:end], axis=0)
-        fan_inputs = np.count_nonzero(network.input_weights[first:end], axis=0)
+        weights, input_weights = network.weight_matrices()
+        fan_neurons = _fan_out(weights[first:end])
+        fan_inputs = _fan_out(input_weights[first:end])
         per_layer_sops.append(float((delivered @ fan_neurons).sum() + (x @ fan_inputs).sum())
                               / samples)
     sops = sum(per_layer_sops)
@@ -98,3 +99,10 @@ def inference_metrics(plan: HardwarePlan, inputs: np.ndarray, spikes: np.ndarray
         "energy_per_sop_pj": energy / sops if sops else None,
         "energy_per_spike_pj": energy / spike_count if spike_count else None,
     }
+
+
+def _fan_out(rows) -> np.ndarray:
+    """Non-zero synapses per source (column) of a dense or sparse block of rows."""
+    if isinstance(rows, np.ndarray):
+        return np.count_nonzero(rows, axis=0)
+    return np.asarray((rows != 0).sum(axis=0)).ravel()

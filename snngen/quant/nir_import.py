@@ -201,6 +201,12 @@ def import_nir(source, *, bits: int = 8, weight_bits: int | None = None, dt: flo
         NIR neurons reset to ``v_reset`` ("zero", to that value, the default); snnTorch's default
         is a subtractive reset, which NIR cannot express: pass "subtract" for such models.
     """
+    graph, _ = _read_graph(source)
+    from .nir_conv import import_structured, is_structured
+
+    if is_structured(graph):
+        return import_structured(graph, bits=bits, weight_bits=weight_bits, dt=dt,
+                                 representation=representation, overflow=overflow, reset=reset)
     model = nir_to_float(source, dt=dt)
     if model.dynamics is not None:
         return _import_v2(model, bits=bits, weight_bits=weight_bits,
@@ -436,6 +442,11 @@ def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
     if not (isinstance(dt, int | float) and math.isfinite(dt) and dt > 0):
         raise InputError(f"--dt must be a positive number of seconds, not {dt!r}")
     _check_finite(graph)
+    from .nir_conv import is_structured
+
+    if is_structured(graph):
+        raise InputError("the graph has convolution or pooling nodes: its float model is a "
+                         "structured one (snngen.quant.nir_conv.structured_from_nir)")
 
     # Flatten nodes only reshape: bridge them (snnTorch puts one in front of its first layer).
     edges = list(graph.edges)

@@ -1,0 +1,213 @@
+"""Convolutional NIR graphs: the NIR paper's N-MNIST CNN and synthetic graphs, imported with their
+kernels shared (network format version 4).
+
+The float reference (PyTorch's conv2d) is judged by Sinabs' own simulator of the NIR file; the
+integer network against the float reference on synthetic event streams; the command line.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from peers import run_sinabs, sinabs_python
+
+from snngen.errors import InputError
+from snngen.model.golden import Stepper
+from snngen.model.network import load_network
+from snngen.quant.nir_conv import (
+    float_reference,
+    quantize_structured,
+    structured_from_nir,
+)
+from snngen.quant.nir_import import import_nir, nir_to_float
+from snngen.quant.streams import synthetic_streams
+
+nir = pytest.importorskip("nir", reason="the nir package reads NIR graphs")
+
+CNN = Path(__file__).resolve().parents[2] / "shared" / "nir" / "cnn_sinabs.nir"
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    if not CNN.exists():
+        pytest.skip(f"{CNN} is not beside the repository")
+    return structured_from_nir(CNN)
+
+
+def streams_for(model, count=6, steps=30, events=1200, seed=3):
+    x, kinds = synthetic_streams(count, steps, model.input_shape, events=events, seed=seed)
+    extra = max(model.depth.values()) - 1
+    return np.concatenate([x, np.zeros((count, extra, x.shape[2]), np.uint8)], axis=1), kinds
+
+
+def test_cnn_imports_with_its_kernels(cnn):
+    assert cnn.input_shape == (2, 34, 34)
+    assert [layer.shape for layer in cnn.layers] == [(16, 16, 16), (16, 16, 16), (8, 8, 8),
+                                                     (256,), (10,)]
+    assert [[op[0] for op in p.ops] for p in cnn.projections] == [
+        ["conv2d"], ["conv2d"], ["pool", "conv2d"], ["pool", "flatten", "dense"], ["dense"]]
+    network, report = import_nir(CNN, bits=8)
+    assert network.structured and network.neurons == 8970 and network.inputs == 2312
+    kernels = sum(p.weighted.weight.size for p in network.projections[:3])
+    dense = sum(p.weighted.weight.size for p in network.projections[3:])
+    assert (kernels, dense) == (4256, 35328)
+    # Expanded, the same graph lists about a million synapses.
+    assert network.synapses > 1_000_000
+    assert report.clipped == 0
+
+
+def test_float_reference_is_sinabs(cnn, tmp_path):
+    """Spike for spike, Sinabs' simulator of the NIR file (its single-spike IAF without the
+    membrane floor) and snngen's float reference, under both resets and with several spikes a
+    step."""
+    if sinabs_python() is None:
+        pytest.skip("no Sinabs environment: .ci/run creates ~/.cache/snngen/sinabs-venv "
+                    "(Sinabs 3.1 pins nir <= 1.0.4)")
+    x, _ = synthetic_streams(3, 25, cnn.input_shape, events=1500, seed=5)
+    for reset, multi in (("zero", False), ("subtract", False), ("subtract", True)):
+        peer = run_sinabs(CNN, x, cnn.input_shape, single=not multi, floor=False, reset=reset,
+                          work=tmp_path)
+        ours = float_reference(cnn, x, reset=reset, delayed=False,
+                               spikes_per_step=1 << 30 if multi else 1)[cnn.layers[-1].name]
+        assert peer.sum() > 0
+        assert_array_equal(peer.astype(np.int64), ours.astype(np.int64))
+
+
+def test_delayed_reference_is_the_same_step_one_shifted(cnn):
+    """Without biases, a feed-forward graph run one layer a step is the same-step run with
+    layer ℓ delayed ℓ − 1 steps: the integer semantics' timing costs nothing but latency."""
+    x, _ = streams_for(cnn, count=2)
+    delayed = float_reference(cnn, x, reset="subtract", delayed=True)
+    same = float_reference(cnn, x, reset="subtract", delayed=False)
+    for layer in cnn.layers:
+        shift = cnn.depth[layer.name] - 1
+        assert_array_equal(delayed[layer.name][:, shift:], same[layer.name][:, :x.shape[1] - shift])
+
+
+def test_wide_integer_network_follows_the_float_model(cnn):
+    """At 16-bit weights (and a state from calibration) rounding is far below the float
+    model's own sensitivity: the first layer's spikes and the classes agree."""
+    network = quantize_structured(cnn, 16, reset="subtract")
+    x, _ = streams_for(cnn, count=6)
+    reference = float_reference(cnn, x, reset="subtract")
+    agree = 0
+    for index in range(len(x)):
+        spikes = Stepper(network).advance(x[index]).spikes
+        first = reference[cnn.layers[0].name][index].reshape(len(spikes), -1)
+        matched = np.minimum(spikes[:, :4096], first).sum() / np.maximum(spikes[:, :4096],
+                                                                          first).sum()
+        assert matched > 0.995
+        agree += spikes[:, -10:].sum(axis=0).argmax() == \
+            reference[cnn.layers[-1].name][index].sum(axis=0).argmax()
+    assert agree >= 5
+
+
+def test_state_width_comes_from_calibration(cnn):
+    """IF membranes without leak reach tens of thresholds: the default state holds them."""
+    network = quantize_structured(cnn, 8, reset="subtract")
+    assert network.state.bits >= 16
+    narrow = quantize_structured(cnn, 8, reset="subtract", state_bits=12)
+    assert narrow.state.bits == 12
+    multi = quantize_structured(cnn, 8, reset="subtract", spikes_per_step=15)
+    assert int(multi.dynamics.max_spikes.max()) == 15
+    with pytest.raises(InputError, match="needs --reset subtract"):
+        quantize_structured(cnn, 8, reset="zero", spikes_per_step=4)
+
+
+def _graph(stride=2, padding=1, pool="AvgPool2d", lif=False, r=None):
+    """input 1×9×9 → Conv2d 3×3×3 → IF/LIF → pool 2 → Flatten → Affine 4 → IF."""
+    rng = np.random.default_rng(0)
+    conv = nir.Conv2d(input_shape=(9, 9), weight=rng.normal(0, 0.6, (3, 1, 3, 3)),
+                      stride=stride, padding=padding, dilation=1, groups=1,
+                      bias=rng.normal(0, 0.05, 3))
+    side = (9 + 2 * padding - 3) // stride + 1
+    shape = np.array([3, side, side])
+    r_first = np.ones(shape) if r is None else r
+    first = (nir.LIF(tau=np.full(shape, 4e-4), r=r_first, v_leak=np.zeros(shape),
+                     v_threshold=np.ones(shape)) if lif else
+             nir.IF(r=r_first, v_threshold=np.ones(shape)))
+    pooled = side // 2
+    pool_node = getattr(nir, pool)(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                   padding=np.array([0, 0]))
+    affine = nir.Affine(weight=rng.normal(0, 0.5, (4, 3 * pooled * pooled)),
+                        bias=np.zeros(4))
+    last = (nir.LIF(tau=np.full(4, 4e-4), r=np.ones(4), v_leak=np.zeros(4),
+                    v_threshold=np.full(4, 2.0)) if lif else
+            nir.IF(r=np.ones(4), v_threshold=np.full(4, 2.0)))
+    nodes = {"input": nir.Input(input_type={"input": np.array([1, 9, 9])}), "conv": conv,
+             "first": first, "pool": pool_node,
+             "flat": nir.Flatten(input_type={"input": np.array([3, pooled, pooled])},
+                                 start_dim=0),
+             "affine": affine, "last": last,
+             "output": nir.Output(output_type={"output": np.array([4])})}
+    edges = [("input", "conv"), ("conv", "first"), ("first", "pool"), ("pool", "flat"),
+             ("flat", "affine"), ("affine", "last"), ("last", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+@pytest.mark.parametrize(("stride", "padding", "pool", "lif"),
+                         [(2, 1, "AvgPool2d", False), (1, 0, "SumPool2d", False),
+                          (2, 0, "SumPool2d", True)])
+def test_synthetic_graphs_import_and_agree(stride, padding, pool, lif):
+    graph = _graph(stride, padding, pool, lif)
+    model = structured_from_nir(graph)
+    conv = model.projections[0].ops[-1]
+    assert conv[3] == (stride, stride) and conv[4] == (padding, padding)
+    dense = model.projections[1].ops[-1]
+    # The average's 1/4 is in the weights after the pool; the threshold 2 divides them too,
+    # and a LIF's input scale dt/τ = 1/4 multiplies them.
+    divisor = (4 if pool == "AvgPool2d" else 1) * 2.0 * (4 if lif else 1)
+    assert np.allclose(dense[1], graph.nodes["affine"].weight / divisor)
+    assert model.leak_shift == (2 if lif else None)
+    network, _ = import_nir(graph, bits=16)
+    assert network.projections[1].ops[0].average == (pool == "AvgPool2d")
+    x, _ = synthetic_streams(4, 20, (1, 9, 9), events=300, seed=1)
+    x = np.concatenate([x, np.zeros((4, 1, 81), np.uint8)], axis=1)
+    wide = quantize_structured(model, 16, reset="zero")
+    reference = float_reference(model, x, reset="zero")
+    for index in range(len(x)):
+        spikes = Stepper(wide).advance(x[index]).spikes
+        assert_array_equal(spikes[:, -4:], reference["last"][index])
+
+
+def test_bad_graphs_are_named():
+    shape = np.array([3, 5, 5])
+    uneven = np.ones(shape)
+    uneven[0, 0, 0] = 2.0
+    with pytest.raises(InputError, match="one number per channel"):
+        structured_from_nir(_graph(r=uneven))
+    graph = _graph()
+    graph.nodes["conv"].padding = "same"
+    graph.nodes["conv"].weight = np.ones((3, 1, 2, 2))
+    with pytest.raises(InputError, match="padding 'same' with an even kernel"):
+        structured_from_nir(graph)
+    graph = _graph()
+    graph.nodes["extra"] = nir.Delay(delay=np.ones(4))
+    graph.edges.append(("last", "extra"))
+    with pytest.raises(InputError, match=r"node 'extra' \(Delay\) cannot be mapped"):
+        structured_from_nir(graph)
+    with pytest.raises(InputError, match="convolution or pooling nodes"):
+        nir_to_float(_graph())
+
+
+def test_command_line(tmp_path, cnn):
+    out = tmp_path / "cnn.json"
+    done = subprocess.run([sys.executable, "-m", "snngen", "quantize", str(CNN), "--out",
+                           str(out), "--bits", "8", "--reset", "subtract", "--json"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["bits"] == [8] * 5 and summary["state_bits"] >= 16
+    network = load_network(out)
+    assert network.structured and network.layers[0].shape == (16, 16, 16)
+    refused = subprocess.run([sys.executable, "-m", "snngen", "quantize", str(CNN), "--out",
+                              str(tmp_path / "auto.json"), "--bits", "auto"],
+                             capture_output=True, text=True, check=False)
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert "--bits auto is not available for a graph with convolution layers" in refused.stderr
+    assert not (tmp_path / "auto.json").exists()

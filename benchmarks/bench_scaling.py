@@ -6,8 +6,9 @@
 Every configuration is synthesized with `snngen synth`'s flow (yosys + nextpnr from YoWASP, placer
 seed 1, ECP5 speed grade 6); cycles per step are measured in Amaranth's simulator on the same
 design (the same cycles as the DP16KD build synthesis uses; bit-exact against the golden model,
-or the benchmark stops), and the latency of a 25-step MNIST-size image is cycles × the achieved
-clock. Synthesis runs two at a time; a configuration that does not fit is a row saying what ran
+or the benchmark stops), and the latency of a 25-step MNIST-size image (for `cnn-ecp5`, the small
+convolutional network, a 25-step sample of 2,000 input events) is cycles × the achieved clock.
+Synthesis runs two at a time; a configuration that does not fit is a row saying what ran
 out. `--no-pnr` stops after yosys (resources and cycles, no Fmax), for configurations as large
 as G = 48 whose place and route would take hours.
 """
@@ -28,7 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from functools import partial
 
-from networks import mnist_input, mnist_network, odin_network, sparse_network
+from networks import (
+    cnn_input,
+    mnist_input,
+    mnist_network,
+    odin_network,
+    small_cnn_network,
+    sparse_network,
+)
 
 from snngen.hw.plan import plan_hardware
 from snngen.model.generate import random_network
@@ -51,6 +59,7 @@ CONFIGS = {
     "n768-up5k": (partial(sparse_network, 768), "ice40-up5k", 1, True, None),
     "odin4-up5k": (odin_network, "ice40-up5k", 1, True, None),
     "odin8-up5k": (partial(odin_network, 8), "ice40-up5k", 1, True, None),
+    "cnn-ecp5": (small_cnn_network, "ecp5-85f", 2, True, cnn_input),
 }
 
 

@@ -99,6 +99,16 @@ def mnist_input(steps: int, rate: float = 100 / 784, seed: int = 0) -> np.ndarra
     return (rng.random((steps, 784)) < rate).astype(np.uint8)
 
 
+def cnn_input(steps: int, events: int = 2000, seed: int = 0) -> np.ndarray:
+    """A moving-bar event stream for the small CNN's 1×16×16 input: `events` events in
+    `steps` steps, (steps, 256) uint8 (snngen.quant.streams)."""
+    from snngen.quant.streams import synthetic_streams
+
+    streams, _ = synthetic_streams(1, steps, (1, 16, 16), events=events, kinds=("bar",),
+                                   seed=seed)
+    return streams[0]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("network", choices=("mnist", "odin", "cnn"))

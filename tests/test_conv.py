@@ -210,6 +210,10 @@ BAD_DOCUMENTS = {
     "groups": (lambda d: d["projections"][0]["ops"][0].update(groups=3),
                "groups must divide the 4 output channels, not 3"),
     "version 3": (lambda d: d.update(version=3), "projections needs version 4"),
+    "bias length": (lambda d: d["projections"][0]["ops"][0].update(bias=[1, 2]),
+                    "conv2d bias must be 4 integers (one per output channel)"),
+    "bias outside the lattice": (lambda d: d["projections"][0]["ops"][0].update(
+        bias=[200, 0, 0, 0]), "bias[0] must be in -128..127 for 8-bit signed state, not 200"),
     "neurons": (lambda d: d.update(neurons=7), "neurons must be 261"),
 }
 

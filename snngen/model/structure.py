@@ -157,14 +157,8 @@ class Conv2d:
             raise InputError(f"conv2d groups must divide the {weight.shape[0]} output channels, "
                              f"not {groups}")
         object.__setattr__(self, "groups", groups)
-        if self.bias is not None:
-            bias = np.asarray(self.bias)
-            if bias.shape != (weight.shape[0],) or (bias.size and bias.dtype.kind not in "iu"):
-                raise InputError(f"conv2d bias must be {weight.shape[0]} integers (one per "
-                                 f"output channel), not shape {_text(bias.shape)}")
-            bias = bias.astype(np.int64)
-            bias.setflags(write=False)
-            object.__setattr__(self, "bias", bias)
+        object.__setattr__(self, "bias", _bias("conv2d", self.bias, weight.shape[0],
+                                               "output channel"))
 
     @property
     def kernel(self) -> tuple[int, int]:
@@ -218,14 +212,7 @@ class Dense:
         weight = weight.astype(np.int64)
         weight.setflags(write=False)
         object.__setattr__(self, "weight", weight)
-        if self.bias is not None:
-            bias = np.asarray(self.bias)
-            if bias.shape != (weight.shape[0],) or (bias.size and bias.dtype.kind not in "iu"):
-                raise InputError(f"dense bias must be {weight.shape[0]} integers (one per "
-                                 f"output), not shape {_text(bias.shape)}")
-            bias = bias.astype(np.int64)
-            bias.setflags(write=False)
-            object.__setattr__(self, "bias", bias)
+        object.__setattr__(self, "bias", _bias("dense", self.bias, weight.shape[0], "output"))
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(shape) != 1:
@@ -296,6 +283,19 @@ class Projection:
                 raise InputError(f"projection {self.source} → {self.target}, op {index} "
                                  f"({op.kind}): {error}") from None
         return shapes
+
+
+def _bias(kind: str, value, count: int, per: str) -> np.ndarray | None:
+    """A weighted op's optional bias: `count` integers, one per `per`, read-only int64."""
+    if value is None:
+        return None
+    bias = np.asarray(value)
+    if bias.shape != (count,) or (bias.size and bias.dtype.kind not in "iu"):
+        raise InputError(f"{kind} bias must be {count} integers (one per {per}), not shape "
+                         f"{_text(bias.shape)} of {bias.dtype}")
+    bias = bias.astype(np.int64)
+    bias.setflags(write=False)
+    return bias
 
 
 def _text(shape: tuple[int, ...]) -> str:

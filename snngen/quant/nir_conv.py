@@ -180,7 +180,7 @@ def structured_from_nir(source, *, dt: float = 1e-4) -> StructuredFloat:
     if input_shape is None:
         raise InputError(f"the Input node {input_name!r} must declare its shape")
 
-    # Neuron layers in breadth-first order from the input; depth counts synaptic hops.
+    # Neuron layers in breadth-first order from the input (their depth is found below).
     order, frontier, seen = [], [input_name], {input_name}
     while frontier:
         following = []
@@ -336,9 +336,9 @@ def structured_from_nir(source, *, dt: float = 1e-4) -> StructuredFloat:
         factors[name] = (scale / theta).reshape(shape)
         layers.append(FloatLayer(name, kind, tuple(shape), float(theta[0])))
     if len(leaks) != 1:
-        raise InputError("every neuron layer must have the same leak (one shift k for the "
-                         "network): mixing IF and LIF layers, or LIF layers whose tau/dt round "
-                         "to different k, needs the dense import")
+        raise InputError("every neuron layer of a convolutional graph must have the same leak "
+                         "(one shift k for the network), not a mix of IF and LIF layers or LIF "
+                         "layers whose tau/dt round to different k")
     if len(reset_to) != 1:
         raise InputError("every neuron must reset to the same v_reset/v_threshold, not "
                          f"{min(reset_to):g}..{max(reset_to):g}")

@@ -211,3 +211,18 @@ def test_command_line(tmp_path, cnn):
     assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
     assert "--bits auto is not available for a graph with convolution layers" in refused.stderr
     assert not (tmp_path / "auto.json").exists()
+
+
+def test_synthetic_streams_are_exact_binary_and_seeded():
+    first, kinds = synthetic_streams(6, 20, (2, 8, 8), events=300, seed=4)
+    again, _ = synthetic_streams(6, 20, (2, 8, 8), events=300, seed=4)
+    other, _ = synthetic_streams(6, 20, (2, 8, 8), events=300, seed=5)
+    assert first.shape == (6, 20, 128) and first.dtype == np.uint8
+    assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert first.max() == 1 and (first.sum(axis=(1, 2)) == 300).all()
+    assert kinds == ["random", "bar", "dots"] * 2
+    with pytest.raises(InputError, match="events must be at most 2560"):
+        synthetic_streams(1, 20, (2, 8, 8), events=3000)
+    with pytest.raises(InputError, match="stream kind must be one of"):
+        synthetic_streams(1, 20, (2, 8, 8), kinds=("saccade",))

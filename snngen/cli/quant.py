@@ -76,14 +76,14 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     from ..quant.nir_conv import is_structured
     from ..quant.nir_import import _read_graph
 
-    graph, _ = _read_graph(args.model)
+    graph, read_notes = _read_graph(args.model)  # once: the kind of graph picks the path
     if is_structured(graph):
-        return _quantize_structured(args, graph)
+        return _quantize_structured(args, graph, read_notes)
     if args.spikes_per_step != 1:
         raise InputError(f"--spikes-per-step is for graphs with convolution layers, not "
                          f"{args.spikes_per_step} for this one")
     args.granularity = args.granularity or "neuron"
-    model = nir_to_float(args.model, dt=args.dt)
+    model = nir_to_float(graph, dt=args.dt, read_notes=read_notes)
     readout = model.layer_rows(len(model.layers) - 1)
     classes = readout.stop - readout.start
     bits = parse_bits(args.bits, len(model.layers))
@@ -146,7 +146,7 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quantize_structured(args: argparse.Namespace, graph) -> int:
+def _quantize_structured(args: argparse.Namespace, graph, read_notes: tuple) -> int:
     """`snngen quantize` of a graph with convolution layers: a θ per layer (kernels are shared,
     so a per-neuron scale cannot be), widths as given."""
     from ..quant.nir_conv import quantize_structured, structured_from_nir
@@ -157,7 +157,7 @@ def _quantize_structured(args: argparse.Namespace, graph) -> int:
         if given:
             raise InputError(f"{flag} is not available for a graph with convolution layers: "
                              "give --bits as one width or one per layer")
-    model = structured_from_nir(graph, dt=args.dt)
+    model = structured_from_nir(graph, dt=args.dt, read_notes=read_notes)
     bits = parse_bits(args.bits, len(model.layers))
     network = quantize_structured(model, bits, state_bits=args.state_bits,
                                   representation=args.representation, overflow=args.overflow,

@@ -153,11 +153,11 @@ def _padding(node, name: str, kernel: tuple[int, int], dilation: tuple[int, int]
     return _pair(padding, name, "padding")
 
 
-def structured_from_nir(source, *, dt: float = 1e-4) -> StructuredFloat:
+def structured_from_nir(source, *, dt: float = 1e-4, read_notes: tuple = ()) -> StructuredFloat:
     """Map a convolutional NIR graph (or file) to a :class:`StructuredFloat`."""
     from .nir_import import _check_finite, _read_graph
 
-    graph, notes = _read_graph(source)
+    graph, notes = _read_graph(source, read_notes)
     if not (isinstance(dt, int | float) and math.isfinite(dt) and dt > 0):
         raise InputError(f"--dt must be a positive number of seconds, not {dt!r}")
     _check_finite(graph)
@@ -527,12 +527,13 @@ def calibration_ranges(model: StructuredFloat, *, reset: str = "subtract",
 
 def import_structured(source, *, bits: int = 8, weight_bits: int | None = None,
                       dt: float = 1e-4, representation: str = "signed",
-                      overflow: str = "saturate", reset: str | None = None):
+                      overflow: str = "saturate", reset: str | None = None,
+                      read_notes: tuple = ()):
     """``snngen import`` of a convolutional graph: state width `bits`, one scale q = 2^(B−2)
     (signed) or 2^(B−1) (unsigned), weights of min(B, 16) bits unless `weight_bits`."""
     from .nir_import import ImportReport
 
-    model = structured_from_nir(source, dt=dt)
+    model = structured_from_nir(source, dt=dt, read_notes=read_notes)
     signed = representation == "signed"
     q = float(1 << (bits - 2)) if signed else float(1 << (bits - 1))
     width = min(bits, 16) if weight_bits is None else weight_bits

@@ -201,13 +201,14 @@ def import_nir(source, *, bits: int = 8, weight_bits: int | None = None, dt: flo
         NIR neurons reset to ``v_reset`` ("zero", to that value, the default); snnTorch's default
         is a subtractive reset, which NIR cannot express: pass "subtract" for such models.
     """
-    graph, _ = _read_graph(source)
+    graph, read_notes = _read_graph(source)  # read once: the kind of graph picks the import
     from .nir_conv import import_structured, is_structured
 
     if is_structured(graph):
         return import_structured(graph, bits=bits, weight_bits=weight_bits, dt=dt,
-                                 representation=representation, overflow=overflow, reset=reset)
-    model = nir_to_float(source, dt=dt)
+                                 representation=representation, overflow=overflow, reset=reset,
+                                 read_notes=read_notes)
+    model = nir_to_float(graph, dt=dt, read_notes=read_notes)
     if model.dynamics is not None:
         return _import_v2(model, bits=bits, weight_bits=weight_bits,
                           representation=representation, overflow=overflow, reset=reset)
@@ -379,15 +380,16 @@ def _check_finite(graph) -> None:
                                  f"not {float(number)!r}")
 
 
-def _read_graph(source):
+def _read_graph(source, read_notes: tuple = ()):
     """The NIR graph of `source` (a graph or a path), and a note when nir's type check had to be
-    switched off (Rockpool's and batched Norse exports declare shapes it rejects)."""
+    switched off (Rockpool's and batched Norse exports declare shapes it rejects). A graph that
+    was already read comes back with the `read_notes` of that reading."""
     try:
         import nir
     except ImportError:
         raise InputError("NIR import needs the nir package: pip install 'snngen[nir]'") from None
     if isinstance(source, nir.NIRGraph):
-        return source, ()
+        return source, tuple(read_notes)
     try:
         return nir.read(str(source)), ()
     except (OSError, KeyError, ValueError, TypeError) as error:
@@ -435,10 +437,10 @@ def _fold_scales(graph, edges: list) -> tuple[dict, list]:
     return matrices, edges
 
 
-def nir_to_float(source, *, dt: float = 1e-4) -> FloatModel:
+def nir_to_float(source, *, dt: float = 1e-4, read_notes: tuple = ()) -> FloatModel:
     """Map a NIR graph or file to a :class:`FloatModel` (the structure and the real-valued
     weights in thresholds); :func:`import_nir` and :mod:`snngen.quant.quantize` quantize it."""
-    graph, notes = _read_graph(source)
+    graph, notes = _read_graph(source, read_notes)
     if not (isinstance(dt, int | float) and math.isfinite(dt) and dt > 0):
         raise InputError(f"--dt must be a positive number of seconds, not {dt!r}")
     _check_finite(graph)

@@ -52,8 +52,8 @@ def inference_metrics(plan: HardwarePlan, inputs: np.ndarray, spikes: np.ndarray
     delivered = spikes[:, :-1].reshape(-1, network.neurons).astype(np.int64)
     x = inputs.reshape(-1, network.inputs).astype(np.int64)
     per_layer_sops = []
+    weights, input_weights = network.weight_matrices()
     for _, first, end in spans:
-        weights, input_weights = network.weight_matrices()
         fan_neurons = _fan_out(weights[first:end])
         fan_inputs = _fan_out(input_weights[first:end])
         per_layer_sops.append(float((delivered @ fan_neurons).sum() + (x @ fan_inputs).sum())

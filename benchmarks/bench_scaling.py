@@ -8,6 +8,8 @@ seed 1, ECP5 speed grade 6); cycles per step are measured in Amaranth's simulato
 design (the same cycles as the DP16KD build synthesis uses; bit-exact against the golden model,
 or the benchmark stops), and the latency of a 25-step MNIST-size image (for `cnn-ecp5`, the small
 convolutional network, a 25-step sample of 2,000 input events) is cycles × the achieved clock.
+`nmnist-ecp5` is the NIR paper's N-MNIST CNN at 8 bits (benchmarks/bench_nmnist_hw.py, which
+measures its cycles), with its kernels in ROM.
 Synthesis runs two at a time; a configuration that does not fit is a row saying what ran
 out. `--no-pnr` stops after yosys (resources and cycles, no Fmax), for configurations as large
 as G = 48 whose place and route would take hours.
@@ -29,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from functools import partial
 
+from bench_nmnist_hw import nmnist_network
 from networks import (
     cnn_input,
     mnist_input,
@@ -60,6 +63,9 @@ CONFIGS = {
     "odin4-up5k": (odin_network, "ice40-up5k", 1, True, None),
     "odin8-up5k": (partial(odin_network, 8), "ice40-up5k", 1, True, None),
     "cnn-ecp5": (small_cnn_network, "ecp5-85f", 2, True, cnn_input),
+    "cnn-up5k": (small_cnn_network, "ice40-up5k", 2, True, cnn_input),
+    "cnn4-up5k": (partial(small_cnn_network, 4), "ice40-up5k", 2, True, cnn_input),
+    "nmnist-ecp5": (nmnist_network, "ecp5-85f", 5, False, None),
 }
 
 

@@ -255,6 +255,135 @@ def test_rtl_runs_a_small_convolutional_network(case):
     assert expected.spikes.any()
 
 
+def test_convolution_layers_keep_their_kernels():
+    """A layer reached by one conv2d (after non-overlapping pools) is one group holding its
+    kernel and a position table; a layer reached through an overlapping pool, a dense op or two
+    projections lists its synapses."""
+    from snngen.hw.plan import convolution_layers, plan_hardware
+
+    network = small_cnn(3)
+    assert set(convolution_layers(network)) == {"A"}
+    plan = plan_hardware(network, 3)
+    kernel_group = plan.group_plans[0]
+    conv = network.projections[0].ops[0]
+    assert kernel_group.convolution is not None and kernel_group.depth == 256
+    assert_array_equal(kernel_group.synapses[:, 1], conv.weight.reshape(-1))
+    assert [g.depth for g in plan.group_plans[1:]] == [3, 2]
+    # The kernel group's position table covers the input; B's pointer tables cover A only.
+    assert (kernel_group.pointer_first, kernel_group.pointer_depth) == (network.neurons,
+                                                                        network.inputs)
+    for group in plan.group_plans[1:]:
+        reaching = np.flatnonzero(group.pointers[:, 1])
+        assert (group.pointer_first, group.pointer_depth) == (
+            reaching[0], reaching[-1] + 1 - reaching[0])
+        assert reaching[-1] < 256
+    # The bias is per channel and the initial state zero: one constants word per channel.
+    assert kernel_group.constants_depth == 4
+    # The cycle model's per-source updates: a corner input meets a 2×2 window in 4 channels.
+    assert kernel_group.pointers[network.neurons, 1] == 4 * 2 * 2
+    assert kernel_group.pointers[network.neurons + 9, 1] == 4 * 3 * 3
+    assert plan.synapse_table_bits(0) == conv.weight.size * plan.group_weight_width(0)
+    assert plan.describe()["kernel_groups"] == [0]
+    listed = plan_hardware(network, 3, share_kernels=False)
+    assert all(g.convolution is None for g in listed.group_plans)
+    _, _, first_group, count = listed.segments[0]
+    assert sum(listed.group_plans[g].synapse_count
+               for g in range(first_group, first_group + count)) \
+        == network.weight_matrices()[1][:256].nnz
+    # Overlapping pools before a conv2d, and a recurrent projection, keep the synapse lists.
+    recurrent = network.replace(projections=(
+        *network.projections, Projection("A", "A", (Flatten(), Dense(np.eye(256, dtype=int))))))
+    assert convolution_layers(recurrent) == {}
+    pooled = network.replace(projections=(
+        Projection("input", "A", (SumPool2d(3, 2, 1), Conv2d(conv.weight, 1, 3, bias=conv.bias))),
+        network.projections[1]))
+    assert convolution_layers(pooled) == {}
+    with pytest.raises(InputError, match=r"groups must be at most 6 for this network, not 7"):
+        plan_hardware(network, 7)
+
+
+KERNEL_CASES = {
+    **{name: EDGE_CASES[name] for name in ("stride1-pad1", "stride2-pad1", "stride2-pad0",
+                                           "dilation2", "groups2", "wrap-zero-reset")},
+}
+
+
+@pytest.mark.parametrize("groups", [2, 3])
+@pytest.mark.parametrize("case", list(KERNEL_CASES), ids=str)
+def test_rtl_kernel_groups_are_bit_exact(case, groups):
+    """A kernel group's address generator against the golden model: borders, stride 2,
+    padding, dilation, grouped convolution, wrap-around; with stalls."""
+    network = small_cnn(9, **KERNEL_CASES[case])
+    inputs = stimulus(network, 8, 9, rate=0.4)
+    expected, _ = assert_bit_exact(network, groups, 8, inputs, stall_seed=9)
+    assert expected.spikes[:, :network.layers[0].size].any()
+
+
+def pooled_conv_chain(seed):
+    """input 2×9×9 → sum pool 2 (stride 3) → conv 3×3×3 (stride 1, padding 1) → A →
+    conv 2×2×2 (stride 2) → B: two kernel layers, the first behind a pool with gaps."""
+    rng = np.random.default_rng(seed)
+    first = Conv2d(rng.integers(-6, 9, size=(3, 2, 3, 3)), 1, 1, bias=np.array([0, 1, -1]))
+    second = Conv2d(rng.integers(-6, 9, size=(2, 3, 2, 2)), 2, 0)
+    return Network(
+        state=StateFormat(8, "signed", "saturate"),
+        neuron=NeuronModel(threshold=8, reset="subtract"), weight_bits=5,
+        weights=None, input_weights=None,
+        layers=(Layer("A", 27, 5, 8, (3, 3, 3)), Layer("B", 2, 5, 6, (2, 1, 1))),
+        projections=(Projection("input", "A", (SumPool2d(2, 3), first)),
+                     Projection("A", "B", (second,))),
+        input_shape=(2, 9, 9))
+
+
+def test_rtl_pooled_and_chained_kernel_layers():
+    """A kernel layer behind a pool and a kernel layer fed by another: both bit-exact, and the
+    full-load case (every input on every step) too."""
+    from snngen.hw.plan import plan_hardware
+
+    network = pooled_conv_chain(4)
+    assert [g.convolution is not None for g in plan_hardware(network, 2).group_plans] \
+        == [True, True]
+    inputs = stimulus(network, 10, 4, rate=0.5)
+    expected, _ = assert_bit_exact(network, 2, 10, inputs, stall_seed=4)
+    assert expected.spikes[:, 27:].any()
+    full = np.ones((6, network.inputs), dtype=np.uint8)
+    assert_bit_exact(network, 2, 6, full, stall_seed=5)
+
+
+@pytest.mark.parametrize("max_spikes", [1, 3])
+def test_rtl_kernel_groups_with_dynamics(max_spikes):
+    """Semantics v2 through a kernel group: a current, a decay, a refractory period, multi-spike
+    events (each update adds count × weight) and a weight shift."""
+    from snngen.model.network import Current
+
+    base = small_cnn(5, threshold=6)
+    n = base.neurons
+    network = base.replace(
+        neuron=NeuronModel(threshold=6, reset="subtract"),
+        dynamics=Dynamics(current=Current(StateFormat(12), "shift", 1),
+                          membrane_decay="shift_min1", membrane_decay_parameter=2,
+                          max_spikes=max_spikes, refractory=1,
+                          weight_shift=np.full(n, 1), input_weight_shift=np.full(n, 1)))
+    inputs = stimulus(network, 10, 5, rate=0.6)
+    expected, _ = assert_bit_exact(network, 2, 10, inputs, stall_seed=5)
+    assert expected.spikes.any()
+
+
+@given(structured_documents(max_side=5), st.integers(1, 4), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_random_structured_networks_are_bit_exact_in_rtl(doc, groups, seed):
+    """Random shapes, kernels, strides, paddings, dilations, pools and v1 options: the
+    generated core (kernel groups where a layer qualifies) matches the golden model."""
+    from snngen.hw.plan import convolution_layers
+
+    network = network_from_json(doc)
+    kernel_layers = convolution_layers(network)
+    most = sum(1 if layer.name in kernel_layers else layer.size for layer in network.layers)
+    groups = max(len(network.layers), min(groups, most))
+    inputs = stimulus(network, 6, seed, rate=0.5)
+    assert_bit_exact(network, groups, 6, inputs, stall_seed=seed % 7)
+
+
 def tiny_cnn(seed=0):
     """1×6×6 → conv 3×3×3 (stride 2, padding 1) → A 3×3×3 → sum pool 2 (padding 1) → flatten
     → dense 4 → B: small enough for every simulator and for gate level."""

@@ -28,10 +28,13 @@ def test_plan_stores_exactly_the_nonzero_synapses(groups):
         for source, (start, count) in enumerate(group.pointers):
             for slot, weight in group.synapses[start:start + count]:
                 rebuilt[slot * groups + group.index, source] = weight
-        assert group.synapse_count == sum(int(c) for _, c in group.pointers)
+        # Sources with identical synapses into the group share one list.
+        lists = {(int(s), int(c)) for s, c in group.pointers if c}
+        assert group.synapse_count == sum(c for _, c in lists)
+        assert sorted(s for s, _ in lists) == sorted({s for s, _ in lists})
         assert (group.synapses[:, 1] != 0).all()
     assert_array_equal(rebuilt, incoming)
-    assert sum(g.synapse_count for g in plan.group_plans) == network.synapses
+    assert sum(g.synapse_count for g in plan.group_plans) <= network.synapses
     for source in range(plan.sources):
         expected = sum(1 << g.index for g in plan.group_plans if g.pointers[source, 1])
         assert plan.masks[source] == expected
@@ -275,3 +278,18 @@ def test_event_queue_passes_one_entry_per_cycle(registered):
     first = arrivals[0][0]
     assert first == 2 + registered
     assert arrivals == [(first + i, i + 1) for i in range(len(arrivals))]
+
+
+def test_deep_queues_are_left_to_block_ram():
+    """On an ECP5 a shallow queue is LUT RAM; a deep one (a convolutional network's spike queue)
+    is left to block RAM, where yosys had spent thousands of LUT RAMs on it."""
+    from amaranth.hdl import Fragment
+
+    from snngen.hw.queue import SMALL_QUEUE_DEPTH, EventQueue
+
+    queues = [EventQueue(12, SMALL_QUEUE_DEPTH, block_ram="dp16kd"),
+              EventQueue(14, 8970, block_ram="dp16kd"), EventQueue(12, 16, block_ram="inferred")]
+    assert [queue.storage.attrs for queue in queues] == [{"ram_style": "distributed"}, {}, {}]
+    for queue in queues:
+        # Elaborated, so that Amaranth does not warn that they went unused.
+        Fragment.get(queue, None)

@@ -226,3 +226,24 @@ def test_synthetic_streams_are_exact_binary_and_seeded():
         synthetic_streams(1, 20, (2, 8, 8), events=3000)
     with pytest.raises(InputError, match="stream kind must be one of"):
         synthetic_streams(1, 20, (2, 8, 8), kinds=("saccade",))
+
+
+def test_cnn_plans_with_its_kernels_in_half_an_ecp5(cnn):
+    """The N-MNIST CNN at 8 bits is planned without writing it out: its three convolution
+    layers are kernel groups, its dense layers listed lists (the pooled positions of one window
+    share a list), and its memories take under half an ECP5-85F's block RAM bits."""
+    from snngen.hw.plan import plan_hardware
+
+    network = quantize_structured(cnn, 8, reset="subtract")
+    plan = plan_hardware(network, len(network.layers), block_ram="dp16kd")
+    assert plan.describe()["kernel_groups"] == [0, 1, 2]
+    assert [g.depth for g in plan.group_plans] == [4096, 4096, 512, 256, 10]
+    kernels = [p.weighted.weight.size for p in network.projections[:3]]
+    assert [g.synapse_count for g in plan.group_plans[:3]] == kernels
+    # The dense layer after the pool stores its 256 × 128 weights once, not per pooled input.
+    assert plan.group_plans[3].synapse_count == 256 * 128
+    # Each group's position or pointer table covers only the layer it listens to.
+    assert [g.pointer_depth for g in plan.group_plans] == [2312, 4096, 4096, 512, 256]
+    # Per-channel constants: a word per output channel, not per neuron.
+    assert [g.constants_depth for g in plan.group_plans[:3]] == [16, 16, 8]
+    assert sum(plan.memory_bits().values()) < 0.5 * 208 * 18 * 1024

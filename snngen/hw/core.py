@@ -22,6 +22,9 @@ __all__ = [
 ]
 
 STEP_COUNT_WIDTH = 32
+#: The most spikes the core's spike queue holds (one ECP5 DP16KD of 18-bit ids); a step with more
+#: waits on it, nothing is lost.
+SPIKE_QUEUE_DEPTH = 1024
 
 
 def output_layout(plan: HardwarePlan) -> data.StructLayout:
@@ -161,7 +164,7 @@ class SNNCore(wiring.Component):
         """(width, depth) of the input queue and of the spike queue."""
         plan = self._plan
         return ((plan.input_id_width, max(2, plan.network.inputs)),
-                (spike_layout(plan).size, max(2, plan.network.neurons)))
+                (spike_layout(plan).size, max(2, min(plan.network.neurons, SPIKE_QUEUE_DEPTH))))
 
     @property
     def plan(self) -> HardwarePlan:
@@ -183,9 +186,10 @@ class SNNCore(wiring.Component):
             input_width, input_depth, registered_output=True, block_ram=plan.block_ram)
         # N in memory plus the read stage and the output register: room for every spike of a
         # step (the merger also waits on its ready, and the router drains the queue during the
-        # sweep, so this is for throughput, not correctness). N, not more: 1,024 ids of up to
-        # 18 bits are one DP16KD with its output register, and 1,025 were an inferred block
-        # RAM without it, the slowest path of a 1,024-neuron core.
+        # sweep, so this is for throughput, not correctness). N, not more, and at most
+        # SPIKE_QUEUE_DEPTH: 1,024 ids of up to 18 bits are one DP16KD with its output
+        # register, and 1,025 were an inferred block RAM without it, the slowest path of a
+        # 1,024-neuron core; a 9,000-neuron network's N would take nine.
         # With multi-spike neurons an entry is (neuron, count): one per neuron still.
         m.submodules.spike_queue = spike_queue = EventQueue(
             spike_width, spike_depth, registered_output=True, block_ram=plan.block_ram)

@@ -14,16 +14,16 @@ from ..model.network import (
     StateFormat,
 )
 from .banked import BankedTable, dp16kd_rom_columns, dp16kd_rom_registered
-from .plan import HardwarePlan
-from .queue import EventQueue
+from .plan import EVENT_QUEUE_DEPTH, HardwarePlan
+from .queue import SMALL_QUEUE_DEPTH, EventQueue
 from .update import v2_datapath
 
 __all__ = ["EVENT_FIFO_DEPTH", "NeuronGroup", "any_of", "append_saturating_add", "current_shape",
            "event_layout", "group_spike_layout", "lattice_shape", "ordered_accumulator_layout",
            "spike_layout", "state_shape"]
 
-# Deep enough that the router rarely waits on one group while another drains a long fan-out list.
-EVENT_FIFO_DEPTH = 8
+# A group's event queue without kernel groups in the network (HardwarePlan.event_queue_depth).
+EVENT_FIFO_DEPTH = EVENT_QUEUE_DEPTH
 # A pointer table this shallow stays in LUT RAM on an ECP5 (a DP16KD ROM beyond it).
 POINTER_LUT_RAM_DEPTH = 64
 # Pointers fetched ahead of the address generator's register: with the two fetch stages in flight
@@ -96,10 +96,14 @@ class NeuronGroup(wiring.Component):
     are two accumulator buffers (``accumulate_buffer`` selects the one written): while a sweep
     reads this step's sums from one, the next step's synapses already go into the other.
     Latency from an accepted event to its last accumulator write: count + 9 cycles.
+    A *kernel group* (``plan.group_plans[index].convolution``) reads a position table instead of
+    the pointer table and walks its event's window over the kernel (:meth:`_kernel_walker`):
+    the same one update per cycle, one cycle more from idle.
 
     **Sweep pipeline** (one neuron per cycle): reads state, accumulator and bias of slot l (clearing
     the accumulator), then ``u + bias``, ``+ I``, overflow and threshold, and reset with the state
-    write-back and the spike, one stage each. Ng + 7 cycles for the whole group.
+    write-back and the spike, one stage each. depth + 7 cycles for the whole group (its own
+    neurons).
     An *init* sweep instead writes every slot's initial state and clears its accumulator.
 
     Parameters
@@ -171,8 +175,12 @@ class NeuronGroup(wiring.Component):
         })
         group = plan.group_plans[index]
         bits = plan.state_width
+        # Each group's memories hold its own neurons: a small layer's group is not padded to
+        # the largest one's.
+        depth = self._depth = group.depth
         self.state_memory = memory.Memory(
-            shape=state_shape(plan), depth=plan.slots, init=[int(v) for v in group.initial_state])
+            shape=state_shape(plan), depth=depth,
+            init=[int(v) for v in group.initial_state[:depth]])
         # Two accumulator buffers: while a sweep reads and clears one (this step's sums), the
         # other already collects the next step's synapses from the spikes the sweep emits.
         # `no_rw_check`: a read of the slot being written in the same cycle is never used (the
@@ -180,16 +188,16 @@ class NeuronGroup(wiring.Component):
         # that would emulate old-data reads on block RAM, which sat on the UP5K's slowest path.
         self.accumulator_memories = [
             memory.Memory(shape=unsigned(plan.accumulator_word_width) if plan.ordered_events
-                          else signed(plan.accumulator_width), depth=plan.slots, init=[],
+                          else signed(plan.group_accumulator_width(index)), depth=depth, init=[],
                           attrs={"no_rw_check": 1})
             for _ in range(2)
         ]
         # Initial state and bias per slot, and θ above them with per-neuron thresholds.
         constants = [_pack(int(v), bits, int(b), bits)
-                     for v, b in zip(group.initial_state, group.bias, strict=True)]
+                     for v, b in zip(group.initial_state[:depth], group.bias[:depth], strict=True)]
         if plan.per_slot_thresholds:
             constants = [c | ((int(t) & ((1 << bits) - 1)) << (2 * bits))
-                         for c, t in zip(constants, group.slot_thresholds, strict=True)]
+                         for c, t in zip(constants, group.slot_thresholds[:depth], strict=True)]
         constants_width = (3 if plan.per_slot_thresholds else 2) * bits
         # Semantics v2: each per-neuron parameter that differs between the group's slots is
         # stored above the others; a uniform one is a constant of the logic (`_v2_constant`),
@@ -198,7 +206,7 @@ class NeuronGroup(wiring.Component):
         self._v2_stored: dict[str, tuple[int, Shape]] = {}
         self._v2_constant: dict[str, int] = {}
         for name, values in _v2_parameters(plan, group).items():
-            values = [int(v) for v in values]
+            values = [int(v) for v in values[:depth]]
             if len(set(values)) == 1 and name not in plan.multiplied_decays:
                 self._v2_constant[name] = values[0]
                 continue
@@ -207,25 +215,44 @@ class NeuronGroup(wiring.Component):
             constants = [c | ((v & ((1 << shape.width) - 1)) << constants_width)
                          for c, v in zip(constants, values, strict=True)]
             constants_width += shape.width
+        # A kernel group whose constants are the same across each output channel's positions
+        # (a convolution's bias is per channel) stores them once per channel.
+        self._constants_per_channel = block = group.constants_block
+        if block:
+            runs = [constants[first:first + block] for first in range(0, depth, block)]
+            if any(len(set(run)) != 1 for run in runs):
+                raise AssertionError("a kernel group's constants differ within a channel")
+            constants = [run[0] for run in runs]
         self.constants_memory = memory.Memory(
-            shape=unsigned(constants_width), depth=plan.slots, init=constants)
+            shape=unsigned(constants_width), depth=len(constants), init=constants)
         if current_shape(plan) is not None:
             self.current_memory = memory.Memory(
-                shape=current_shape(plan), depth=plan.slots,
-                init=[int(v) for v in group.slot_fields["current_initial"]])
+                shape=current_shape(plan), depth=depth,
+                init=[int(v) for v in group.slot_fields["current_initial"][:depth]])
         if plan.refractory_width:
             self.refractory_memory = memory.Memory(
-                shape=unsigned(plan.refractory_width), depth=plan.slots, init=[])
-        self._pointer_words = [_pack(int(s), plan.synapse_address_width, int(c), plan.count_width)
-                               for s, c in group.pointers]
+                shape=unsigned(plan.refractory_width), depth=depth, init=[])
+        # A kernel group reads a position table instead, over the sources of its one layer.
+        self._convolution = convolution = group.convolution
+        self._pointer_first, self._pointer_depth = group.pointer_first, group.pointer_depth
+        if convolution is None:
+            span = group.pointers[self._pointer_first:self._pointer_first + self._pointer_depth]
+            self._pointer_words = [_pack(int(s), plan.synapse_address_width, int(c),
+                                         plan.count_width) for s, c in span]
+            self._pointer_width = plan.pointer_width
+        else:
+            self._pointer_words = convolution.words()
+            self._pointer_width = convolution.word_width
         # On an ECP5 a pointer table deeper than a few LUT RAMs is a DP16KD ROM read through its
         # output register, which takes the place of the fabric pointer register: the block RAM's
         # clock-to-output into that register had become the critical path (7.5 ns at G = 8).
-        self.pointer_dp16kd = (plan.block_ram == "dp16kd" and plan.sources > POINTER_LUT_RAM_DEPTH
-                               and dp16kd_rom_columns(plan.pointer_width, plan.sources)
+        self.pointer_dp16kd = (plan.block_ram == "dp16kd"
+                               and self._pointer_depth > POINTER_LUT_RAM_DEPTH
+                               and dp16kd_rom_columns(self._pointer_width, self._pointer_depth)
                                is not None)
         self.pointer_memory = None if self.pointer_dp16kd else memory.Memory(
-            shape=unsigned(plan.pointer_width), depth=plan.sources, init=self._pointer_words)
+            shape=unsigned(self._pointer_width), depth=self._pointer_depth,
+            init=self._pointer_words)
         # Runtime weights: no initial contents (SPRAM has none); the host loads the table.
         self.synapse_table = BankedTable(
             plan.group_word_width(index), plan.synapse_table_words(index),
@@ -261,8 +288,12 @@ class NeuronGroup(wiring.Component):
 
         # ---- accumulate pipeline -------------------------------------------------------------
         count_width = plan.spike_count_width
-        m.submodules.event_queue = event_queue = EventQueue(plan.source_width + count_width,
-                                                            EVENT_FIFO_DEPTH)
+        # A deep queue is LUT RAM on an ECP5 (its block RAM's clock-to-output would start the
+        # pointer fetch's address path); the shallow one is left as it always was.
+        deep_queue = plan.event_queue_depth > EVENT_QUEUE_DEPTH
+        m.submodules.event_queue = event_queue = EventQueue(
+            plan.source_width + count_width, plan.event_queue_depth,
+            block_ram=plan.block_ram if deep_queue else "inferred")
         m.d.comb += [
             event_queue.w.payload.eq(self.events.payload.as_value() if count_width
                                      else self.events.payload.source),
@@ -293,14 +324,20 @@ class NeuronGroup(wiring.Component):
         advance_pointer = Signal()
         take_event = Signal()
         m.d.sync += [fetched_valid.eq(take_event), held_valid.eq(fetched_valid)]
+        convolution = self._convolution
+        pointer_address = event_source
+        if self._pointer_first or self._pointer_depth < plan.sources:
+            # The table holds the sources that reach this group, from its first one.
+            pointer_address = Signal(max(1, (self._pointer_depth - 1).bit_length()))
+            m.d.comb += pointer_address.eq(event_source - self._pointer_first)
         if self.pointer_dp16kd:
             held_pointer = dp16kd_rom_registered(
-                m, "pointer_memory", plan.pointer_width, self._pointer_words,
-                read_addr=event_source, read_en=C(1), output_en=C(1))
+                m, "pointer_memory", self._pointer_width, self._pointer_words,
+                read_addr=pointer_address, read_en=C(1), output_en=C(1))
         else:
             pointer_read = self.pointer_memory.read_port()
-            m.d.comb += pointer_read.addr.eq(event_source)
-            held_pointer = Signal(plan.pointer_width, reset_less=True)
+            m.d.comb += pointer_read.addr.eq(pointer_address)
+            held_pointer = Signal(self._pointer_width, reset_less=True)
             m.d.sync += held_pointer.eq(pointer_read.data)
         held_word = held_pointer
         if count_width:
@@ -326,54 +363,61 @@ class NeuronGroup(wiring.Component):
         ]
         m.d.sync += pointer_valid.eq(advance_pointer | (pointer_valid & ~consume_pointer))
         head = pointer_fifo.r_data
-        with m.If(advance_pointer):
-            m.d.sync += [pointer_start.eq(head[:address_width]),
-                         pointer_count.eq(head[address_width:plan.pointer_width])]
-            if count_width:
-                m.d.sync += pointer_multiplicity.eq(head[plan.pointer_width:])
-        if count_width:
-            with m.If(consume_pointer):
-                m.d.sync += walk_multiplicity.eq(pointer_multiplicity)
-
         dense = plan.group_plans[self._index].dense
         walking = Signal()
-        next_address = Signal(address_width)
-        # A dense table's entries are in slot order: the walker counts the target slot.
-        next_target = Signal(plan.slot_width)
         issue_target = Signal(plan.slot_width)
-        remaining = Signal(plan.count_width)
-        # `last`: remaining == 1, kept as a register so the hand-over to the next event does not
-        # wait for a comparison.
-        last = Signal()
         issue = Signal()
         issue_address = Signal(address_width)
-        with m.If(walking):
-            m.d.comb += [issue.eq(1), issue_address.eq(next_address),
-                         issue_target.eq(next_target)]
+        if convolution is None:
+            with m.If(advance_pointer):
+                m.d.sync += [pointer_start.eq(head[:address_width]),
+                             pointer_count.eq(head[address_width:plan.pointer_width])]
+                if count_width:
+                    m.d.sync += pointer_multiplicity.eq(head[plan.pointer_width:])
             if count_width:
-                m.d.comb += issue_multiplicity.eq(walk_multiplicity)
-            with m.If(last):
-                with m.If(pointer_valid):
-                    m.d.comb += consume_pointer.eq(1)
-                    m.d.sync += [next_address.eq(pointer_start), remaining.eq(pointer_count),
-                                 last.eq(pointer_count == 1), next_target.eq(0)]
+                with m.If(consume_pointer):
+                    m.d.sync += walk_multiplicity.eq(pointer_multiplicity)
+
+            next_address = Signal(address_width)
+            # A dense table's entries are in slot order: the walker counts the target slot.
+            next_target = Signal(plan.slot_width)
+            remaining = Signal(plan.count_width)
+            # `last`: remaining == 1, kept as a register so the hand-over to the next event does not
+            # wait for a comparison.
+            last = Signal()
+            with m.If(walking):
+                m.d.comb += [issue.eq(1), issue_address.eq(next_address),
+                             issue_target.eq(next_target)]
+                if count_width:
+                    m.d.comb += issue_multiplicity.eq(walk_multiplicity)
+                with m.If(last):
+                    with m.If(pointer_valid):
+                        m.d.comb += consume_pointer.eq(1)
+                        m.d.sync += [next_address.eq(pointer_start), remaining.eq(pointer_count),
+                                     last.eq(pointer_count == 1), next_target.eq(0)]
+                    with m.Else():
+                        m.d.sync += walking.eq(0)
                 with m.Else():
-                    m.d.sync += walking.eq(0)
-            with m.Else():
-                m.d.sync += [next_address.eq(next_address + 1), remaining.eq(remaining - 1),
-                             last.eq(remaining == 2), next_target.eq(next_target + 1)]
-        with m.Elif(pointer_valid):
-            m.d.comb += [issue.eq(1), issue_address.eq(pointer_start), consume_pointer.eq(1),
-                         issue_target.eq(0)]
-            if count_width:
-                m.d.comb += issue_multiplicity.eq(pointer_multiplicity)
-            m.d.sync += [
-                next_address.eq(pointer_start + 1),
-                remaining.eq(pointer_count - 1),
-                walking.eq(pointer_count > 1),
-                last.eq(pointer_count == 2),
-                next_target.eq(1),
-            ]
+                    m.d.sync += [next_address.eq(next_address + 1), remaining.eq(remaining - 1),
+                                 last.eq(remaining == 2), next_target.eq(next_target + 1)]
+            with m.Elif(pointer_valid):
+                m.d.comb += [issue.eq(1), issue_address.eq(pointer_start), consume_pointer.eq(1),
+                             issue_target.eq(0)]
+                if count_width:
+                    m.d.comb += issue_multiplicity.eq(pointer_multiplicity)
+                m.d.sync += [
+                    next_address.eq(pointer_start + 1),
+                    remaining.eq(pointer_count - 1),
+                    walking.eq(pointer_count > 1),
+                    last.eq(pointer_count == 2),
+                    next_target.eq(1),
+                ]
+
+        else:
+            self._kernel_walker(m, head, pointer_valid, advance_pointer, consume_pointer, walking,
+                                issue, issue_address, issue_target,
+                                (pointer_multiplicity, walk_multiplicity, issue_multiplicity)
+                                if count_width else None)
 
         # Packed entries: the word holding the entry, and the entry's lane in it.
         lane_bits = (plan.group_pack(self._index) - 1).bit_length()
@@ -473,7 +517,7 @@ class NeuronGroup(wiring.Component):
         sweep_slot = Signal(plan.slot_width)
         layout = plan.group_plans[self._index]
         id_width = max(plan.neuron_id_width,
-                       (layout.base + (plan.slots - 1) * layout.stride).bit_length())
+                       (layout.base + (self._depth - 1) * layout.stride).bit_length())
         sweep_id = Signal(id_width)
         with m.If((self.sweep | self.init) & ~sweep_active):
             m.d.sync += [
@@ -484,7 +528,7 @@ class NeuronGroup(wiring.Component):
             ]
         with m.Elif(sweep_active):
             m.d.sync += [sweep_slot.eq(sweep_slot + 1), sweep_id.eq(sweep_id + layout.stride)]
-            with m.If(sweep_slot == plan.slots - 1):
+            with m.If(sweep_slot == self._depth - 1):
                 m.d.sync += sweep_active.eq(0)
 
         stage1_valid, stage1_init = Signal(), Signal()
@@ -496,6 +540,21 @@ class NeuronGroup(wiring.Component):
             stage1_slot.eq(sweep_slot),
             stage1_id.eq(sweep_id),
         ]
+        # Constants stored per output channel: the sweep counts the channel beside the slot.
+        constants_slot, stage1_constants_slot = sweep_slot, stage1_slot
+        if self._constants_per_channel:
+            block = self._constants_per_channel
+            sweep_channel = Signal(range(self.constants_memory.depth))
+            sweep_position = Signal(range(block))
+            constants_slot, stage1_constants_slot = sweep_channel, Signal.like(sweep_channel)
+            m.d.sync += stage1_constants_slot.eq(sweep_channel)
+            with m.If((self.sweep | self.init) & ~sweep_active):
+                m.d.sync += [sweep_channel.eq(0), sweep_position.eq(0)]
+            with m.Elif(sweep_active):
+                with m.If(sweep_position == block - 1):
+                    m.d.sync += [sweep_position.eq(0), sweep_channel.eq(sweep_channel + 1)]
+                with m.Else():
+                    m.d.sync += sweep_position.eq(sweep_position + 1)
 
         # Accumulator ports. The sweep reads and clears its buffer (an init sweep clears both);
         # the other buffer takes the synapses' read-modify-writes. The core never lets the two
@@ -597,7 +656,8 @@ class NeuronGroup(wiring.Component):
         # starts at a plain register, not behind the sweep counter's adder (with the ROM placed
         # far from the counter that was the 1,024-neuron network's critical path, 9.1 ns).
         late_constants = net.dynamics is None and plan.lut_ram_state
-        m.d.comb += [constants_read.addr.eq(stage1_slot if late_constants else sweep_slot),
+        m.d.comb += [constants_read.addr.eq(stage1_constants_slot if late_constants
+                                            else constants_slot),
                      constants_read.en.eq(1)]
 
         stage1 = (stage1_valid, stage1_init, stage1_slot, stage1_id)
@@ -637,9 +697,15 @@ class NeuronGroup(wiring.Component):
         # Ng + 1 (Ng + 2), so it is never full here: no spike is ever lost, with no
         # backpressure needed on the sweep.
         spike_fields = group_spike_layout(plan)
+        # On an ECP5 a queue deeper than LUT RAM is block RAM: its output is registered before
+        # the merger (its clock-to-output into the merger and the output skid had set a
+        # 4,096-neuron group's clock at 77 MHz).
+        spike_queue_options = {}
+        if plan.block_ram == "dp16kd" and self._depth > SMALL_QUEUE_DEPTH:
+            spike_queue_options = {"registered_output": True, "block_ram": plan.block_ram}
         if len(spike_fields.members) == 1:
             m.submodules.spike_queue = spike_queue = EventQueue(
-                plan.neuron_id_width, max(2, plan.slots))
+                plan.neuron_id_width, max(2, self._depth), **spike_queue_options)
             m.d.comb += [
                 spike_queue.w.payload.eq(out_id),
                 spike_queue.w.valid.eq(out_valid & fired),
@@ -647,7 +713,8 @@ class NeuronGroup(wiring.Component):
             ]
         else:
             m.submodules.spike_queue = spike_queue = EventQueue(
-                spike_fields.size, max(2, plan.slots + plan.ordered_events))
+                spike_fields.size, max(2, self._depth + plan.ordered_events),
+                **spike_queue_options)
             entry = Signal(spike_fields)
             m.d.comb += [entry.neuron.eq(out_id), spike_queue.w.valid.eq(out_valid & fired)]
             if plan.spike_count_width:
@@ -655,7 +722,7 @@ class NeuronGroup(wiring.Component):
             if plan.ordered_events:
                 # The entry after a sweep's last slot: this group has nothing smaller left.
                 last_due = Signal()
-                m.d.sync += last_due.eq(out_valid & ~out_init & (out_slot == plan.slots - 1))
+                m.d.sync += last_due.eq(out_valid & ~out_init & (out_slot == self._depth - 1))
                 with m.If(last_due):
                     m.d.comb += [entry.neuron.eq(0), entry.last.eq(1),
                                  spike_queue.w.valid.eq(1)]
@@ -683,6 +750,82 @@ class NeuronGroup(wiring.Component):
             self.sweeping.eq(sweep_busy | spike_queue.busy),
         ]
         return m
+
+    def _kernel_walker(self, m, head, pointer_valid, advance_pointer, consume_pointer, walking,
+                       issue, issue_address, issue_target, multiplicity):
+        """The address generator of a kernel group: each event's window, one update a cycle.
+
+        The position word of the event's source gives the kernel address and slot of its
+        window's first update and its rows and columns; the walk goes over output channels,
+        rows and columns, adding :class:`~snngen.hw.plan.ConvolutionPlan`'s constant steps to
+        registers (one adder deep per cycle). An event's last update hands over to the next
+        event's position word, loaded a cycle earlier, without a bubble; from idle the load
+        takes one cycle.
+        """
+        plan, convolution = self._plan, self._convolution
+        address_width, slot_width = plan.synapse_address_width, plan.slot_width
+        row_width, column_width = convolution.row_width, convolution.column_width
+        start_kernel = Signal(convolution.kernel_address_width)
+        start_slot = Signal(convolution.slot_address_width)
+        start_rows = Signal(row_width)
+        start_columns = Signal(column_width)
+        with m.If(advance_pointer):
+            fields = [start_kernel, start_slot, start_rows, start_columns]
+            m.d.sync += Cat(*fields).eq(head[:sum(len(f) for f in fields)])
+            if multiplicity is not None:
+                m.d.sync += multiplicity[0].eq(head[self._pointer_width:])
+        if multiplicity is not None:
+            with m.If(consume_pointer):
+                m.d.sync += multiplicity[1].eq(multiplicity[0])
+            m.d.comb += multiplicity[2].eq(multiplicity[1])
+
+        kernel_address, kernel_row, kernel_channel = (Signal(address_width, name=n) for n in (
+            "kernel_address", "kernel_row", "kernel_channel"))
+        slot, slot_row, slot_channel = (Signal(slot_width, name=n) for n in (
+            "kernel_slot", "kernel_slot_row", "kernel_slot_channel"))
+        column, last_column = Signal(column_width), Signal(column_width)
+        row, last_row = Signal(row_width), Signal(row_width)
+        channel = Signal(convolution.channel_width)
+        column_done = column == last_column
+        row_done = row == last_row
+        channel_done = channel == convolution.out_channels - 1
+        m.d.comb += [issue.eq(walking), issue_address.eq(kernel_address), issue_target.eq(slot)]
+
+        def wrapped(value, width):
+            return value[:width]
+
+        with m.If(~walking | (column_done & row_done & channel_done)):
+            with m.If(pointer_valid):
+                m.d.comb += consume_pointer.eq(1)
+                m.d.sync += [walking.eq(1),
+                             kernel_address.eq(start_kernel), kernel_row.eq(start_kernel),
+                             kernel_channel.eq(start_kernel),
+                             slot.eq(start_slot), slot_row.eq(start_slot),
+                             slot_channel.eq(start_slot),
+                             column.eq(0), row.eq(0), channel.eq(0),
+                             last_column.eq(start_columns), last_row.eq(start_rows)]
+            with m.Else():
+                m.d.sync += walking.eq(0)
+        with m.Elif(~column_done):
+            m.d.sync += [
+                kernel_address.eq(wrapped(kernel_address + convolution.kernel_column,
+                                          address_width)),
+                slot.eq(wrapped(slot - convolution.slot_column, slot_width)),
+                column.eq(column + 1),
+            ]
+        with m.Elif(~row_done):
+            next_kernel = wrapped(kernel_row + convolution.kernel_row, address_width)
+            next_slot = wrapped(slot_row - convolution.slot_row, slot_width)
+            m.d.sync += [kernel_address.eq(next_kernel), kernel_row.eq(next_kernel),
+                         slot.eq(next_slot), slot_row.eq(next_slot),
+                         column.eq(0), row.eq(row + 1)]
+        with m.Else():
+            next_kernel = wrapped(kernel_channel + convolution.kernel_channel, address_width)
+            next_slot = wrapped(slot_channel + convolution.slot_channel, slot_width)
+            m.d.sync += [kernel_address.eq(next_kernel), kernel_row.eq(next_kernel),
+                         kernel_channel.eq(next_kernel),
+                         slot.eq(next_slot), slot_row.eq(next_slot), slot_channel.eq(next_slot),
+                         column.eq(0), row.eq(0), channel.eq(channel + 1)]
 
     def _update_v1(self, m, stage1, id_width, state_read, constants_read, swept_sum, *,
                    late_constants: bool):

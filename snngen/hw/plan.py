@@ -10,8 +10,10 @@ network with layers (format version 2) gets layer-pure groups: each layer ℓ is
 own G_ℓ ≥ 1 groups (the G groups shared in proportion to each layer's synapses), interleaved the
 same way inside the layer, so a group's synapse table holds only its layer's weights, at the
 layer's width, and its threshold is the layer's. In every case group g's slot l holds neuron
-``base_g + l·stride_g``. Every group holds Ng slots (the largest group's count); slots past a
-group's neurons are inert padding (state 0, no synapses, never spiking because θ ≥ 1).
+``base_g + l·stride_g``. A group's memories and sweep are as deep as its own neurons
+(:attr:`GroupPlan.depth`); slot ids are as wide as the largest group's (Ng). A convolution layer
+that qualifies (:func:`convolution_layers`) is one group that stores its kernel
+(:class:`ConvolutionPlan`) instead of its synapse list.
 
 Sources: an event's source id is a neuron id ``j`` (0..N−1) or ``N + c`` for input channel c.
 For each group the synapses are stored by source (compressed sparse rows): ``pointers[src]`` gives
@@ -23,20 +25,31 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 
 import numpy as np
 
 from ..errors import InputError
 from ..model.network import Accumulate, Decay, Network, Overflow
+from ..model.structure import Conv2d, Projection, SumPool2d
 
-__all__ = ["GroupPlan", "HardwarePlan", "bits_for_range", "block_ram_for", "check_block_ram",
-           "compose_saturating_add", "plan_hardware"]
+__all__ = ["ConvolutionPlan", "GroupPlan", "HardwarePlan", "bits_for_range", "block_ram_for",
+           "check_block_ram", "compose_saturating_add", "convolution_layers", "plan_hardware"]
 
 MAX_GROUPS = 1024
 
 #: On an ECP5, groups of at most this many slots keep their accumulators and membrane states in
 #: LUT RAM (:attr:`HardwarePlan.lut_ram_state`): a read multiplexer of 8 LUT RAMs deep.
 LUT_RAM_SLOTS = 128
+
+#: Events a group's queue holds: deep enough that the router rarely waits on one group while
+#: another drains a long fan-out list.
+EVENT_QUEUE_DEPTH = 8
+#: The same in a network with kernel groups, whose layers each take a comparable share of a
+#: step's work: a queue this deep (still LUT RAM on an ECP5) lets the router hand a layer its
+#: events while another layer's group is busy, so the layers work at once (the N-MNIST CNN's 25
+#: steps: 640,784 cycles with 8 entries, 374,977 with 256).
+PIPELINED_EVENT_QUEUE_DEPTH = 256
 
 #: The most group spike queues one merger picks among in a cycle. More groups are merged in two
 #: levels (:attr:`HardwarePlan.merge_clusters`): a priority pick across 32 queues, whose ready
@@ -91,6 +104,15 @@ class GroupPlan:
         The table stores weights by position, without target slots: every source that reaches
         the group has one entry per occupied slot, in slot order (a missing synapse is a zero
         weight), and the address generator counts the target slot (:data:`DENSE_FILL`).
+    accumulator_width : int
+        Signed bits of the group's accumulator memories: what its own neurons' largest partial
+        sum needs (at most :attr:`HardwarePlan.accumulator_width`, the widest group's; a
+        convolution's few taps need fewer bits than the dense layer after it).
+    pointer_first, pointer_depth : int
+        The sources the group's pointer table (or a kernel group's position table) holds a word
+        for: ``pointer_first`` .. ``pointer_first + pointer_depth − 1``, every source that
+        reaches the group (a layer's group listens to the layer before it, not to every
+        neuron); the table is read at the source id less ``pointer_first``.
     weight_shift : int
         Semantics v2: the left shift every weight into this group shares (its neurons' weight
         and input weight shifts are all equal). :attr:`synapses` then holds the weights
@@ -111,10 +133,137 @@ class GroupPlan:
     slot_fields: dict = dataclasses.field(default_factory=dict)
     weight_shift: int = 0
     dense: bool = False
+    convolution: ConvolutionPlan | None = None
+    pointer_first: int = 0
+    pointer_depth: int = 0
+    accumulator_width: int = 0
 
     @property
     def synapse_count(self) -> int:
         return self.synapses.shape[0]
+
+    @property
+    def constants_block(self) -> int:
+        """Slots that share one word of the constants memory: a kernel group whose initial
+        state, bias, θ and semantics-v2 parameters are the same across each output channel's
+        positions (a convolution's bias is per channel) stores them once per channel, and this
+        is OH·OW; otherwise 0 (one word per slot)."""
+        convolution = self.convolution
+        if convolution is None or self.depth <= convolution.slot_channel:
+            return 0
+        block = convolution.slot_channel
+        for values in (self.initial_state, self.bias, self.slot_thresholds,
+                       *self.slot_fields.values()):
+            runs = np.asarray(values[:self.depth]).reshape(-1, block)
+            if (runs != runs[:, :1]).any():
+                return 0
+        return block
+
+    @property
+    def constants_depth(self) -> int:
+        """Words of the group's constants memory (:attr:`constants_block`)."""
+        return self.depth // self.constants_block if self.constants_block else self.depth
+
+    @property
+    def depth(self) -> int:
+        """Slots the group's memories hold and its sweep visits: its own neurons (every group
+        shares :attr:`HardwarePlan.slot_width`, the largest group's)."""
+        return len(self.members)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ConvolutionPlan:
+    """A group that holds one convolution layer by its kernels (weight sharing).
+
+    The group's synapse table is the layer's kernel, weights by position in the order
+    ``(output channel, input channel of its convolution group, ky, kx)``, without target slots;
+    slot l holds the layer's neuron l (channel-major, ``(c·OH + oy)·OW + ox``). A position table,
+    read by the event's source id less :attr:`source_base`, gives each source where its window
+    starts; the address generator then walks output channels, rows and columns, adding constant
+    steps to the kernel address and the slot. docs/architecture.md ("Kernel sharing").
+
+    Members
+    -------
+    source_base : int
+        The first source id of the source segment (a layer's first neuron, or N for the input).
+    positions : ndarray, shape (source segment size, 4)
+        Per source: ``(kernel address, slot, rows − 1, columns − 1)`` of its window's first
+        update (output channel 0 of its convolution group, first valid row and column); all
+        −1 for a source that reaches no output (its word is 0; the router sends it no event).
+    out_channels : int
+        Output channels per convolution group: the channel loop's length.
+    kernel_column, slot_column, kernel_row, slot_row, kernel_channel, slot_channel : int
+        What one step of the column, row and channel loop adds to the kernel address and
+        subtracts from (column, row) or adds to (channel) the slot.
+    kernel_size, layer_size : int
+        The kernel's weights and the layer's neurons: the ranges of a position word's kernel
+        address and slot.
+    """
+
+    source_base: int
+    positions: np.ndarray
+    out_channels: int
+    kernel_column: int
+    slot_column: int
+    kernel_row: int
+    slot_row: int
+    kernel_channel: int
+    slot_channel: int
+    kernel_size: int
+    layer_size: int
+
+    @property
+    def row_width(self) -> int:
+        return max(1, int(self.positions[:, 2].max(initial=0)).bit_length())
+
+    @property
+    def column_width(self) -> int:
+        return max(1, int(self.positions[:, 3].max(initial=0)).bit_length())
+
+    @property
+    def source_count(self) -> int:
+        return self.positions.shape[0]
+
+    @property
+    def channel_width(self) -> int:
+        return max(1, (self.out_channels - 1).bit_length())
+
+    @property
+    def kernel_address_width(self) -> int:
+        """Bits of a kernel address in a position word (the kernel's own, not the widest
+        table's)."""
+        return _width(self.kernel_size)
+
+    @property
+    def slot_address_width(self) -> int:
+        """Bits of a slot in a position word (the layer's own)."""
+        return _width(self.layer_size)
+
+    @property
+    def word_width(self) -> int:
+        """Bits of a position-table word: kernel address, slot, rows − 1, columns − 1."""
+        return (self.kernel_address_width + self.slot_address_width + self.row_width
+                + self.column_width)
+
+    def words(self) -> list[int]:
+        """The position table's words, fields from the low bits up in :attr:`positions`' order."""
+        words = []
+        for kernel, slot, rows, columns in self.positions.tolist():
+            word, offset = 0, 0
+            if rows < 0:
+                words.append(0)
+                continue
+            for value, width in ((kernel, self.kernel_address_width),
+                                 (slot, self.slot_address_width),
+                                 (rows, self.row_width), (columns, self.column_width)):
+                word |= (value & ((1 << width) - 1)) << offset
+                offset += width
+            words.append(word)
+        return words
+
+    def updates(self) -> np.ndarray:
+        """Per source of the segment: the updates its event makes (zero weights included)."""
+        return (self.positions[:, 2] + 1) * (self.positions[:, 3] + 1) * self.out_channels
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -274,6 +423,13 @@ class HardwarePlan:
             return self.accumulator_width
         return 2 * (3 * self.current_span.bit_length() + 1)
 
+    def group_accumulator_width(self, group: int) -> int:
+        """Bits of one entry of group `group`'s accumulator memories (:attr:`GroupPlan.
+        accumulator_width`; with ordered events every group's compositions are alike)."""
+        if self.ordered_events:
+            return self.accumulator_word_width
+        return self.group_plans[group].accumulator_width or self.accumulator_width
+
     def group_of(self, neuron: int) -> tuple[int, int]:
         """(group, slot) of a neuron id."""
         for first, end, first_group, count in self.segments:
@@ -338,8 +494,19 @@ class HardwarePlan:
     @property
     def accumulate_latency(self) -> int:
         """A of the cycle model: the accumulate pipeline's depth with the slowest table."""
-        return self.ACCUMULATE_LATENCY - 1 + max(self.synapse_read_latency(g)
-                                                 for g in range(self.groups))
+        # A kernel group's address generator loads an event's window a cycle before its
+        # first update.
+        kernel_start = any(g.convolution is not None for g in self.group_plans)
+        return self.ACCUMULATE_LATENCY - 1 + kernel_start + max(self.synapse_read_latency(g)
+                                                                for g in range(self.groups))
+
+    @property
+    def event_queue_depth(self) -> int:
+        """Entries of each group's event queue: :data:`PIPELINED_EVENT_QUEUE_DEPTH` when the
+        network has a kernel group, :data:`EVENT_QUEUE_DEPTH` otherwise."""
+        if any(g.convolution is not None for g in self.group_plans):
+            return PIPELINED_EVENT_QUEUE_DEPTH
+        return EVENT_QUEUE_DEPTH
 
     @property
     def merge_clusters(self) -> tuple[tuple[int, ...], ...]:
@@ -410,23 +577,32 @@ class HardwarePlan:
     def memory_bits(self) -> dict[str, int]:
         """Bits of every memory kind, summed over the groups (what block RAM must hold)."""
         net = self.network
-        ptr_entry = self.pointer_width
+        depths = sum(g.depth for g in self.group_plans)
         extra = {}
         if net.dynamics is not None:
             if net.dynamics.current is not None:
-                extra["current"] = self.groups * self.slots * net.dynamics.current.state.storage_bits
+                extra["current"] = depths * net.dynamics.current.state.storage_bits
             if self.refractory_width:
-                extra["refractory"] = self.groups * self.slots * self.refractory_width
+                extra["refractory"] = depths * self.refractory_width
         return {**extra,
             "synapses": sum(self.synapse_table_bits(g) for g in range(self.groups)),
-            "pointers": self.groups * self.sources * ptr_entry,
-            "state": self.groups * self.slots * self.state_width,
-            "accumulators": 2 * self.groups * self.slots * self.accumulator_word_width,
-            "init_and_bias": self.groups * self.slots * (
-                3 if self.per_slot_thresholds else 2) * self.state_width,
+            "pointers": sum(self.pointer_table_bits(g) for g in range(self.groups)),
+            "state": depths * self.state_width,
+            "accumulators": 2 * sum(g.depth * self.group_accumulator_width(g.index)
+                                    for g in self.group_plans),
+            "init_and_bias": sum(g.constants_depth for g in self.group_plans)
+            * (3 if self.per_slot_thresholds else 2) * self.state_width,
             "router_masks": self.sources * self.groups,
             "spike_queue": net.neurons * self.neuron_id_width,
         }
+
+    def pointer_table_bits(self, group: int) -> int:
+        """Bits of group `group`'s pointer table, or of its position table when it holds a
+        convolution layer by its kernel (one word per source of the layer it listens to)."""
+        plan = self.group_plans[group]
+        if plan.convolution is None:
+            return plan.pointer_depth * self.pointer_width
+        return plan.pointer_depth * plan.convolution.word_width
 
     @property
     def multiplied_decays(self) -> tuple[str, ...]:
@@ -503,6 +679,11 @@ class HardwarePlan:
         return int((np.arange(self.slots) + later)[later > 0].max())
 
     @functools.cached_property
+    def _incoming_counts(self) -> np.ndarray:
+        """Each neuron's non-zero synapses (from neurons and inputs)."""
+        return np.diff(_incoming(self.network).indptr)
+
+    @functools.cached_property
     def _slot_of_neuron(self) -> np.ndarray:
         slots = np.zeros(self.network.neurons, dtype=np.int64)
         for group in self.group_plans:
@@ -550,6 +731,10 @@ class HardwarePlan:
             "segments": [list(segment) for segment in self.segments],
             "memory_bits": self.memory_bits(),
             "dense_groups": [g.index for g in self.group_plans if g.dense],
+            "kernel_groups": [g.index for g in self.group_plans if g.convolution is not None],
+            "group_depths": [g.depth for g in self.group_plans],
+            "accumulator_width_per_group": [self.group_accumulator_width(g)
+                                            for g in range(self.groups)],
             "bank_depth": self.bank_depth,
             "pack_bits": self.pack_bits,
             "synapse_entries_per_word": [self.group_pack(g) for g in range(self.groups)],
@@ -568,9 +753,9 @@ class HardwarePlan:
                 self.network.layer_spans, self.segments, strict=True):
             groups = range(first_group, first_group + count)
             bits = sum(self.synapse_table_bits(g) for g in groups)
-            synapses = int(np.count_nonzero(self.network.weights[first:end])
-                           + np.count_nonzero(self.network.input_weights[first:end]))
-            layouts = {"dense" if self.group_plans[g].dense else "sparse" for g in groups}
+            synapses = int(self._incoming_counts[first:end].sum())
+            layouts = {"kernel" if self.group_plans[g].convolution is not None
+                       else "dense" if self.group_plans[g].dense else "sparse" for g in groups}
             rows.append({"layer": layer.name, "storage": "/".join(sorted(layouts)),
                          "table_bits": bits, "synapses": synapses,
                          "bits_per_synapse": round(bits / synapses, 2) if synapses else None})
@@ -618,7 +803,8 @@ def block_ram_for(family: str) -> str:
 
 def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: bool = False,
                   bank_depth: int = 0, storage: str = "auto",
-                  block_ram: str = "inferred", pack_bits: int = 0) -> HardwarePlan:
+                  block_ram: str = "inferred", pack_bits: int = 0,
+                  share_kernels: bool = True) -> HardwarePlan:
     """Partition `network` over `groups` neuron groups and size every memory and datapath.
 
     `groups` None means one per layer (1 without layers); a layered network needs at least one
@@ -629,8 +815,12 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
     :data:`DENSE_FILL` and that saves memory, ``sparse`` or ``dense`` for every group.
     `block_ram` builds banked tables from inferred memories or ECP5 ``DP16KD`` instances
     (:attr:`HardwarePlan.block_ram`). `pack_bits` packs table entries into words of that width
-    (:attr:`HardwarePlan.pack_bits`; 0: one entry per word).
+    (:attr:`HardwarePlan.pack_bits`; 0: one entry per word). With `share_kernels`, each
+    layer of :func:`convolution_layers` takes one group that stores its kernel
+    (:class:`ConvolutionPlan`); without, every layer's synapses are listed one by one.
     """
+    if not isinstance(share_kernels, bool):
+        raise TypeError(f"share_kernels must be a bool, not {share_kernels!r}")
     if not isinstance(runtime_weights, bool):
         raise TypeError(f"runtime_weights must be a bool, not {runtime_weights!r}")
     if storage not in STORAGE_CHOICES:
@@ -641,9 +831,10 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         raise ValueError(f"bank_depth must be 0 (natural) or a power of two, not {bank_depth!r}")
     if isinstance(pack_bits, bool) or not isinstance(pack_bits, int) or not 0 <= pack_bits <= 64:
         raise ValueError(f"pack_bits must be an integer in 0..64, not {pack_bits!r}")
-    # Convolution layers are built from their expanded synapse lists: the tables hold every
-    # synapse (bit-exact with the golden model, no kernel sharing in the hardware yet).
-    network = network.expanded()
+    # A convolution layer that qualifies keeps its kernel; every other synapse is listed.
+    kernel_layers = {name: _convolution_plan(network, *found)
+                     for name, found in convolution_layers(network).items()} \
+        if share_kernels else {}
     n, k = network.neurons, network.inputs
     spans = network.layer_spans
     if groups is None:
@@ -656,21 +847,25 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         raise InputError(f"groups must be at least {len(spans)} (one per layer) for a network "
                          f"with {len(spans)} layers, not {groups}")
     sources = n + k
-    # Column j of `incoming` is source j's synapses: neurons first, then input channels. With
-    # semantics v2 the tables hold each weight already shifted by its target's weight shift.
+    # Row i of `incoming` (sparse, neurons × sources) is neuron i's synapses: from neurons
+    # first, then from input channels. With semantics v2 the tables hold each weight already
+    # shifted by its target's weight shift. A network with projections is never written out
+    # as dense matrices here, so a convolutional network of any size can be planned.
     dynamics = network.dynamics
-    weights, input_weights = network.weights, network.input_weights
-    input_count = 1
-    if dynamics is not None:
-        weights = weights.astype(np.int64) << dynamics.weight_shift[:, None]
-        input_weights = input_weights.astype(np.int64) << dynamics.input_weight_shift[:, None]
-        input_count = dynamics.input_max_count
-    incoming = np.concatenate([weights, input_weights], axis=1)
+    incoming = _incoming(network)
+    input_count = 1 if dynamics is None else dynamics.input_max_count
+    weight_limit = _weight_limit(network, incoming)
 
-    sizes = [end - first for _, first, end in spans]
+    # A kernel layer is one group: its slots are its neurons in order, as the kernel's
+    # addressing counts them.
+    sizes = [1 if layer.name in kernel_layers else end - first for layer, first, end in spans]
+    if groups > sum(sizes):
+        raise InputError(f"groups must be at most {sum(sizes)} for this network, not {groups}: "
+                         f"each convolution layer kept by its kernel "
+                         f"({', '.join(kernel_layers)}) is one group")
     per_segment = _share_groups(groups, [
-        max(int(np.count_nonzero(incoming[first:end])), end - first) for _, first, end in spans],
-        sizes)
+        max(int(incoming.indptr[end] - incoming.indptr[first]), end - first)
+        for _, first, end in spans], sizes)
     segments, layouts, first_group = [], [], 0
     for (_, first, end), count in zip(spans, per_segment, strict=True):
         segments.append((first, end, first_group, count))
@@ -680,36 +875,74 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
     thresholds = np.broadcast_to(np.asarray(network.thresholds, dtype=np.int64), (n,))
     slots = max(len(members) for _, _, members in layouts)
 
+    # Exact accumulator: the largest |partial sum| of each neuron's incoming synapses (an input
+    # channel may carry up to `input_count` events a step).
+    scale = np.full(sources, input_count, dtype=np.int64)
+    scale[:n] = 1 if dynamics is None else dynamics.max_spikes
+    reach = abs(incoming) @ scale
+
     group_plans = []
     masks = np.zeros(sources, dtype=object)
     per_slot = False
+    ordered = dynamics is not None and dynamics.accumulate is Accumulate.PER_EVENT \
+        and dynamics.current.state.overflow is Overflow.SATURATE
+    layer_of_group = [layer.name for (layer, _, _), count in zip(spans, per_segment, strict=True)
+                      for _ in range(count)]
     for g, (base, stride, members) in enumerate(layouts):
         members.setflags(write=False)
+        kernel = kernel_layers.get(layer_of_group[g])
         threshold = int(thresholds[members[0]])
         slot_thresholds = np.full(slots, threshold, dtype=np.int64)
         slot_thresholds[:len(members)] = thresholds[members]
         per_slot |= bool((slot_thresholds != threshold).any())
-        block = incoming[members]  # (members, sources)
+        block = incoming[members].tocsc()  # (members, sources)
         group_shift = _uniform_shift(dynamics, members)
+        if kernel is not None and dynamics is not None:
+            # The kernel is stored unshifted: the group shifts by its one source's shift.
+            group_shift = int((dynamics.input_weight_shift if kernel[0].source_base == n
+                               else dynamics.weight_shift)[members[0]])
         if group_shift:
             # Every weight into the group shifts alike: the table stores the unshifted
             # weights and the group shifts them as it reads them (wiring, no memory).
-            block = block >> group_shift
-        reaches = block.any(axis=0)
-        dense = storage == "dense" or (storage == "auto" and _fills(block, reaches, len(members),
-                                                                   _width(slots),
-                                                                   _weight_limit(network),
-                                                                   pack_bits))
+            block.data = block.data >> group_shift
+        reaches = np.diff(block.indptr) > 0
+        dense = storage == "dense" or (storage == "auto" and _fills(
+            block.data, int(reaches.sum()), len(members), _width(slots), weight_limit,
+            pack_bits))
         pointers = np.zeros((sources, 2), dtype=np.int64)
         entries = []
-        for source in range(sources):
+        if kernel is not None:
+            convolution, weights_flat = kernel
+            dense = True
+            for source in np.flatnonzero(reaches):
+                masks[source] |= 1 << g
+            segment = slice(convolution.source_base,
+                            convolution.source_base + convolution.source_count)
+            pointers[segment, 1] = np.where(reaches[segment], convolution.updates(), 0)
+            if (pointers[segment, 1][reaches[segment]] <= 0).any() or reaches[:segment.start].any() \
+                    or reaches[segment.stop:].any():
+                raise AssertionError("a kernel layer's reach and its position table disagree")
+            entries = [(0, int(w)) for w in weights_flat]
+        # Sources with the same synapses into the group share one list (the inputs of one
+        # pooling window all reach the next layer alike). Ordered events keep the lists in
+        # source order: the group tells an input's synapses from a neuron's by address.
+        shared: dict[bytes, tuple[int, int]] = {}
+        column = np.zeros(len(members), dtype=np.int64)
+        for source in range(sources if kernel is None else 0):
             if not reaches[source]:
                 pointers[source] = (len(entries), 0)
                 continue
-            targets = np.arange(len(members)) if dense else np.flatnonzero(block[:, source])
-            pointers[source] = (len(entries), len(targets))
-            entries.extend((int(t), int(block[t, source])) for t in targets)
             masks[source] |= 1 << g
+            rows = block.indices[block.indptr[source]:block.indptr[source + 1]]
+            column[:] = 0
+            column[rows] = block.data[block.indptr[source]:block.indptr[source + 1]]
+            key = column.tobytes()
+            if key in shared and not ordered:
+                pointers[source] = shared[key]
+                continue
+            targets = np.arange(len(members)) if dense else np.flatnonzero(column)
+            pointers[source] = shared[key] = (len(entries), len(targets))
+            entries.extend((int(t), int(column[t])) for t in targets)
         synapses = np.array(entries, dtype=np.int64).reshape(-1, 2)
         initial_state = np.zeros(slots, dtype=np.int64)
         bias = np.zeros(slots, dtype=np.int64)
@@ -717,20 +950,23 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         bias[:len(members)] = network.bias[members]
         for array in (pointers, synapses, initial_state, bias, slot_thresholds):
             array.setflags(write=False)
+        if kernel is not None:
+            pointer_first, pointer_depth = kernel[0].source_base, kernel[0].source_count
+        elif reaches.any():
+            reaching = np.flatnonzero(reaches)
+            pointer_first = int(reaching[0])
+            pointer_depth = int(reaching[-1]) + 1 - pointer_first
+        else:
+            pointer_first, pointer_depth = 0, 1
         group_plans.append(GroupPlan(g, pointers, synapses, initial_state, bias, members,
                                      base, stride, threshold, slot_thresholds,
                                      _slot_fields(network, members, slots), group_shift,
-                                     dense))
+                                     dense, None if kernel is None else kernel[0],
+                                     pointer_first, pointer_depth,
+                                     _accumulator_width(int(reach[members].max()))))
 
-    # Exact accumulator: the largest |partial sum| of any neuron's incoming synapses (an input
-    # channel may carry up to `input_count` events a step).
-    reach = np.abs(incoming)
-    reach[:, n:] *= input_count
-    if dynamics is not None:
-        reach[:, :n] *= dynamics.max_spikes[None, :]
-    largest = int(reach.sum(axis=1).max()) if incoming.size else 0
-    accumulator_width, _ = bits_for_range(-largest, largest)
-    accumulator_width = max(accumulator_width, 2)
+    largest = int(reach.max()) if reach.size else 0
+    accumulator_width = _accumulator_width(largest)
     state = network.state
     sum_lo = state.min + (-largest) + state.min
     sum_hi = state.max + largest + state.max
@@ -756,8 +992,7 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         group_plans=tuple(group_plans),
         masks=masks_array,
         runtime_weights=runtime_weights,
-        weight_widths=tuple(_weight_width(g.synapses, _weight_limit(network))
-                            for g in group_plans),
+        weight_widths=tuple(_weight_width(g.synapses, weight_limit) for g in group_plans),
         segments=tuple(segments),
         per_slot_thresholds=per_slot,
         bank_depth=bank_depth,
@@ -797,19 +1032,19 @@ def entries_per_word(width: int, pack_bits: int) -> int:
     return pack
 
 
-def _fills(block: np.ndarray, reaches: np.ndarray, members: int, slot_width: int,
+def _fills(weights: np.ndarray, reaching: int, members: int, slot_width: int,
            weight_limit: int, pack_bits: int = 0) -> bool:
-    """Whether a group's incoming synapses (`block`: members × sources) are dense enough for
-    position-addressed storage: the dense table (weights only, zeros included) is smaller than
-    the sparse one, and either the synapses fill :data:`DENSE_FILL` of the reaching sources'
-    slots or the dense table takes at most half the memory (then the walk over the absent
-    synapses' zero weights is worth the memory). Memory counts whole words of `pack_bits`
-    when entries are packed."""
-    synapses = int(np.count_nonzero(block))
-    positions = int(reaches.sum()) * members
+    """Whether a group's incoming synapses (their non-zero `weights`, from `reaching` sources
+    into `members` slots) are dense enough for position-addressed storage: the dense table
+    (weights only, zeros included) is smaller than the sparse one, and either the synapses fill
+    :data:`DENSE_FILL` of the reaching sources' slots or the dense table takes at most half the
+    memory (then the walk over the absent synapses' zero weights is worth the memory). Memory
+    counts whole words of `pack_bits` when entries are packed."""
+    weights = weights[weights != 0]
+    synapses = int(weights.size)
+    positions = reaching * members
     if positions == 0:
         return False
-    weights = block[block != 0]
     weight_width = _weight_width(np.column_stack([np.zeros_like(weights), weights]), weight_limit)
 
     def bits(entries: int, width: int) -> int:
@@ -833,13 +1068,47 @@ def _weight_width(synapses: np.ndarray, limit: int) -> int:
     return min(width, limit)
 
 
-def _weight_limit(network: Network) -> int:
-    """The widest a stored weight can be: Bw, plus the largest weight shift (semantics v2)."""
+def _weight_limit(network: Network, incoming) -> int:
+    """The widest a stored weight can be: Bw (wider where a network with projections sums paths
+    into one synapse), plus the largest weight shift (semantics v2)."""
+    bits = network.weight_bits
+    if network.structured and incoming.nnz:
+        # The same rule as Network.expanded(): b bits hold −2^(b−1)..2^(b−1) − 1.
+        low, high = int(incoming.data.min()), int(incoming.data.max())
+        bits = max(bits, high.bit_length() + 1, (-low - 1).bit_length() + 1 if low < 0 else 1)
     dynamics = network.dynamics
     if dynamics is None:
-        return network.weight_bits
-    return network.weight_bits + int(max(dynamics.weight_shift.max(initial=0),
-                                         dynamics.input_weight_shift.max(initial=0)))
+        return bits
+    return bits + int(max(dynamics.weight_shift.max(initial=0),
+                          dynamics.input_weight_shift.max(initial=0)))
+
+
+def _accumulator_width(largest: int) -> int:
+    """Signed bits (≥ 2) of an accumulator that holds every sum within ±`largest`."""
+    return max(bits_for_range(-largest, largest)[0], 2)
+
+
+def _incoming(network: Network):
+    """Every neuron's synapses as a sparse CSR array (neurons × (neurons + inputs), int64, no
+    explicit zeros), each weight shifted by its target's weight shift under semantics v2."""
+    from scipy import sparse
+
+    weights, input_weights = network.weight_matrices()
+    incoming = sparse.hstack([sparse.csr_array(np.asarray(weights, dtype=np.int64))
+                              if not sparse.issparse(weights) else weights,
+                              sparse.csr_array(np.asarray(input_weights, dtype=np.int64))
+                              if not sparse.issparse(input_weights) else input_weights],
+                             format="csr").astype(np.int64)
+    incoming.eliminate_zeros()
+    incoming.sort_indices()
+    dynamics = network.dynamics
+    if dynamics is not None:
+        rows = np.repeat(np.arange(network.neurons), np.diff(incoming.indptr))
+        from_input = incoming.indices >= network.neurons
+        shift = np.where(from_input, dynamics.input_weight_shift[rows],
+                         dynamics.weight_shift[rows])
+        incoming.data = incoming.data << shift
+    return incoming
 
 
 def _slot_fields(network: Network, members: np.ndarray, slots: int) -> dict:
@@ -889,3 +1158,133 @@ def _uniform_shift(dynamics, members: np.ndarray) -> int:
         return 0
     shifts = np.concatenate([dynamics.weight_shift[members], dynamics.input_weight_shift[members]])
     return int(shifts[0]) if (shifts == shifts[0]).all() else 0
+
+
+def _axis_window(position: int, out: int, kernel: int, stride: int, padding: int,
+                 dilation: int) -> tuple[int, int, int, int, int] | None:
+    """Along one axis, the taps of a convolution that an input at `position` meets:
+    (first tap, first output, count, tap step, output step), or None for none.
+
+    Tap k reaches output o when ``o·stride − padding + k·dilation = position``; the taps that do
+    are every ``stride / gcd(stride, dilation)``-th, their outputs fall by
+    ``dilation / gcd`` each (checked here, so the address generator's constant steps hold)."""
+    hits = [(k, (position + padding - k * dilation) // stride) for k in range(kernel)
+            if (position + padding - k * dilation) % stride == 0
+            and 0 <= (position + padding - k * dilation) // stride < out]
+    if not hits:
+        return None
+    common = math.gcd(stride, dilation)
+    tap_step, out_step = stride // common, dilation // common
+    for index, (k, o) in enumerate(hits):
+        if k != hits[0][0] + index * tap_step or o != hits[0][1] - index * out_step:
+            raise AssertionError("a convolution window's taps are not evenly spaced")
+    return hits[0][0], hits[0][1], len(hits), tap_step, out_step
+
+
+def _pooled_position(op: SumPool2d, position: int, size_out: int, axis: int) -> int | None:
+    """Where a non-overlapping pool (stride ≥ kernel) takes `position` along `axis`, or None."""
+    shifted = position + op.padding[axis]
+    out = shifted // op.stride[axis]
+    if shifted % op.stride[axis] >= op.kernel[axis] or out >= size_out:
+        return None
+    return out
+
+
+def convolution_layers(network: Network) -> dict[str, tuple[Projection, tuple[int, ...]]]:
+    """The layers of `network` a group can hold by their kernels: ``{name: (projection, source
+    shape)}``. A layer qualifies when one projection reaches it, made of non-overlapping pools
+    (stride ≥ kernel) and then a ``conv2d``, so each source position meets each kernel tap at
+    most once; where semantics v2 shifts weights, every weight into the layer shifts alike; and
+    events are not ordered saturating adds (those keep their order in the synapse tables)."""
+    if not network.structured:
+        return {}
+    dynamics = network.dynamics
+    if dynamics is not None and dynamics.accumulate is Accumulate.PER_EVENT \
+            and dynamics.current.state.overflow is Overflow.SATURATE:
+        return {}
+    spans = {layer.name: (layer, first, end) for layer, first, end in network.layer_spans}
+    reaching: dict[str, list[Projection]] = {}
+    for projection in network.projections:
+        reaching.setdefault(projection.target, []).append(projection)
+    chosen = {}
+    for name, projections in reaching.items():
+        if len(projections) != 1:
+            continue
+        projection = projections[0]
+        *pools, weighted = projection.ops
+        if not isinstance(weighted, Conv2d) or not all(
+                isinstance(op, SumPool2d) and all(s >= k for s, k in zip(op.stride, op.kernel,
+                                                                            strict=True))
+                for op in pools):
+            continue
+        _, first, end = spans[name]
+        if dynamics is not None:
+            shifts = (dynamics.input_weight_shift if projection.source == "input"
+                      else dynamics.weight_shift)[first:end]
+            if (shifts != shifts[0]).any():
+                continue
+        if projection.source == "input":
+            shape = network.input_shape
+        else:
+            layer = spans[projection.source][0]
+            shape = layer.shape or (layer.size,)
+        chosen[name] = (projection, tuple(shape))
+    return chosen
+
+
+def _convolution_plan(network: Network, projection: Projection, source_shape: tuple[int, ...],
+                      ) -> tuple[ConvolutionPlan, np.ndarray]:
+    """A layer's :class:`ConvolutionPlan` and its kernel (flat, in table order)."""
+    shapes = projection.shapes(source_shape)
+    *pools, conv = projection.ops
+    channels, height, width = shapes[0]
+    out_channels, out_height, out_width = shapes[-1]
+    in_per_group = conv.weight.shape[1]
+    out_per_group = out_channels // conv.groups
+    kernel_height, kernel_width = conv.kernel
+    layer_kernel = kernel_height * kernel_width
+    source_base = network.neurons if projection.source == "input" else next(
+        first for layer, first, _ in network.layer_spans if layer.name == projection.source)
+    positions = np.full((channels * height * width, 4), -1, dtype=np.int64)
+    rows = [None] * height
+    columns = [None] * width
+    steps = {}
+    for axis, size, table in ((0, height, rows), (1, width, columns)):
+        for position in range(size):
+            where = position
+            for op, pooled in zip(pools, shapes[1:-1], strict=True):
+                where = _pooled_position(op, where, pooled[1 + axis], axis)
+                if where is None:
+                    break
+            if where is None:
+                continue
+            table[position] = _axis_window(where, shapes[-1][1 + axis], conv.kernel[axis],
+                                           conv.stride[axis], conv.padding[axis],
+                                           conv.dilation[axis])
+            if table[position] is not None:
+                steps[axis] = table[position][3:]
+    for channel in range(channels):
+        group, local = divmod(channel, in_per_group)
+        first_out = group * out_per_group
+        for y in range(height):
+            if rows[y] is None:
+                continue
+            ky, oy, row_count, _, _ = rows[y]
+            for x in range(width):
+                if columns[x] is None:
+                    continue
+                kx, ox, column_count, _, _ = columns[x]
+                positions[(channel * height + y) * width + x] = (
+                    ((first_out * in_per_group + local) * kernel_height + ky) * kernel_width + kx,
+                    (first_out * out_height + oy) * out_width + ox,
+                    row_count - 1, column_count - 1)
+    positions.setflags(write=False)
+    tap_row, out_row = steps.get(0, (1, 1))
+    tap_column, out_column = steps.get(1, (1, 1))
+    plan = ConvolutionPlan(
+        source_base=source_base, positions=positions, out_channels=out_per_group,
+        kernel_column=tap_column, slot_column=out_column,
+        kernel_row=tap_row * kernel_width, slot_row=out_row * out_width,
+        kernel_channel=in_per_group * layer_kernel, slot_channel=out_height * out_width,
+        kernel_size=int(conv.weight.size), layer_size=out_channels * out_height * out_width)
+    return plan, np.asarray(conv.weight, dtype=np.int64).reshape(-1)

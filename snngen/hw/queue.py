@@ -79,8 +79,10 @@ class EventQueue(wiring.Component):
             "r": Out(stream.Signature(unsigned(width))),
             "busy": Out(1),
         })
-        # On an ECP5 yosys would spend a DP16KD on a queue of a hundred-odd entries.
-        lut_ram = {"ram_style": "distributed"} if block_ram == "dp16kd" else None
+        # On an ECP5 yosys would spend a DP16KD on a queue of a hundred-odd entries; a deeper
+        # one is left to block RAM (as LUT RAM, a 9,000-entry spike queue took 2,244 of them).
+        lut_ram = ({"ram_style": "distributed"}
+                   if block_ram == "dp16kd" and depth <= SMALL_QUEUE_DEPTH else None)
         self.storage = (memory.Memory(shape=unsigned(width), depth=depth, init=[], attrs=lut_ram)
                         if self.dp16kd_mode is None else None)
 

@@ -1,4 +1,4 @@
-"""Kernel groups (docs/architecture.md, "Kernel sharing"): memory and update rate.
+"""Kernel groups (docs/architecture.md, "Networks with convolution layers"): memory and update rate.
 
     python benchmarks/bench_kernel.py [--steps T] [--json out.json]
 
@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from networks import bit_exact_run
+
 from snngen.hw.plan import plan_hardware
-from snngen.model.golden import simulate
 from snngen.model.network import Layer, Network, NeuronModel, StateFormat
 from snngen.model.structure import Conv2d, Projection
 
@@ -53,19 +55,12 @@ def conv_network(channels: int, kernel: int, stride: int = 1, padding: int = 0,
 
 
 def measure(name: str, options: dict, steps: int) -> dict:
-    from snngen.verify.amaranth import run_amaranth
-
     network = conv_network(**options)
     inputs = np.ones((steps, network.inputs), dtype=np.uint8)
     plan = plan_hardware(network, 1)
     listed = plan_hardware(network, 1, share_kernels=False)
-    run = run_amaranth(plan, steps, inputs)
-    expected = simulate(network, steps, inputs)
-    if not (np.array_equal(run.spikes, expected.spikes)
-            and np.array_equal(run.state, expected.state)):
-        raise SystemExit(f"{name}: RTL is not bit-exact, benchmark refused")
-    previous = np.vstack([np.zeros((1, network.neurons), np.uint8), expected.spikes[:-1]])
-    updates = sum(plan.step_events(previous[t], inputs[t])[1][0] for t in range(steps))
+    run, per_group = bit_exact_run(plan, steps, inputs, name)
+    updates = int(per_group[0])
     cycles = int(run.cycles.sum())
     kernel_bits = plan.synapse_table_bits(0) + plan.pointer_table_bits(0)
     listed_bits = listed.synapse_table_bits(0) + listed.pointer_table_bits(0)

@@ -33,6 +33,7 @@ from functools import partial
 
 from bench_nmnist_hw import nmnist_network
 from networks import (
+    bit_exact_run,
     cnn_input,
     mnist_input,
     mnist_network,
@@ -43,7 +44,6 @@ from networks import (
 
 from snngen.hw.plan import plan_hardware
 from snngen.model.generate import random_network
-from snngen.model.golden import simulate
 from snngen.synth.flow import SynthesisError, bank_depth_for, pack_bits_for, synthesize
 
 STEPS = 25
@@ -86,7 +86,6 @@ def _synthesize(name: str, work_dir: str | None = None, pnr: bool = True) -> dic
 
 
 def _cycles(name: str) -> dict:
-    from snngen.verify.amaranth import run_amaranth
 
     factory, target, groups, runtime, inputs_of = CONFIGS[name]
     network = factory()
@@ -95,13 +94,8 @@ def _cycles(name: str) -> dict:
     plan = plan_hardware(network, groups, runtime_weights=runtime,
                          bank_depth=bank_depth_for(target, runtime),
                          pack_bits=pack_bits_for(target, runtime))
-    run = run_amaranth(plan, STEPS, inputs)
-    expected = simulate(network, STEPS, inputs)
-    if not (np.array_equal(run.spikes, expected.spikes)
-            and np.array_equal(run.state, expected.state)):
-        raise SystemExit(f"{name}: RTL is not bit-exact, benchmark refused")
-    previous = np.vstack([np.zeros((1, network.neurons), np.uint8), expected.spikes[:-1]])
-    events = sum(sum(plan.step_events(previous[t], inputs[t])[1]) for t in range(STEPS))
+    run, updates = bit_exact_run(plan, STEPS, inputs, name)
+    events = int(updates.sum())
     cycles = int(run.cycles.sum())
     return {"cycles_per_image": cycles, "synaptic_events": int(events),
             "events_per_cycle": round(events / cycles, 2),

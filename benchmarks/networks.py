@@ -109,6 +109,27 @@ def cnn_input(steps: int, events: int = 2000, seed: int = 0) -> np.ndarray:
     return streams[0]
 
 
+def bit_exact_run(plan, steps: int, inputs: np.ndarray, name: str):
+    """Run `plan`'s core in Amaranth's simulator for `steps` steps of `inputs` and stop the
+    benchmark unless it matches the golden model spike for spike and state for state.
+
+    Returns the RTL run and the synaptic updates each group made (zero weights of dense and
+    kernel tables included), summed over the steps."""
+    from snngen.model.golden import simulate
+    from snngen.verify.amaranth import run_amaranth
+
+    network = plan.network
+    run = run_amaranth(plan, steps, inputs)
+    expected = simulate(network, steps, inputs)
+    if not (np.array_equal(run.spikes, expected.spikes)
+            and np.array_equal(run.state, expected.state)):
+        raise SystemExit(f"{name}: RTL is not bit-exact, benchmark refused")
+    previous = np.vstack([np.zeros((1, network.neurons), np.uint8), expected.spikes[:-1]])
+    updates = np.sum([plan.step_events(previous[t], inputs[t])[1] for t in range(steps)],
+                     axis=0)
+    return run, updates
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("network", choices=("mnist", "odin", "cnn"))

@@ -180,7 +180,7 @@ class ConvolutionPlan:
     slot l holds the layer's neuron l (channel-major, ``(c·OH + oy)·OW + ox``). A position table,
     read by the event's source id less :attr:`source_base`, gives each source where its window
     starts; the address generator then walks output channels, rows and columns, adding constant
-    steps to the kernel address and the slot. docs/architecture.md ("Kernel sharing").
+    steps to the kernel address and the slot. docs/architecture.md ("Networks with convolution layers").
 
     Members
     -------

@@ -61,7 +61,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print(f"wrote {out}/: {', '.join(sorted(design.files))}")
         print(f"  top module   {design.top}")
         print(f"  network      {network.describe()}")
-        print(f"  groups       {parameters['groups']} × {parameters['slots_per_group']} neurons")
+        depths = parameters["group_depths"]
+        sizes = (f"× {depths[0]}" if len(set(depths)) == 1
+                 else f"of {', '.join(str(d) for d in depths)}")
+        kernels = parameters["kernel_groups"]
+        print(f"  groups       {parameters['groups']} {sizes} neurons"
+              + (f" (kernel groups {', '.join(str(g) for g in kernels)})" if kernels else ""))
         print(f"  memory bits  {sum(parameters['memory_bits'].values())} "
               f"({', '.join(f'{k} {v}' for k, v in parameters['memory_bits'].items())})")
     return 0

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..model.network import Accumulate, Decay, Network, Overflow
-from ..model.structure import Conv2d, Projection, SumPool2d
+from ..model.structure import Conv2d, Projection, SumPool2d, _window_moves
 
 __all__ = ["ConvolutionPlan", "GroupPlan", "HardwarePlan", "bits_for_range", "block_ram_for",
            "check_block_ram", "compose_saturating_add", "convolution_layers", "plan_hardware"]
@@ -405,9 +405,7 @@ class HardwarePlan:
         of the step's saturating adds instead of a sum (:func:`compose_saturating_add`), and the
         merger emits a step's spikes in ascending neuron order, so the composition sees the
         order of docs/semantics.md (inputs by channel, then neurons by index)."""
-        dynamics = self.network.dynamics
-        return (dynamics is not None and dynamics.accumulate is Accumulate.PER_EVENT
-                and dynamics.current.state.overflow is Overflow.SATURATE)
+        return _ordered_events(self.network)
 
     @property
     def current_span(self) -> int:
@@ -496,17 +494,19 @@ class HardwarePlan:
         """A of the cycle model: the accumulate pipeline's depth with the slowest table."""
         # A kernel group's address generator loads an event's window a cycle before its
         # first update.
-        kernel_start = any(g.convolution is not None for g in self.group_plans)
-        return self.ACCUMULATE_LATENCY - 1 + kernel_start + max(self.synapse_read_latency(g)
+        return self.ACCUMULATE_LATENCY - 1 + self.has_kernel_groups + max(self.synapse_read_latency(g)
                                                                 for g in range(self.groups))
+
+    @property
+    def has_kernel_groups(self) -> bool:
+        """Some group holds a convolution layer by its kernel (:class:`ConvolutionPlan`)."""
+        return any(g.convolution is not None for g in self.group_plans)
 
     @property
     def event_queue_depth(self) -> int:
         """Entries of each group's event queue: :data:`PIPELINED_EVENT_QUEUE_DEPTH` when the
         network has a kernel group, :data:`EVENT_QUEUE_DEPTH` otherwise."""
-        if any(g.convolution is not None for g in self.group_plans):
-            return PIPELINED_EVENT_QUEUE_DEPTH
-        return EVENT_QUEUE_DEPTH
+        return PIPELINED_EVENT_QUEUE_DEPTH if self.has_kernel_groups else EVENT_QUEUE_DEPTH
 
     @property
     def merge_clusters(self) -> tuple[tuple[int, ...], ...]:
@@ -884,8 +884,7 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
     group_plans = []
     masks = np.zeros(sources, dtype=object)
     per_slot = False
-    ordered = dynamics is not None and dynamics.accumulate is Accumulate.PER_EVENT \
-        and dynamics.current.state.overflow is Overflow.SATURATE
+    ordered = _ordered_events(network)
     layer_of_group = [layer.name for (layer, _, _), count in zip(spans, per_segment, strict=True)
                       for _ in range(count)]
     for g, (base, stride, members) in enumerate(layouts):
@@ -1073,14 +1072,22 @@ def _weight_limit(network: Network, incoming) -> int:
     into one synapse), plus the largest weight shift (semantics v2)."""
     bits = network.weight_bits
     if network.structured and incoming.nnz:
-        # The same rule as Network.expanded(): b bits hold −2^(b−1)..2^(b−1) − 1.
+        # As Network.expanded() widens a layer: the signed width of the summed weights.
         low, high = int(incoming.data.min()), int(incoming.data.max())
-        bits = max(bits, high.bit_length() + 1, (-low - 1).bit_length() + 1 if low < 0 else 1)
+        bits = max(bits, bits_for_range(min(low, -1), max(high, 0))[0])
     dynamics = network.dynamics
     if dynamics is None:
         return bits
     return bits + int(max(dynamics.weight_shift.max(initial=0),
                           dynamics.input_weight_shift.max(initial=0)))
+
+
+def _ordered_events(network: Network) -> bool:
+    """Whether every event of `network` is its own saturating add into the current
+    (:attr:`HardwarePlan.ordered_events`)."""
+    dynamics = network.dynamics
+    return (dynamics is not None and dynamics.accumulate is Accumulate.PER_EVENT
+            and dynamics.current.state.overflow is Overflow.SATURATE)
 
 
 def _accumulator_width(largest: int) -> int:
@@ -1160,17 +1167,25 @@ def _uniform_shift(dynamics, members: np.ndarray) -> int:
     return int(shifts[0]) if (shifts == shifts[0]).all() else 0
 
 
-def _axis_window(position: int, out: int, kernel: int, stride: int, padding: int,
-                 dilation: int) -> tuple[int, int, int, int, int] | None:
-    """Along one axis, the taps of a convolution that an input at `position` meets:
+def _axis_taps(op, axis: int, size: int, out: int) -> list[list[tuple[int, int]]]:
+    """Along one axis of `op` (a pool or a convolution), for each input position 0..size − 1:
+    the (tap, output) pairs it reaches, by the same rule as the golden model's fan-out
+    (:func:`~snngen.model.structure.projection_fanout`)."""
+    dilation = op.dilation[axis] if isinstance(op, Conv2d) else 1
+    moves = _window_moves(size, out, op.kernel[axis], op.stride[axis], op.padding[axis],
+                          dilation, np.arange(size))
+    return [[(tap, int(outputs[p])) for tap, hit, outputs in moves if hit[p]]
+            for p in range(size)]
+
+
+def _axis_window(hits: list[tuple[int, int]], stride: int, dilation: int
+                 ) -> tuple[int, int, int, int, int] | None:
+    """A convolution's (tap, output) `hits` for one input position along one axis as
     (first tap, first output, count, tap step, output step), or None for none.
 
-    Tap k reaches output o when ``o·stride − padding + k·dilation = position``; the taps that do
-    are every ``stride / gcd(stride, dilation)``-th, their outputs fall by
-    ``dilation / gcd`` each (checked here, so the address generator's constant steps hold)."""
-    hits = [(k, (position + padding - k * dilation) // stride) for k in range(kernel)
-            if (position + padding - k * dilation) % stride == 0
-            and 0 <= (position + padding - k * dilation) // stride < out]
+    The taps that reach an output are every ``stride / gcd(stride, dilation)``-th, their
+    outputs fall by ``dilation / gcd`` each (checked here, so the address generator's constant
+    steps hold)."""
     if not hits:
         return None
     common = math.gcd(stride, dilation)
@@ -1181,15 +1196,6 @@ def _axis_window(position: int, out: int, kernel: int, stride: int, padding: int
     return hits[0][0], hits[0][1], len(hits), tap_step, out_step
 
 
-def _pooled_position(op: SumPool2d, position: int, size_out: int, axis: int) -> int | None:
-    """Where a non-overlapping pool (stride ≥ kernel) takes `position` along `axis`, or None."""
-    shifted = position + op.padding[axis]
-    out = shifted // op.stride[axis]
-    if shifted % op.stride[axis] >= op.kernel[axis] or out >= size_out:
-        return None
-    return out
-
-
 def convolution_layers(network: Network) -> dict[str, tuple[Projection, tuple[int, ...]]]:
     """The layers of `network` a group can hold by their kernels: ``{name: (projection, source
     shape)}``. A layer qualifies when one projection reaches it, made of non-overlapping pools
@@ -1198,10 +1204,9 @@ def convolution_layers(network: Network) -> dict[str, tuple[Projection, tuple[in
     events are not ordered saturating adds (those keep their order in the synapse tables)."""
     if not network.structured:
         return {}
-    dynamics = network.dynamics
-    if dynamics is not None and dynamics.accumulate is Accumulate.PER_EVENT \
-            and dynamics.current.state.overflow is Overflow.SATURATE:
+    if _ordered_events(network):
         return {}
+    dynamics = network.dynamics
     spans = {layer.name: (layer, first, end) for layer, first, end in network.layer_spans}
     reaching: dict[str, list[Projection]] = {}
     for projection in network.projections:
@@ -1250,17 +1255,17 @@ def _convolution_plan(network: Network, projection: Projection, source_shape: tu
     columns = [None] * width
     steps = {}
     for axis, size, table in ((0, height, rows), (1, width, columns)):
-        for position in range(size):
-            where = position
-            for op, pooled in zip(pools, shapes[1:-1], strict=True):
-                where = _pooled_position(op, where, pooled[1 + axis], axis)
-                if where is None:
-                    break
-            if where is None:
+        # Each position through the pools (non-overlapping: at most one output each), then
+        # into the convolution's window.
+        where = list(range(size))
+        for op, before, after in zip(pools, shapes[:-2], shapes[1:-1], strict=True):
+            pooled = _axis_taps(op, axis, before[1 + axis], after[1 + axis])
+            where = [None if w is None or not pooled[w] else pooled[w][0][1] for w in where]
+        windows = _axis_taps(conv, axis, shapes[-2][1 + axis], shapes[-1][1 + axis])
+        for position, w in enumerate(where):
+            if w is None:
                 continue
-            table[position] = _axis_window(where, shapes[-1][1 + axis], conv.kernel[axis],
-                                           conv.stride[axis], conv.padding[axis],
-                                           conv.dilation[axis])
+            table[position] = _axis_window(windows[w], conv.stride[axis], conv.dilation[axis])
             if table[position] is not None:
                 steps[axis] = table[position][3:]
     for channel in range(channels):

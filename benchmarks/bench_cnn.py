@@ -14,7 +14,8 @@ each of `--events` events in `--steps` steps:
 - each integer network runs in the golden model: `snngen import --bits 8` (8-bit state and
   weights, one scale, NIR's reset to v_reset) and `snngen quantize --bits B` at 8, 10 and 12-bit
   weights (a scale per layer, the state width from calibration) for NIR's reset ("zero"), Sinabs'
-  subtractive reset, and Sinabs' several spikes a step (capped at 15);
+  subtractive reset, and Sinabs' several spikes a step (capped at 15); and with a scale per
+  output channel (`--granularity channel`) with the subtractive reset;
 - output-class agreement: the readout neuron with the most spikes (lowest index on ties), integer
   against float of the same options; also on the decisive streams only, where the float model's
   top class leads by at least two spikes; per-layer spike agreement: Σ min / Σ max of the
@@ -72,6 +73,9 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=50, help="steps per stream (50)")
     parser.add_argument("--events", type=int, default=2000, help="events per stream (2000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the streams (0)")
+    parser.add_argument("--granularity", choices=["layer", "channel", "both"], default="both",
+                        help="the integer networks: one threshold per layer, per output "
+                             "channel, or both sets (both)")
     parser.add_argument("--json", metavar="OUT.json", help="write the figures here")
     args = parser.parse_args(argv)
     from tqdm import tqdm
@@ -105,13 +109,23 @@ def main(argv=None) -> int:
                                 reset="subtract")
     default_classes = predict(sinabs_default.sum(axis=1))
 
-    networks = {"import --bits 8 (8-bit state)": (import_nir(GRAPH, bits=8)[0], "zero", 1)}
-    for bits in (8, 10, 12):
-        for reset, spikes_per_step in (("zero", 1), ("subtract", 1), ("subtract", MULTI)):
+    networks = {}
+    if args.granularity in ("layer", "both"):
+        networks["import --bits 8 (8-bit state)"] = (import_nir(GRAPH, bits=8)[0], "zero", 1)
+        for bits in (8, 10, 12):
+            for reset, spikes_per_step in (("zero", 1), ("subtract", 1), ("subtract", MULTI)):
+                multi = f" --spikes-per-step {MULTI}" if spikes_per_step > 1 else ""
+                networks[f"quantize --bits {bits} --reset {reset}{multi}"] = (
+                    quantize_structured(model, bits, reset=reset,
+                                        spikes_per_step=spikes_per_step),
+                    reset, spikes_per_step)
+    if args.granularity in ("channel", "both"):
+        for bits, spikes_per_step in ((8, 1), (8, MULTI), (10, 1), (12, 1)):
             multi = f" --spikes-per-step {MULTI}" if spikes_per_step > 1 else ""
-            networks[f"quantize --bits {bits} --reset {reset}{multi}"] = (
-                quantize_structured(model, bits, reset=reset, spikes_per_step=spikes_per_step),
-                reset, spikes_per_step)
+            networks[f"quantize --bits {bits} --reset subtract{multi} --granularity channel"] = (
+                quantize_structured(model, bits, reset="subtract",
+                                    spikes_per_step=spikes_per_step, granularity="channel"),
+                "subtract", spikes_per_step)
     readout = slice(model.neurons - model.layers[-1].size, model.neurons)
     spans, first = {}, 0
     for layer in model.layers:
@@ -147,7 +161,9 @@ def main(argv=None) -> int:
             "network": label, "state_bits": network.state.bits,
             "weight_bits": network.weight_bits, "reset": reset,
             "spikes_per_step": spikes_per_step,
-            "thresholds": [network.layer_threshold(layer) for layer in network.layers],
+            "thresholds": network.extra["quantization"]["thresholds"]
+            if "quantization" in network.extra
+            else [network.layer_threshold(layer) for layer in network.layers],
             "class_agreement": float(agree.mean()),
             "decisive_streams": int(decisive.sum()),
             "class_agreement_decisive": float(agree[decisive].mean()),
@@ -182,10 +198,11 @@ def main(argv=None) -> int:
 
     print(f"\n{args.streams} streams ({', '.join(f'{v} {k}' for k, v in results['kinds'].items())}"
           f"), {args.events} events in {args.steps} steps each\n")
-    print(f"{'integer network':<53} {'state':>5} {'class':>6} {'decisive':>9} "
+    width = max(len(config["network"]) for config in results["configs"])
+    print(f"{'integer network':<{width}} {'state':>5} {'class':>6} {'decisive':>9} "
           + " ".join(f"{'L' + layer.name:>6}" for layer in model.layers))
     for config in results["configs"]:
-        print(f"{config['network']:<53} {config['state_bits']:>5} "
+        print(f"{config['network']:<{width}} {config['state_bits']:>5} "
               f"{100 * config['class_agreement']:>5.1f}% "
               f"{100 * config['class_agreement_decisive']:>8.1f}% "
               + " ".join(f"{100 * layer['spike_agreement']:>5.1f}%" for layer in config["layers"]))

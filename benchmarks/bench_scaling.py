@@ -42,9 +42,9 @@ from networks import (
     sparse_network,
 )
 
-from snngen.hw.plan import plan_hardware
+from snngen.hw.plan import plan_hardware, spike_queue_depth_for
 from snngen.model.generate import random_network
-from snngen.synth.flow import SynthesisError, bank_depth_for, pack_bits_for, synthesize
+from snngen.synth.flow import TARGETS, SynthesisError, bank_depth_for, pack_bits_for, synthesize
 
 STEPS = 25
 
@@ -56,6 +56,7 @@ CONFIGS = {
     "mnist-G6": (mnist_network, "ecp5-85f", 6, True, mnist_input),
     "mnist-G8": (mnist_network, "ecp5-85f", 8, True, mnist_input),
     "mnist-G32": (mnist_network, "ecp5-85f", 32, True, mnist_input),
+    "mnist-G33": (mnist_network, "ecp5-85f", 33, True, mnist_input),
     "mnist-G48": (mnist_network, "ecp5-85f", 48, True, mnist_input),
     "mnist4-up5k": (partial(mnist_network, 4), "ice40-up5k", 2, True, mnist_input),
     "n1024-G8": (partial(sparse_network, 1024), "ecp5-85f", 8, True, None),
@@ -93,7 +94,8 @@ def _cycles(name: str) -> dict:
               else np.zeros((STEPS, network.inputs), np.uint8))
     plan = plan_hardware(network, groups, runtime_weights=runtime,
                          bank_depth=bank_depth_for(target, runtime),
-                         pack_bits=pack_bits_for(target, runtime))
+                         pack_bits=pack_bits_for(target, runtime),
+                         spike_queue_depth=spike_queue_depth_for(TARGETS[target].family))
     run, updates = bit_exact_run(plan, STEPS, inputs, name)
     events = int(updates.sum())
     cycles = int(run.cycles.sum())

@@ -247,3 +247,73 @@ def test_cnn_plans_with_its_kernels_in_half_an_ecp5(cnn):
     # Per-channel constants: a word per output channel, not per neuron.
     assert [g.constants_depth for g in plan.group_plans[:3]] == [16, 16, 8]
     assert sum(plan.memory_bits().values()) < 0.5 * 208 * 18 * 1024
+
+
+def test_channel_scales_use_each_channels_range(cnn):
+    """--granularity channel: one θ per output channel (per neuron in a dense layer), each
+    channel's weights spanning the width; the rounding error falls against one θ per layer."""
+    layered = quantize_structured(cnn, 8, reset="subtract")
+    channel = quantize_structured(cnn, 8, reset="subtract", granularity="channel")
+    assert channel.extra["quantization"]["granularity"] == "channel"
+    assert all(layer.threshold is None for layer in channel.layers)
+    thresholds = channel.thresholds
+    errors = {}
+    for network in (layered, channel):
+        total = 0.0
+        for float_projection, projection in zip(cnn.projections, network.projections,
+                                                strict=True):
+            exact = float_projection.ops[-1][1]
+            weight = projection.weighted.weight
+            target = next(layer for layer in network.layers
+                          if layer.name == projection.target)
+            first = next(f for layer, f, _ in network.layer_spans if layer is target)
+            rows = weight.shape[0]
+            per_row = np.asarray(network.thresholds)[first:first + target.size]
+            theta = per_row.reshape(rows, -1)[:, 0]
+            # The neurons of one channel share its θ.
+            assert (per_row.reshape(rows, -1) == theta[:, None]).all()
+            scaled = weight / theta.reshape((-1,) + (1,) * (weight.ndim - 1))
+            total += float(((scaled - exact) ** 2).sum() / (exact ** 2).sum())
+            if network is channel:
+                largest = np.abs(weight.reshape(rows, -1)).max(axis=1)
+                assert (largest >= 64).all()  # every channel uses the top bit of its width
+        errors[network is channel] = total
+    assert errors[True] < 0.5 * errors[False]
+    assert len(np.unique(thresholds)) > len(channel.layers)
+    with pytest.raises(InputError, match="granularity must be layer or channel"):
+        quantize_structured(cnn, 8, granularity="neuron")
+
+
+def test_channel_scales_are_bit_exact_in_hardware():
+    """Per-channel thresholds through a kernel group (one constants word per channel, θ in
+    it) and per-neuron ones in the dense group, against the golden model."""
+    from test_rtl_amaranth import assert_bit_exact
+
+    from snngen.hw.plan import plan_hardware
+
+    model = structured_from_nir(_graph(stride=1, padding=1))
+    network = quantize_structured(model, 6, reset="subtract", granularity="channel")
+    plan = plan_hardware(network, 2)
+    assert plan.per_slot_thresholds and plan.group_plans[0].convolution is not None
+    assert plan.group_plans[0].constants_depth == 3
+    x, _ = synthetic_streams(1, 12, (1, 9, 9), events=400, seed=2)
+    expected, _ = assert_bit_exact(network, 2, 12, x[0], stall_seed=2)
+    assert expected.spikes[:, :network.layers[0].size].any()
+
+
+def test_command_line_channel_scales(tmp_path, cnn):
+    out = tmp_path / "cnn.json"
+    done = subprocess.run([sys.executable, "-m", "snngen", "quantize", str(CNN), "--out",
+                           str(out), "--bits", "8", "--reset", "subtract", "--granularity",
+                           "channel", "--json"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["granularity"] == "channel"
+    assert all(low <= high for low, high in summary["thresholds"])
+    assert load_network(out).extra["quantization"]["granularity"] == "channel"
+    refused = subprocess.run([sys.executable, "-m", "snngen", "quantize", str(CNN), "--out",
+                              str(tmp_path / "n.json"), "--granularity", "neuron"],
+                             capture_output=True, text=True, check=False)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "give --granularity channel" in refused.stderr
+    assert not (tmp_path / "n.json").exists()

@@ -25,9 +25,10 @@ def ref_run(network, steps, inputs):
 
 
 def rtl_run(network, groups, steps, inputs, *, bank_depth=0, runtime_weights=False,
-            storage="auto", block_ram="inferred", **options):
+            storage="auto", block_ram="inferred", spike_queue_depth=0, **options):
     plan = plan_hardware(network, groups, bank_depth=bank_depth, runtime_weights=runtime_weights,
-                         storage=storage, block_ram=block_ram)
+                         storage=storage, block_ram=block_ram,
+                         spike_queue_depth=spike_queue_depth)
     return run_amaranth(plan, steps, inputs, **options)
 
 

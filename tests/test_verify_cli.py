@@ -65,11 +65,29 @@ def test_readable_summary_and_waveform(tmp_path, network_file, capsys):
     assert "$enddefinitions" in text and "spikes__valid" in text
 
 
+@pytest.mark.parametrize("sim", ["amaranth", "icarus"])
+def test_small_spike_queues_verify_bit_exact(tmp_path, network_file, capsys, sim):
+    """--spike-queue-depth 2: every sweep of the 12 neurons waits for room, in Amaranth's
+    simulator and in the generated Verilog under Icarus."""
+    stim = tmp_path / "stim.npz"
+    np.savez(stim, inputs=(np.random.default_rng(2).random((10, 3)) < 0.5).astype(np.uint8))
+    status = main(["verify", str(network_file), "--steps", "10", "--input", str(stim),
+                   "--spike-queue-depth", "2", "--sim", sim, "--json",
+                   "--build-dir", str(tmp_path / "build")][:None if sim == "icarus" else -2])
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0 and summary["bit_exact"] and summary["spikes"] > 0
+    if sim == "icarus":
+        manifest = json.loads((tmp_path / "build" / "manifest.json").read_text())
+        assert manifest["parameters"]["spike_queue_depth_per_group"] == [2]
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--steps", "0"], "--steps must be in 1..1000000000, not 0"),
     (["--steps", "5", "--groups", "13"], "--groups must be in 1..12 for 12 neurons, not 13"),
     (["--steps", "5", "--sim", "modelsim"], "argument --sim: invalid choice: 'modelsim'"),
     (["--steps", "5", "--out", "/nonexistent/t.npz"], "--out must be in an existing directory"),
+    (["--steps", "5", "--spike-queue-depth", "-1"],
+     "argument --spike-queue-depth: must be in 0..16777216 entries, not -1"),
 ])
 def test_bad_verify_input(tmp_path, network_file, capsys, argv, message):
     status = main(["verify", str(network_file), *argv])

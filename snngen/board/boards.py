@@ -18,7 +18,7 @@ from amaranth.lib import io, wiring
 from .._files import atomic_write_text
 from ..errors import InputError
 from ..hw.emit import load_words_hex, to_verilog, uninitialised_memories
-from ..hw.plan import HardwarePlan, block_ram_for, plan_hardware
+from ..hw.plan import HardwarePlan, block_ram_for, plan_hardware, spike_queue_depth_for
 from ..model.network import Network, network_to_json
 from ..synth.flow import parse_nextpnr_report, resource_shortage
 from .link import BoardCore, gap_bits
@@ -244,7 +244,8 @@ def build_board(board_name: str, network: Network, out_dir: str | os.PathLike, *
     plan = plan_hardware(network, groups, runtime_weights=runtime_weights,
                          bank_depth=SPRAM_BANK_DEPTH if spram else 0,
                          block_ram=block_ram_for(board.family),
-                         pack_bits=SPRAM_WORD_BITS if spram else 0)
+                         pack_bits=SPRAM_WORD_BITS if spram else 0,
+                         spike_queue_depth=spike_queue_depth_for(board.family))
     platform = board.platform()
     clock_hz = platform.default_clk_frequency
     divisor = round(clock_hz / baud)

@@ -562,6 +562,23 @@ def add_pack_bits_flag(parser: argparse.ArgumentParser, extra: str = "") -> None
                              f"{extra} (default: %(default)s)")
 
 
+def spike_queue_depth_value(text: str) -> int:
+    """An argparse type: a spike queue depth in 0..16777216 (0: room for every spike)."""
+    value = integer(text)
+    if not 0 <= value <= 1 << 24:
+        raise argparse.ArgumentTypeError(f"must be in 0..16777216 entries, not {value}")
+    return value
+
+
+def add_spike_queue_depth_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spike-queue-depth", type=spike_queue_depth_value, default=0,
+                        metavar="D",
+                        help="at most D entries in each spike queue, a larger group's sweep "
+                             "waiting for room (nothing is lost), as `snngen synth` builds "
+                             "iCE40 designs (256); 0 gives every queue room for all its "
+                             "group's spikes (default: %(default)s)")
+
+
 def add_dt_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dt", type=number, default=1e-4, metavar="SECONDS",
                         help="time step the graph's tau refer to (default: 1e-4, snnTorch's)")

@@ -23,6 +23,7 @@ from .common import (
     add_network_flags,
     add_pack_bits_flag,
     add_runtime_weights_flag,
+    add_spike_queue_depth_flag,
     check_output,
     check_steps,
     check_trace_memory,
@@ -51,7 +52,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     out = args.out or os.path.join("rtl_out", name)
     design = build_design(network, out, groups=args.groups, name=name,
                           runtime_weights=args.runtime_weights, block_ram=args.block_ram,
-                          pack_bits=args.pack_bits)
+                          pack_bits=args.pack_bits, spike_queue_depth=args.spike_queue_depth)
     manifest = json.loads(design.manifest_json)
     if args.json:
         print(json.dumps({"out": out, "top": design.top, "files": sorted(design.files),
@@ -94,7 +95,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     inputs = (load_stimulus(args.input, network.inputs, args.steps) if args.input is not None
               else check_inputs(network, args.steps, None))
     plan = plan_hardware(network, args.groups, runtime_weights=args.runtime_weights,
-                         pack_bits=args.pack_bits)
+                         pack_bits=args.pack_bits, spike_queue_depth=args.spike_queue_depth)
     expected = simulate(network, args.steps, inputs)
     waves_path = None
     if args.sim == "amaranth":
@@ -110,6 +111,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                                 build_dir=build_dir, groups=plan.groups, waves=args.waves,
                                 runtime_weights=args.runtime_weights,
                                 block_ram=args.block_ram, pack_bits=args.pack_bits,
+                                spike_queue_depth=args.spike_queue_depth,
                                 stall_seed=args.stall_seed)
         except CosimError as error:
             print(f"snngen verify: error: {error}", file=sys.stderr)
@@ -238,6 +240,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_runtime_weights_flag(build)
     add_block_ram_flag(build)
     add_pack_bits_flag(build)
+    add_spike_queue_depth_flag(build)
     build.add_argument("--out", metavar="DIR",
                        help="output folder (default: rtl_out/NAME/)")
     build.add_argument("--name", help="design name; the top module is snn_NAME "
@@ -266,6 +269,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_runtime_weights_flag(verify)
     add_block_ram_flag(verify, "; with --sim icarus|verilator")
     add_pack_bits_flag(verify)
+    add_spike_queue_depth_flag(verify)
     verify.add_argument("--out", metavar="TRACE.npz",
                         help="write the RTL's own trace (same format as `snngen sim`) "
                              "(default: not written)")

@@ -82,6 +82,9 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     if args.spikes_per_step != 1:
         raise InputError(f"--spikes-per-step is for graphs with convolution layers, not "
                          f"{args.spikes_per_step} for this one")
+    if args.granularity == "channel":
+        raise InputError("--granularity channel is for graphs with convolution layers; "
+                         "give neuron (one threshold per neuron) or layer for this one")
     args.granularity = args.granularity or "neuron"
     model = nir_to_float(graph, dt=args.dt, read_notes=read_notes)
     readout = model.layer_rows(len(model.layers) - 1)
@@ -147,8 +150,8 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def _quantize_structured(args: argparse.Namespace, graph, read_notes: tuple) -> int:
-    """`snngen quantize` of a graph with convolution layers: a θ per layer (kernels are shared,
-    so a per-neuron scale cannot be), widths as given."""
+    """`snngen quantize` of a graph with convolution layers: a θ per layer, or per output
+    channel (kernels are shared, so a per-neuron scale cannot be), widths as given."""
     from ..quant.nir_conv import quantize_structured, structured_from_nir
     from ..quant.quantize import accuracy, load_dataset, parse_bits
 
@@ -156,12 +159,16 @@ def _quantize_structured(args: argparse.Namespace, graph, read_notes: tuple) -> 
                         ("--granularity neuron", args.granularity == "neuron")):
         if given:
             raise InputError(f"{flag} is not available for a graph with convolution layers: "
-                             "give --bits as one width or one per layer")
+                             + ("give --granularity channel (one threshold per output "
+                                "channel) or layer" if flag.startswith("--granularity")
+                                else "give --bits as one width or one per layer"))
+    granularity = args.granularity or "layer"
     model = structured_from_nir(graph, dt=args.dt, read_notes=read_notes)
     bits = parse_bits(args.bits, len(model.layers))
     network = quantize_structured(model, bits, state_bits=args.state_bits,
                                   representation=args.representation, overflow=args.overflow,
-                                  reset=args.reset, spikes_per_step=args.spikes_per_step)
+                                  reset=args.reset, spikes_per_step=args.spikes_per_step,
+                                  granularity=granularity)
     readout = model.readout()
     evaluation = load_dataset(args.eval, model.inputs, readout.stop - readout.start) \
         if args.eval else None
@@ -173,7 +180,7 @@ def _quantize_structured(args: argparse.Namespace, graph, read_notes: tuple) -> 
                  for layer in network.layers if layer.name == p.target)
     if args.json:
         print(json.dumps({"out": args.out, "bits": list(bits), "state_bits": network.state.bits,
-                          "granularity": "layer", "thresholds": thresholds, "method": "ptq",
+                          "granularity": granularity, "thresholds": thresholds, "method": "ptq",
                           "weight_memory_bits": memory, "accuracy": measured,
                           "clipped": network.extra["quantization"]["clipped"]},
                          sort_keys=True))
@@ -184,9 +191,11 @@ def _quantize_structured(args: argparse.Namespace, graph, read_notes: tuple) -> 
         count = sum(int(p.weighted.weight.size) for p in network.projections
                     if p.target == layer.name)
         shape = "×".join(map(str, layer.shape or (layer.size,)))
-        print(f"  {layer.name:<12} {shape:>10} {count:>8} {layer.weight_bits:>4} {theta:>9}")
+        shown = str(theta) if isinstance(theta, int) else f"{theta[0]}..{theta[1]}"
+        print(f"  {layer.name:<12} {shape:>10} {count:>8} {layer.weight_bits:>4} {shown:>9}")
     print(f"  weight memory {memory} bits (kernels and dense matrices); state "
-          f"{network.state.bits} bits; one threshold per layer")
+          f"{network.state.bits} bits; one threshold per "
+          f"{'layer' if granularity == 'layer' else 'output channel'}")
     if measured is not None:
         print(f"  accuracy     {100 * measured:.2f}% on {args.eval} (integer golden model)")
     return 0
@@ -299,10 +308,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     quantize.add_argument("--qat", action="store_true",
                           help="quantization-aware fine-tuning when rounding costs accuracy "
                                "(PyTorch; uses --data, 80/20 split for the choice)")
-    quantize.add_argument("--granularity", choices=["neuron", "layer"],
-                          help="one threshold (scale) per neuron, stored beside its bias, or one "
-                               "per layer, a constant in its groups (default: neuron; layer for "
-                               "a graph with convolutions, whose kernels share one scale)")
+    quantize.add_argument("--granularity", choices=["neuron", "channel", "layer"],
+                          help="one threshold (scale) per neuron, stored beside its bias; per "
+                               "output channel, for a graph with convolutions (a kernel's "
+                               "neurons share its scale; a dense layer's channel is a neuron); "
+                               "or one per layer, a constant in its groups (default: neuron; "
+                               "layer for a graph with convolutions)")
     quantize.add_argument("--state-bits", type=integer, metavar="B",
                           help="membrane state width (default: the narrowest holding ±4× the "
                                "largest threshold)")

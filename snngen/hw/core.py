@@ -164,7 +164,8 @@ class SNNCore(wiring.Component):
         """(width, depth) of the input queue and of the spike queue."""
         plan = self._plan
         return ((plan.input_id_width, max(2, plan.network.inputs)),
-                (spike_layout(plan).size, max(2, min(plan.network.neurons, SPIKE_QUEUE_DEPTH))))
+                (spike_layout(plan).size, max(2, min(plan.network.neurons, SPIKE_QUEUE_DEPTH,
+                                                     plan.spike_queue_depth or SPIKE_QUEUE_DEPTH))))
 
     @property
     def plan(self) -> HardwarePlan:
@@ -189,7 +190,8 @@ class SNNCore(wiring.Component):
         # sweep, so this is for throughput, not correctness). N, not more, and at most
         # SPIKE_QUEUE_DEPTH: 1,024 ids of up to 18 bits are one DP16KD with its output
         # register, and 1,025 were an inferred block RAM without it, the slowest path of a
-        # 1,024-neuron core; a 9,000-neuron network's N would take nine.
+        # 1,024-neuron core; a 9,000-neuron network's N would take nine. On an iCE40, at most
+        # HardwarePlan.spike_queue_depth (one of its 4-kbit block RAMs).
         # With multi-spike neurons an entry is (neuron, count): one per neuron still.
         m.submodules.spike_queue = spike_queue = EventQueue(
             spike_width, spike_depth, registered_output=True, block_ram=plan.block_ram)

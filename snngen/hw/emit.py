@@ -227,11 +227,13 @@ only). A Verilog simulator needs a model of the primitive: snngen's is `sim/ecp5
 
 def generate(network: Network, groups: int = 1, name: str = "design", *,
              runtime_weights: bool = False, bank_depth: int = 0,
-             block_ram: str = "inferred", pack_bits: int = 0) -> Design:
-    """Generate a design in memory (`runtime_weights`, `bank_depth`, `block_ram`, `pack_bits`:
-    see :func:`~snngen.hw.plan.plan_hardware`)."""
+             block_ram: str = "inferred", pack_bits: int = 0,
+             spike_queue_depth: int = 0) -> Design:
+    """Generate a design in memory (`runtime_weights`, `bank_depth`, `block_ram`, `pack_bits`,
+    `spike_queue_depth`: see :func:`~snngen.hw.plan.plan_hardware`)."""
     plan = plan_hardware(network, groups, runtime_weights=runtime_weights,
-                         bank_depth=bank_depth, block_ram=block_ram, pack_bits=pack_bits)
+                         bank_depth=bank_depth, block_ram=block_ram, pack_bits=pack_bits,
+                         spike_queue_depth=spike_queue_depth)
     top = top_name(name)
     core = SNNCore(plan)
     text = to_verilog(core, top, uninitialised=uninitialised_memories(plan))
@@ -270,14 +272,15 @@ def generate(network: Network, groups: int = 1, name: str = "design", *,
 
 def build_design(network: Network, out_dir: str, groups: int = 1, name: str = "design", *,
                  runtime_weights: bool = False, block_ram: str = "inferred",
-                 pack_bits: int = 0) -> Design:
+                 pack_bits: int = 0, spike_queue_depth: int = 0) -> Design:
     """Generate a design and write its files into `out_dir` (created if needed).
 
     With `runtime_weights` it also writes ``synapses.hex``: the words to load through the
     ``synapse_load`` port after reset (``{data, address}`` per line, address in the low bits).
     """
     design = generate(network, groups, name, runtime_weights=runtime_weights,
-                      block_ram=block_ram, pack_bits=pack_bits)
+                      block_ram=block_ram, pack_bits=pack_bits,
+                      spike_queue_depth=spike_queue_depth)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise InputError(f"--out must be a directory, not the file {out_dir!r}")
     os.makedirs(out_dir, exist_ok=True)

@@ -519,6 +519,15 @@ class NeuronGroup(wiring.Component):
         id_width = max(plan.neuron_id_width,
                        (layout.base + (self._depth - 1) * layout.stride).bit_length())
         sweep_id = Signal(id_width)
+        # `sweep_go`: the sweep reads slot `sweep_slot` this cycle. Always while active, unless
+        # the group's spike queue is smaller than its neurons: then only while the queue has
+        # room for every spike the slots read so far may still make (see below).
+        sweep_go = sweep_active
+        waits_for_room = plan.sweep_waits_for_room(self._index)
+        if waits_for_room:
+            sweep_go = Signal()
+            room = Signal()
+            m.d.comb += sweep_go.eq(sweep_active & room)
         with m.If((self.sweep | self.init) & ~sweep_active):
             m.d.sync += [
                 sweep_active.eq(1),
@@ -526,7 +535,7 @@ class NeuronGroup(wiring.Component):
                 sweep_slot.eq(0),
                 sweep_id.eq(layout.base),
             ]
-        with m.Elif(sweep_active):
+        with m.Elif(sweep_go):
             m.d.sync += [sweep_slot.eq(sweep_slot + 1), sweep_id.eq(sweep_id + layout.stride)]
             with m.If(sweep_slot == self._depth - 1):
                 m.d.sync += sweep_active.eq(0)
@@ -535,7 +544,7 @@ class NeuronGroup(wiring.Component):
         stage1_slot = Signal(plan.slot_width)
         stage1_id = Signal(id_width)
         m.d.sync += [
-            stage1_valid.eq(sweep_active),
+            stage1_valid.eq(sweep_go),
             stage1_init.eq(sweep_init),
             stage1_slot.eq(sweep_slot),
             stage1_id.eq(sweep_id),
@@ -550,7 +559,7 @@ class NeuronGroup(wiring.Component):
             m.d.sync += stage1_constants_slot.eq(sweep_channel)
             with m.If((self.sweep | self.init) & ~sweep_active):
                 m.d.sync += [sweep_channel.eq(0), sweep_position.eq(0)]
-            with m.Elif(sweep_active):
+            with m.Elif(sweep_go):
                 with m.If(sweep_position == block - 1):
                     m.d.sync += [sweep_position.eq(0), sweep_channel.eq(sweep_channel + 1)]
                 with m.Else():
@@ -637,7 +646,7 @@ class NeuronGroup(wiring.Component):
             clear_buffer, synapse_write = Signal(name=f"clear_buffer{b}"), \
                 Signal(name=f"synapse_write{b}")
             m.d.sync += [
-                clear_buffer.eq(sweep_active & ((self.sweep_buffer == b) | sweep_init)),
+                clear_buffer.eq(sweep_go & ((self.sweep_buffer == b) | sweep_init)),
                 synapse_write.eq(write_valid & (write_buffer == b)),
             ]
             with m.If(clear_buffer):
@@ -695,7 +704,11 @@ class NeuronGroup(wiring.Component):
         # A sweep queues at most Ng spikes (and with ordered events its `last` entry), one per
         # cycle, into a queue the core has drained before the sweep began; the queue holds
         # Ng + 1 (Ng + 2), so it is never full here: no spike is ever lost, with no
-        # backpressure needed on the sweep.
+        # backpressure needed on the sweep. A queue of fewer entries than Ng
+        # (HardwarePlan.spike_queue_depth) is kept from overflowing by the sweep instead: it
+        # counts the entries it has promised (slots read and not yet resolved, and spikes in
+        # the queue) and reads a slot only while fewer than the queue's depth are promised.
+        queue_depth = plan.group_spike_queue_depth(self._index)
         spike_fields = group_spike_layout(plan)
         # On an ECP5 a queue deeper than LUT RAM is block RAM: its output is registered before
         # the merger (its clock-to-output into the merger and the output skid had set a
@@ -705,7 +718,7 @@ class NeuronGroup(wiring.Component):
             spike_queue_options = {"registered_output": True, "block_ram": plan.block_ram}
         if len(spike_fields.members) == 1:
             m.submodules.spike_queue = spike_queue = EventQueue(
-                plan.neuron_id_width, max(2, self._depth), **spike_queue_options)
+                plan.neuron_id_width, queue_depth, **spike_queue_options)
             m.d.comb += [
                 spike_queue.w.payload.eq(out_id),
                 spike_queue.w.valid.eq(out_valid & fired),
@@ -713,8 +726,7 @@ class NeuronGroup(wiring.Component):
             ]
         else:
             m.submodules.spike_queue = spike_queue = EventQueue(
-                spike_fields.size, max(2, self._depth + plan.ordered_events),
-                **spike_queue_options)
+                spike_fields.size, queue_depth, **spike_queue_options)
             entry = Signal(spike_fields)
             m.d.comb += [entry.neuron.eq(out_id), spike_queue.w.valid.eq(out_valid & fired)]
             if plan.spike_count_width:
@@ -739,6 +751,22 @@ class NeuronGroup(wiring.Component):
             self.spikes.valid.eq(spike_queue.r.valid),
             spike_queue.r.ready.eq(self.spikes.ready),
         ]
+        if waits_for_room:
+            # The `last` marker of ordered events has its own entry (queue_depth counts it),
+            # so only neuron entries are promised. A promise is returned when its slot made no
+            # spike or its spike left the queue, a cycle late (registered, so that neither the
+            # merger's ready nor the update's spike lies on the counter's path; the count only
+            # overstates what is promised, never understates it). Room is a comparison of a
+            # register with a constant: one promise at most is added per cycle.
+            promise_limit = queue_depth - plan.ordered_events
+            promised = Signal(range(promise_limit + 1))
+            returned = Signal(range(3))
+            popped = spike_queue.r.valid & spike_queue.r.ready
+            if plan.ordered_events:
+                popped = popped & ~data.View(spike_fields, spike_queue.r.payload).last
+            m.d.comb += room.eq(promised < promise_limit)
+            m.d.sync += [returned.eq((out_valid & ~fired) + popped),
+                         promised.eq(promised + sweep_go - returned)]
 
         sweep_busy = sweep_active | stage1_valid
         for stage_valid in update_stages:

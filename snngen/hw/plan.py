@@ -34,7 +34,8 @@ from ..model.network import Accumulate, Decay, Network, Overflow
 from ..model.structure import Conv2d, Projection, SumPool2d, _window_moves
 
 __all__ = ["ConvolutionPlan", "GroupPlan", "HardwarePlan", "bits_for_range", "block_ram_for",
-           "check_block_ram", "compose_saturating_add", "convolution_layers", "plan_hardware"]
+           "check_block_ram", "compose_saturating_add", "convolution_layers", "plan_hardware",
+           "spike_queue_depth_for"]
 
 MAX_GROUPS = 1024
 
@@ -50,6 +51,10 @@ EVENT_QUEUE_DEPTH = 8
 #: events while another layer's group is busy, so the layers work at once (the N-MNIST CNN's 25
 #: steps: 640,784 cycles with 8 entries, 374,977 with 256).
 PIPELINED_EVENT_QUEUE_DEPTH = 256
+
+#: A group's spike queue on an iCE40 (:func:`spike_queue_depth_for`): one SB_RAM40_4K of
+#: 16-bit ids. A 2,048-neuron group's spike queue would otherwise take 6 of an UP5K's 30.
+ICE40_SPIKE_QUEUE_DEPTH = 256
 
 #: The most group spike queues one merger picks among in a cycle. More groups are merged in two
 #: levels (:attr:`HardwarePlan.merge_clusters`): a priority pick across 32 queues, whose ready
@@ -325,6 +330,11 @@ class HardwarePlan:
         power of two) that fit; an iCE40 SPRAM, 16 bits wide, holds four 4-bit weights per
         word instead of one. The walker reads the word of each entry and selects the entry's
         lane; the cycles are the same.
+    spike_queue_depth : int
+        The most entries a group's spike queue (and the core's) holds, or 0 for room for every
+        spike of a sweep (:meth:`group_spike_queue_depth`). A group with more neurons waits in
+        its sweep for room in its queue (:meth:`sweep_waits_for_room`): nothing is lost, the
+        sweep takes longer while the spikes are not drained.
     """
 
     network: Network
@@ -349,6 +359,7 @@ class HardwarePlan:
     bank_depth: int = 0
     block_ram: str = "inferred"
     pack_bits: int = 0
+    spike_queue_depth: int = 0
 
     # Pipeline constants of the cycle model (checked against simulation in the tests), for a
     # synapse table of one bank; a banked table adds its extra read cycles.
@@ -593,8 +604,24 @@ class HardwarePlan:
             "init_and_bias": sum(g.constants_depth for g in self.group_plans)
             * (3 if self.per_slot_thresholds else 2) * self.state_width,
             "router_masks": self.sources * self.groups,
-            "spike_queue": net.neurons * self.neuron_id_width,
+            "spike_queue": sum(min(g.depth, self.spike_queue_depth or g.depth)
+                               for g in self.group_plans) * self.neuron_id_width,
         }
+
+    def group_spike_queue_depth(self, group: int) -> int:
+        """Entries of group `group`'s spike queue memory: one per neuron of the group (every
+        spike of a sweep), at most :attr:`spike_queue_depth`, and with ordered events one more
+        for the sweep's last-entry marker."""
+        depth = self.group_plans[group].depth
+        if self.spike_queue_depth:
+            depth = min(depth, self.spike_queue_depth)
+        return max(2, depth + self.ordered_events)
+
+    def sweep_waits_for_room(self, group: int) -> bool:
+        """Group `group` has more neurons than its spike queue holds: its sweep reads a neuron
+        only while the queue has room for the spike it may make (a credit count)."""
+        return bool(self.spike_queue_depth) \
+            and self.group_plans[group].depth > self.spike_queue_depth
 
     def pointer_table_bits(self, group: int) -> int:
         """Bits of group `group`'s pointer table, or of its position table when it holds a
@@ -739,6 +766,8 @@ class HardwarePlan:
             "pack_bits": self.pack_bits,
             "synapse_entries_per_word": [self.group_pack(g) for g in range(self.groups)],
             "block_ram": self.block_ram,
+            "spike_queue_depth_per_group": [self.group_spike_queue_depth(g)
+                                            for g in range(self.groups)],
             "synapse_banks_per_group": [self.synapse_banks(g) for g in range(self.groups)],
             "synapse_read_latency_per_group": [self.synapse_read_latency(g)
                                                for g in range(self.groups)],
@@ -801,10 +830,17 @@ def block_ram_for(family: str) -> str:
     return "dp16kd" if family == "ecp5" else "inferred"
 
 
+def spike_queue_depth_for(family: str) -> int:
+    """The :attr:`HardwarePlan.spike_queue_depth` a build for an FPGA `family` uses: one block
+    RAM's worth on an iCE40, whose 4-kbit block RAMs a large group's queue would fill; room
+    for every spike on an ECP5 (0), whose queues of that size are one or a few of its 208."""
+    return ICE40_SPIKE_QUEUE_DEPTH if family == "ice40" else 0
+
+
 def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: bool = False,
                   bank_depth: int = 0, storage: str = "auto",
                   block_ram: str = "inferred", pack_bits: int = 0,
-                  share_kernels: bool = True) -> HardwarePlan:
+                  share_kernels: bool = True, spike_queue_depth: int = 0) -> HardwarePlan:
     """Partition `network` over `groups` neuron groups and size every memory and datapath.
 
     `groups` None means one per layer (1 without layers); a layered network needs at least one
@@ -818,6 +854,8 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
     (:attr:`HardwarePlan.pack_bits`; 0: one entry per word). With `share_kernels`, each
     layer of :func:`convolution_layers` takes one group that stores its kernel
     (:class:`ConvolutionPlan`); without, every layer's synapses are listed one by one.
+    `spike_queue_depth` bounds the spike queues (:attr:`HardwarePlan.spike_queue_depth`; 0:
+    room for every spike of a sweep).
     """
     if not isinstance(share_kernels, bool):
         raise TypeError(f"share_kernels must be a bool, not {share_kernels!r}")
@@ -831,6 +869,10 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         raise ValueError(f"bank_depth must be 0 (natural) or a power of two, not {bank_depth!r}")
     if isinstance(pack_bits, bool) or not isinstance(pack_bits, int) or not 0 <= pack_bits <= 64:
         raise ValueError(f"pack_bits must be an integer in 0..64, not {pack_bits!r}")
+    if isinstance(spike_queue_depth, bool) or not isinstance(spike_queue_depth, int) \
+            or spike_queue_depth < 0:
+        raise ValueError(f"spike_queue_depth must be 0 (room for every spike) or a positive "
+                         f"integer, not {spike_queue_depth!r}")
     # A convolution layer that qualifies keeps its kernel; every other synapse is listed.
     kernel_layers = {name: _convolution_plan(network, *found)
                      for name, found in convolution_layers(network).items()} \
@@ -997,6 +1039,7 @@ def plan_hardware(network: Network, groups: int | None = 1, *, runtime_weights: 
         bank_depth=bank_depth,
         block_ram=block_ram,
         pack_bits=pack_bits,
+        spike_queue_depth=spike_queue_depth,
     )
 
 

@@ -398,7 +398,7 @@ def _integer_ops(ops: tuple, weight: np.ndarray, bias: np.ndarray | None) -> tup
 def quantize_structured(model: StructuredFloat, bits, *, state_bits: int | None = None,
                         representation: str = "signed", overflow: str = "saturate",
                         reset: str | None = "subtract", scale: float | None = None,
-                        spikes_per_step: int = 1) -> Network:
+                        spikes_per_step: int = 1, granularity: str = "layer") -> Network:
     """The integer network (format version 4) of a :class:`StructuredFloat`.
 
     Parameters
@@ -414,6 +414,10 @@ def quantize_structured(model: StructuredFloat, bits, *, state_bits: int | None 
     spikes_per_step : int
         M > 1: up to M spikes a step with a subtractive reset (semantics v2's max_spikes; Sinabs'
         MultiSpike), so that a neuron driven far above θ passes on what it holds.
+    granularity : {"layer", "channel"}
+        One θ per layer, or one per output channel (the neurons of a convolution layer's
+        channel share its kernel, so they share its scale; a layer reached by dense projections
+        only has a channel per neuron): every channel's weights then span the whole width.
     """
     from ..hw.plan import bits_for_range
     from .nir_import import check_leak_fits, check_reset, state_bits_for
@@ -431,9 +435,16 @@ def quantize_structured(model: StructuredFloat, bits, *, state_bits: int | None 
     if spikes_per_step > 1 and mode != "subtract":
         raise InputError(f"--spikes-per-step {spikes_per_step} needs --reset subtract (a spike "
                          f"removes one threshold each), not {mode}")
+    if granularity not in ("layer", "channel"):
+        raise InputError(f"granularity must be layer or channel for a graph with convolution "
+                         f"layers, not {granularity!r}")
+    if granularity == "channel" and scale is not None:
+        raise InputError("a fixed scale gives every layer one threshold: granularity channel "
+                         "needs the scales searched (no scale)")
     incoming = defaultdict(list)
     for projection in model.projections:
         incoming[projection.target].append(projection)
+    # thetas[name]: θ of each neuron of the layer (one value throughout with one per layer).
     thetas, integer_ops, clipped = {}, {}, 0
     for layer, width in zip(model.layers, widths, strict=True):
         chains = incoming[layer.name]
@@ -441,15 +452,28 @@ def quantize_structured(model: StructuredFloat, bits, *, state_bits: int | None 
         fixed = None if scale is None else max(1, round(scale))
         theta, _, _, _, _ = quantize_layer(together, width, fixed)
         lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
-        thetas[layer.name] = theta
+        unit, row_unit = _channel_units(layer, chains) if granularity == "channel" \
+            else (np.zeros(layer.size, np.int64), {id(p): 0 for p in chains})
+        units = int(unit.max()) + 1 if unit.size else 1
+        unit_theta = np.full(units, theta, dtype=np.int64)
+        if granularity == "channel":
+            for u in range(units):
+                mine = np.concatenate([p.ops[-1][1][row_unit[id(p)] == u].ravel()
+                                       for p in chains] or [np.zeros(0)])
+                # A channel without weights keeps the layer's θ (its bias still needs one).
+                if mine.size and np.abs(mine).max() > 0:
+                    unit_theta[u] = quantize_layer(mine, width)[0]
+        thetas[layer.name] = unit_theta[unit]
         for projection in chains:
-            exact = projection.ops[-1][1] * theta
+            factor = unit_theta[row_unit[id(projection)]].astype(np.float64)
+            weight_op = projection.ops[-1]
+            exact = weight_op[1] * factor.reshape((-1,) + (1,) * (weight_op[1].ndim - 1))
             rounded = np.rint(exact)
             clipped += int(((rounded < lo) | (rounded > hi)).sum())
             weight = np.clip(rounded, lo, hi).astype(np.int64)
-            bias = np.rint(projection.ops[-1][2] * theta).astype(np.int64)
+            bias = np.rint(weight_op[2] * factor).astype(np.int64)
             integer_ops[id(projection)] = (weight, bias)
-    largest = max(thetas.values())
+    largest = int(max(int(t.max()) for t in thetas.values()))
     needed, _ = bits_for_range(-STATE_HEADROOM * largest, STATE_HEADROOM * largest)
     if model.leak_shift is not None:
         needed = max(needed, model.leak_shift + 1)
@@ -458,7 +482,7 @@ def quantize_structured(model: StructuredFloat, bits, *, state_bits: int | None 
         # layer to tens of thresholds (saturating there cost half the class agreement on moving
         # bars). The width comes from the float model on a calibration stimulus.
         extents = calibration_ranges(model, reset=mode, spikes_per_step=spikes_per_step)
-        needed = max(needed, *(state_bits_for(extents[layer.name], thetas[layer.name])
+        needed = max(needed, *(state_bits_for(extents[layer.name], int(thetas[layer.name].max()))
                                for layer in model.layers))
     state = StateFormat(min(needed, 32) if state_bits is None else state_bits, representation,
                         overflow)
@@ -469,7 +493,7 @@ def quantize_structured(model: StructuredFloat, bits, *, state_bits: int | None 
     check_leak_fits(model.leak_shift, state.bits)
     reset_value = 0
     if mode == "zero" and model.reset_to != 0:
-        if len(set(thetas.values())) > 1:
+        if len({int(v) for t in thetas.values() for v in np.unique(t)}) > 1:
             raise InputError(f"a zero reset to v_reset/v_threshold = {model.reset_to:g} needs "
                              "one threshold for every layer; use reset subtract or v_reset = 0")
         reset_value = int(np.clip(round(model.reset_to * largest), state.min, state.max))
@@ -479,8 +503,12 @@ def quantize_structured(model: StructuredFloat, bits, *, state_bits: int | None 
         bias = np.clip(bias, state.min, state.max)
         projections.append(Projection(projection.source, projection.target,
                                       _integer_ops(projection.ops, weight, bias)))
-    layers = tuple(Layer(layer.name, layer.size, width, thetas[layer.name], layer.shape)
+    per_layer = granularity == "layer"
+    layers = tuple(Layer(layer.name, layer.size, width,
+                         int(thetas[layer.name][0]) if per_layer else None, layer.shape)
                    for layer, width in zip(model.layers, widths, strict=True))
+    neuron_thresholds = None if per_layer else np.concatenate(
+        [thetas[layer.name] for layer in model.layers])
     dynamics = None
     if spikes_per_step > 1:
         leak = model.leak_shift
@@ -489,17 +517,36 @@ def quantize_structured(model: StructuredFloat, bits, *, state_bits: int | None 
                             max_spikes=spikes_per_step)
     return Network(
         state=state,
-        neuron=NeuronModel(threshold=int(thetas[model.layers[0].name]),
+        neuron=NeuronModel(threshold=int(thetas[model.layers[0].name].max()),
                            leak_shift=model.leak_shift if dynamics is None else None,
                            reset=Reset(mode), reset_value=reset_value),
         dynamics=dynamics,
         weight_bits=max(widths), weights=None, input_weights=None, layers=layers,
         projections=tuple(projections), input_shape=model.input_shape,
+        neuron_thresholds=neuron_thresholds,
         extra={"quantization": {"dt": model.dt, "bits": [int(b) for b in widths],
-                                "granularity": "layer", "clipped": clipped,
-                                "thresholds": [int(thetas[layer.name])
-                                               for layer in model.layers]}},
+                                "granularity": granularity, "clipped": clipped,
+                                "thresholds": [int(thetas[layer.name][0]) if per_layer else
+                                               [int(t.min()), int(t.max())]
+                                               for layer in model.layers
+                                               for t in (thetas[layer.name],)]}},
     )
+
+
+def _channel_units(layer, chains) -> tuple[np.ndarray, dict]:
+    """The channel of each neuron of `layer` and, per chain (by id), the channel of each row of
+    its weighted op's weight (axis 0: a convolution's output channels, a dense op's neurons).
+    A layer shaped C×H×W reached by a convolution has C channels of H·W neurons; otherwise
+    each neuron is its own channel."""
+    convolved = layer.shape is not None and len(layer.shape) == 3 and any(
+        p.ops[-1][0] == "conv2d" for p in chains)
+    neuron = np.arange(layer.size, dtype=np.int64)
+    if not convolved:
+        return neuron, {id(p): neuron for p in chains}
+    plane = layer.shape[1] * layer.shape[2]
+    rows = {id(p): np.arange(layer.shape[0], dtype=np.int64) if p.ops[-1][0] == "conv2d"
+            else neuron // plane for p in chains}
+    return neuron // plane, rows
 
 
 #: The calibration stimulus of :func:`calibration_ranges`: events per position and step.

@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 from ..errors import InputError
 from ..hw.core import SNNCore
 from ..hw.emit import to_verilog, uninitialised_memories
-from ..hw.plan import block_ram_for, plan_hardware
+from ..hw.plan import block_ram_for, plan_hardware, spike_queue_depth_for
 from ..model.network import Network
 from .tools import find_tool
 
@@ -96,12 +96,13 @@ def pack_bits_for(target: str, runtime_weights: bool) -> int:
 
 
 def target_plan(network: Network, target: str, groups: int | None, runtime_weights: bool):
-    """The hardware plan synthesis builds for `target`: its bank depth, packing and block RAM
-    cells."""
+    """The hardware plan synthesis builds for `target`: its bank depth, packing, block RAM
+    cells and spike queue depth."""
     return plan_hardware(network, groups, runtime_weights=runtime_weights,
                          bank_depth=bank_depth_for(target, runtime_weights),
                          block_ram=block_ram_for(TARGETS[target].family),
-                         pack_bits=pack_bits_for(target, runtime_weights))
+                         pack_bits=pack_bits_for(target, runtime_weights),
+                         spike_queue_depth=spike_queue_depth_for(TARGETS[target].family))
 
 
 # The (depth, width) configurations of an iCE40 block RAM (SB_RAM40_4K, 4 kbit).

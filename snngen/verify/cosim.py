@@ -123,6 +123,7 @@ def run_cocotb(
     bank_depth: int = 0,
     block_ram: str = "inferred",
     pack_bits: int = 0,
+    spike_queue_depth: int = 0,
     mode: str = "harness",
     waves: bool = False,
     stall_seed: int | None = None,
@@ -176,7 +177,8 @@ def run_cocotb(
     build = Path(build_dir).resolve()
     build.mkdir(parents=True, exist_ok=True)
     design = generate(network, groups, "dut", runtime_weights=runtime_weights,
-                      bank_depth=bank_depth, block_ram=block_ram, pack_bits=pack_bits)
+                      bank_depth=bank_depth, block_ram=block_ram, pack_bits=pack_bits,
+                      spike_queue_depth=spike_queue_depth)
     for name, content in design.files.items():
         _write_if_changed(build / name, content)
     manifest = json.loads(design.manifest_json)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..hw.emit import generate, top_name
-from ..hw.plan import block_ram_for
+from ..hw.plan import block_ram_for, spike_queue_depth_for
 from ..model.network import Network
 from .cosim import CosimError, CosimResult, dp16kd_model, run_cocotb
 
@@ -94,7 +94,8 @@ def synthesize_netlist(network: Network, groups: int, build_dir: str | os.PathLi
     build = Path(build_dir).resolve()
     build.mkdir(parents=True, exist_ok=True)
     design = generate(network, groups, "dut", bank_depth=bank_depth,
-                      block_ram=block_ram_for(family))
+                      block_ram=block_ram_for(family),
+                      spike_queue_depth=spike_queue_depth_for(family))
     (build / "design.v").write_text(design.verilog)
     synth = f"synth_ice40 -top {design.top}" if family == "ice40" \
         else f"synth_ecp5 -nodsp -top {design.top}"

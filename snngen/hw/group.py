@@ -103,7 +103,9 @@ class NeuronGroup(wiring.Component):
     **Sweep pipeline** (one neuron per cycle): reads state, accumulator and bias of slot l (clearing
     the accumulator), then ``u + bias``, ``+ I``, overflow and threshold, and reset with the state
     write-back and the spike, one stage each. depth + 7 cycles for the whole group (its own
-    neurons).
+    neurons), when its spike queue holds every spike of a sweep; a smaller queue
+    (:meth:`~snngen.hw.plan.HardwarePlan.sweep_waits_for_room`) makes the sweep wait, a neuron
+    read only while the queue has room for the spike it may make.
     An *init* sweep instead writes every slot's initial state and clears its accumulator.
 
     Parameters
@@ -112,15 +114,17 @@ class NeuronGroup(wiring.Component):
     index : int
         The group number g; slot l holds neuron ``l·G + g``.
     checks : bool
-        Add simulation assertions for invariants the design relies on (a spike queue that can
-        never overflow). Off for Verilog output, which stays plain synthesizable Verilog.
+        Add simulation assertions for invariants the design relies on (a spike queue that
+        never overflows). Off for Verilog output, which stays plain synthesizable Verilog.
 
     Members
     -------
     events : In(stream.Signature(event_layout))
         Source ids whose synapses reach this group. Backpressure when the event queue is full.
     spikes : Out(stream.Signature(spike_layout))
-        Neuron ids that spiked during the last sweep (a queue of Ng entries, never full).
+        Neuron ids that spiked during the last sweep (a queue of Ng entries, never full; or of
+        :meth:`~snngen.hw.plan.HardwarePlan.group_spike_queue_depth` entries, the sweep waiting
+        for room).
     sweep, init : In(1)
         One-cycle pulses that start an update sweep or an init sweep (only while idle).
     accumulate_buffer, sweep_buffer : In(1)

@@ -604,24 +604,25 @@ class HardwarePlan:
             "init_and_bias": sum(g.constants_depth for g in self.group_plans)
             * (3 if self.per_slot_thresholds else 2) * self.state_width,
             "router_masks": self.sources * self.groups,
-            "spike_queue": sum(min(g.depth, self.spike_queue_depth or g.depth)
-                               for g in self.group_plans) * self.neuron_id_width,
+            "spike_queue": sum(self._spike_queue_neurons(g) for g in range(self.groups))
+            * self.neuron_id_width,
         }
 
-    def group_spike_queue_depth(self, group: int) -> int:
-        """Entries of group `group`'s spike queue memory: one per neuron of the group (every
-        spike of a sweep), at most :attr:`spike_queue_depth`, and with ordered events one more
-        for the sweep's last-entry marker."""
+    def _spike_queue_neurons(self, group: int) -> int:
+        """Neuron entries of group `group`'s spike queue: one per neuron of the group (every
+        spike of a sweep), at most :attr:`spike_queue_depth`."""
         depth = self.group_plans[group].depth
-        if self.spike_queue_depth:
-            depth = min(depth, self.spike_queue_depth)
-        return max(2, depth + self.ordered_events)
+        return min(depth, self.spike_queue_depth) if self.spike_queue_depth else depth
+
+    def group_spike_queue_depth(self, group: int) -> int:
+        """Entries of group `group`'s spike queue memory: its neuron entries, and with ordered
+        events one more for the sweep's last-entry marker."""
+        return max(2, self._spike_queue_neurons(group) + self.ordered_events)
 
     def sweep_waits_for_room(self, group: int) -> bool:
         """Group `group` has more neurons than its spike queue holds: its sweep reads a neuron
         only while the queue has room for the spike it may make (a credit count)."""
-        return bool(self.spike_queue_depth) \
-            and self.group_plans[group].depth > self.spike_queue_depth
+        return self._spike_queue_neurons(group) < self.group_plans[group].depth
 
     def pointer_table_bits(self, group: int) -> int:
         """Bits of group `group`'s pointer table, or of its position table when it holds a

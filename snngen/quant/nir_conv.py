@@ -473,7 +473,8 @@ def quantize_structured(model: StructuredFloat, bits, *, state_bits: int | None 
             weight = np.clip(rounded, lo, hi).astype(np.int64)
             bias = np.rint(weight_op[2] * factor).astype(np.int64)
             integer_ops[id(projection)] = (weight, bias)
-    largest = int(max(int(t.max()) for t in thetas.values()))
+    every_theta = np.concatenate([thetas[layer.name] for layer in model.layers])
+    largest = int(every_theta.max())
     needed, _ = bits_for_range(-STATE_HEADROOM * largest, STATE_HEADROOM * largest)
     if model.leak_shift is not None:
         needed = max(needed, model.leak_shift + 1)
@@ -493,7 +494,7 @@ def quantize_structured(model: StructuredFloat, bits, *, state_bits: int | None 
     check_leak_fits(model.leak_shift, state.bits)
     reset_value = 0
     if mode == "zero" and model.reset_to != 0:
-        if len({int(v) for t in thetas.values() for v in np.unique(t)}) > 1:
+        if (every_theta != largest).any():
             raise InputError(f"a zero reset to v_reset/v_threshold = {model.reset_to:g} needs "
                              "one threshold for every layer; use reset subtract or v_reset = 0")
         reset_value = int(np.clip(round(model.reset_to * largest), state.min, state.max))
@@ -507,8 +508,7 @@ def quantize_structured(model: StructuredFloat, bits, *, state_bits: int | None 
     layers = tuple(Layer(layer.name, layer.size, width,
                          int(thetas[layer.name][0]) if per_layer else None, layer.shape)
                    for layer, width in zip(model.layers, widths, strict=True))
-    neuron_thresholds = None if per_layer else np.concatenate(
-        [thetas[layer.name] for layer in model.layers])
+    neuron_thresholds = None if per_layer else every_theta
     dynamics = None
     if spikes_per_step > 1:
         leak = model.leak_shift
@@ -526,10 +526,10 @@ def quantize_structured(model: StructuredFloat, bits, *, state_bits: int | None 
         neuron_thresholds=neuron_thresholds,
         extra={"quantization": {"dt": model.dt, "bits": [int(b) for b in widths],
                                 "granularity": granularity, "clipped": clipped,
-                                "thresholds": [int(thetas[layer.name][0]) if per_layer else
-                                               [int(t.min()), int(t.max())]
-                                               for layer in model.layers
-                                               for t in (thetas[layer.name],)]}},
+                                "thresholds": [int(t[0]) if per_layer
+                                               else [int(t.min()), int(t.max())]
+                                               for t in (thetas[layer.name]
+                                                         for layer in model.layers)]}},
     )
 
 

@@ -1,12 +1,14 @@
 """The NIR paper's N-MNIST CNN in hardware: memory, cycles and latency of one input sample.
 
     python benchmarks/bench_nmnist_hw.py [--steps 25] [--events 2000] [--samples 1]
-                                         [--fmax MHZ] [--json OUT.json]
+                                         [--stimulus bar|saccade] [--fmax MHZ] [--json OUT.json]
 
 `cnn_sinabs.nir` (../shared/nir) quantized as `snngen quantize --bits 8 --reset subtract` does it
 (8-bit weights, a threshold per layer, the state width from calibration), planned with one group
 per layer: the three convolution layers as kernel groups, the two dense layers listed. Each
-sample is a moving-bar stream of `--events` events in `--steps` steps (snngen.quant.streams);
+sample is a moving-bar stream of `--events` events in `--steps` steps, or with `--stimulus
+saccade` an MNIST digit moved along N-MNIST's saccades (snngen.quant.streams: about 4,000 events,
+as its sensor makes them);
 the core runs in Amaranth's simulator and must match the golden model spike for spike and
 state for state, or the benchmark stops. Reported: the plan's memory against an ECP5-85F's block
 RAM, cycles per sample, the synaptic updates each group makes, and with `--fmax` (the clock
@@ -28,7 +30,7 @@ from networks import bit_exact_run
 
 from snngen.hw.plan import plan_hardware
 from snngen.quant.nir_conv import quantize_structured, structured_from_nir
-from snngen.quant.streams import synthetic_streams
+from snngen.quant.streams import mnist_saccade_streams, synthetic_streams
 
 GRAPH = Path(__file__).resolve().parent.parent.parent / "shared" / "nir" / "cnn_sinabs.nir"
 #: An ECP5-85F: 208 DP16KD of 18 kbit.
@@ -47,6 +49,9 @@ def main(argv=None) -> int:
     parser.add_argument("--events", type=int, default=2000,
                         help="input events per sample (default: 2000)")
     parser.add_argument("--samples", type=int, default=1, help="samples (default: 1)")
+    parser.add_argument("--stimulus", choices=["bar", "saccade"], default="bar",
+                        help="a moving bar of --events events, or a saccaded MNIST digit "
+                             "(its events are the sensor model's; default: bar)")
     parser.add_argument("--fmax", type=float, metavar="MHZ",
                         help="the clock synthesis reached, for the latency")
     parser.add_argument("--json", metavar="OUT.json", help="write the results here")
@@ -60,8 +65,11 @@ def main(argv=None) -> int:
     network = nmnist_network()
     plan = plan_hardware(network, len(network.layers))
     memory = plan.memory_bits()
-    streams, _ = synthetic_streams(args.samples, args.steps, network.input_shape,
-                                   events=args.events, kinds=("bar",), seed=7)
+    if args.stimulus == "bar":
+        streams, _ = synthetic_streams(args.samples, args.steps, network.input_shape,
+                                       events=args.events, kinds=("bar",), seed=7)
+    else:
+        streams, _ = mnist_saccade_streams(args.samples, args.steps, seed=7)
     rows = []
     for index, inputs in enumerate(streams):
         started = time.time()

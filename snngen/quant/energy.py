@@ -67,22 +67,27 @@ def inference_metrics(plan: HardwarePlan, inputs: np.ndarray, spikes: np.ndarray
 
     r = ENERGY_MODEL["sram_access_pj_per_bit"]
     a = ENERGY_MODEL["add_pj_per_bit"]
-    acc, bits = plan.accumulator_width, network.state.bits
-    # Width of the synapse entries into each layer: its groups' width (layer-pure groups).
-    layer_entry = []
+    bits = network.state.bits
+    # Width of the synapse entries and accumulators into each layer: its groups' (layer-pure
+    # groups).
+    layer_entry, layer_accumulator = [], []
     for _, first, _end in spans:
         group = plan.group_of(first)[0]
         layer_entry.append(plan.group_entry_width(group))
+        layer_accumulator.append(plan.group_accumulator_width(group))
     synapse_bits = sum(s * w for s, w in zip(per_layer_sops, layer_entry, strict=True))
+    accumulator_bits = sum(s * w for s, w in zip(per_layer_sops, layer_accumulator, strict=True))
     # Each SOP: read its synapse entry, read and write an accumulator, one addition.
-    synaptic_pj = synapse_bits * r + sops * (2 * acc * r + acc * a)
+    synaptic_pj = synapse_bits * r + accumulator_bits * (2 * r + a)
     pointer_bits = pointer_reads * (plan.synapse_address_width + plan.count_width)
     pointer_pj = pointer_bits * r
-    # Each slot of each group every step: state read and write, bias read, accumulator read and
-    # clear, three additions (leak, bias, current).
-    updates = steps * plan.groups * plan.slots
-    neuron_bits = updates * (3 * bits + 2 * acc)
-    neuron_pj = neuron_bits * r + updates * 3 * max(bits, acc) * a
+    # Each slot of each group every step (a group sweeps its own depth): state read and write,
+    # bias read, accumulator read and clear, three additions (leak, bias, current).
+    slots = [(g.depth, plan.group_accumulator_width(g.index)) for g in plan.group_plans]
+    updates = steps * sum(depth for depth, _ in slots)
+    neuron_bits = steps * sum(depth * (3 * bits + 2 * width) for depth, width in slots)
+    neuron_pj = neuron_bits * r + steps * sum(depth * 3 * max(bits, width)
+                                              for depth, width in slots) * a
     energy = synaptic_pj + pointer_pj + neuron_pj
     return {
         "steps": steps,
@@ -93,7 +98,8 @@ def inference_metrics(plan: HardwarePlan, inputs: np.ndarray, spikes: np.ndarray
         "events": events,
         "sops_per_spike": sops / spike_count if spike_count else None,
         "neuron_updates": updates,
-        "memory_bits_accessed": synapse_bits + 2 * acc * sops + pointer_bits + neuron_bits,
+        "memory_bits_accessed": synapse_bits + 2 * accumulator_bits + pointer_bits
+        + neuron_bits,
         "energy_pj": {"synaptic": synaptic_pj, "pointers": pointer_pj, "neurons": neuron_pj,
                       "total": energy},
         "energy_per_sop_pj": energy / sops if sops else None,
